@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * atomic.h: <stdatomic.h> wrappers that name their memory order.
+ *
+ * Single-writer counters (a thread's own record) use ma_own_add: a relaxed
+ * load and a relaxed store, which compile to a plain add with no lock
+ * prefix, yet stay race-free for readers that sum the records.
+ */
+#ifndef MA_ATOMIC_H
+#define MA_ATOMIC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef _Atomic uint64_t ma_au64;
+typedef _Atomic int64_t ma_ai64;
+typedef _Atomic uint32_t ma_au32;
+
+#define ma_load_relaxed(p)     atomic_load_explicit((p), memory_order_relaxed)
+#define ma_load_acquire(p)     atomic_load_explicit((p), memory_order_acquire)
+#define ma_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define ma_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define ma_add_relaxed(p, v)   atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define ma_sub_relaxed(p, v)   atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
+#define ma_cas_acq_rel(p, e, d) \
+	atomic_compare_exchange_strong_explicit((p), (e), (d), \
+		memory_order_acq_rel, memory_order_acquire)
+
+/* Add to a counter that only the calling thread writes. */
+#define ma_own_add(p, v) ma_store_relaxed((p), ma_load_relaxed(p) + (v))
+
+#endif

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* core.c: the slow paths of the block events, realloc and usable size. */
+#include "core.h"
+
+#include <string.h>
+
+#include "tier2.h"
+
+void *ma_core_fail(enum ma_call call, int err)
+{
+	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	if (t) {
+		ma_own_add(&t->calls[call], 1);
+		ma_own_add(&t->failed, 1);
+	}
+	errno = err;
+	return NULL;
+}
+
+/*
+ * Obtains a real block with the header's room below `reserve` user bytes
+ * aligned to `align`.  Returns the user pointer and its offset's log2.
+ */
+static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
+{
+	size_t hdr = ma_g.hdr_bytes;
+	if (align <= MA_MALLOC_ALIGN) {
+		char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
+		*shift = ma_g.hdr_log2;
+		return base ? base + hdr : NULL;
+	}
+	/* The user pointer sits one alignment (or one header, if larger) above an
+	 * aligned base: wasteful for huge alignments, but exact and simple. */
+	size_t off = align > hdr ? align : hdr;
+	if (reserve > MA_MAX_REQUEST - off) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *base;
+	int r = ma_real.posix_memalign(&base, align, reserve + off);
+	if (r) {
+		errno = r;
+		return NULL;
+	}
+	*shift = (uint8_t)__builtin_ctzll(off);
+	return (char *)base + off;
+}
+
+static void born(struct ma_thread *t, void *user, uint64_t size)
+{
+	ma_own_add(&t->blocks, 1);
+	ma_own_add(&t->bytes, size);
+	if (ma_g.backtraces)
+		ma_tier2_on_alloc(t, user, size);
+	ma_live_add(t, (int64_t)size, 1);
+}
+
+/* `h` and `ext` are copies: realloc may already have released the block. */
+static void died(struct ma_thread *t, const struct ma_hdr *h, const struct ma_hdr_site *ext)
+{
+	if (h->epoch != t->epoch) {
+		/* Allocated by a fork parent: reported apart, never in this process's totals. */
+		ma_own_add(&t->inherited_frees, 1);
+		ma_own_add(&t->inherited_freed_bytes, h->size);
+		return;
+	}
+	ma_own_add(&t->frees, 1);
+	ma_own_add(&t->freed_bytes, h->size);
+	if (ma_g.backtraces)
+		ma_tier2_on_free(t, ext, h->size);
+	ma_live_add(t, -(int64_t)h->size, -1);
+}
+
+static void *alloc_untracked(size_t reserve, size_t align, bool zero)
+{
+	if (!ma_real.malloc) /* still resolving: dlsym's own calloc lands here */
+		return align <= MA_MALLOC_ALIGN ? ma_boot_alloc(reserve, zero) : NULL;
+	if (align <= MA_MALLOC_ALIGN)
+		return zero ? ma_real.calloc(1, reserve) : ma_real.malloc(reserve);
+	void *p;
+	int r = ma_real.posix_memalign(&p, align, reserve);
+	if (r) {
+		errno = r;
+		return NULL;
+	}
+	return p;
+}
+
+static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
+                           size_t align, bool zero)
+{
+	ma_own_add(&t->calls[call], 1);
+	uint8_t shift;
+	void *user = reserve > MA_MAX_REQUEST ? (errno = ENOMEM, NULL) : obtain(reserve, align, zero, &shift);
+	if (MA_UNLIKELY(!user)) {
+		ma_own_add(&t->failed, 1);
+		return NULL;
+	}
+	ma_hdr_set(user, size, t->epoch, shift);
+	born(t, user, size);
+	return user;
+}
+
+void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
+                         size_t align, bool zero)
+{
+	if (!t)
+		t = ma_thread_enter();
+	if (!t)
+		return alloc_untracked(reserve, align, zero);
+	return alloc_tracked(t, call, size, reserve, align, zero);
+}
+
+static bool is_ours(void *p, const struct ma_hdr *h)
+{
+	return ma_real.free && h->check == ma_hdr_check(p, ma_g.cookie);
+}
+
+void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
+{
+	if (!t)
+		t = ma_thread_enter();
+	if (t)
+		ma_own_add(&t->calls[call], 1);
+	if (!p || ma_boot_owns(p))
+		return; /* free(NULL), or the bootstrap pool, which never frees */
+	struct ma_hdr *h = ma_hdr_of(p);
+	if (!is_ours(p, h)) {
+		if (t)
+			ma_own_add(&t->foreign_frees, 1);
+		if (ma_real.free)
+			ma_real.free(p);
+		return;
+	}
+	struct ma_hdr copy = *h;
+	if (t)
+		died(t, &copy, ma_g.backtraces ? ma_hdr_site_of(p) : NULL);
+	h->check = 0;
+	ma_real.free(ma_hdr_base(p, &copy));
+}
+
+void *ma_core_realloc(enum ma_call call, void *p, size_t size)
+{
+	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	if (!p)
+		return t ? alloc_tracked(t, call, size, size, 0, false) : alloc_untracked(size, 0, false);
+	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+		ma_core_free_slow(t, call, p);
+		return NULL;
+	}
+	if (ma_boot_owns(p)) {
+		size_t old = ma_boot_size(p);
+		void *n = t ? alloc_tracked(t, call, size, size, 0, false) : alloc_untracked(size, 0, false);
+		if (n)
+			memcpy(n, p, old < size ? old : size);
+		return n;
+	}
+	struct ma_hdr *h = ma_hdr_of(p);
+	if (!is_ours(p, h)) {
+		if (t)
+			ma_own_add(&t->calls[call], 1);
+		return ma_real.realloc ? ma_real.realloc(p, size) : NULL;
+	}
+	if (t)
+		ma_own_add(&t->calls[call], 1);
+	if (size > MA_MAX_REQUEST) {
+		if (t)
+			ma_own_add(&t->failed, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct ma_hdr old = *h;
+	struct ma_hdr_site old_ext = { 0, 0, 0 };
+	if (ma_g.backtraces)
+		old_ext = *ma_hdr_site_of(p);
+	void *base = ma_hdr_base(p, &old);
+	void *user;
+	if (old.shift == ma_g.hdr_log2) {
+		char *nb = ma_real.realloc(base, size + ma_g.hdr_bytes);
+		user = nb ? nb + ma_g.hdr_bytes : NULL;
+	} else {
+		/* An over-aligned block: realloc promises only malloc's alignment. */
+		uint8_t shift;
+		user = obtain(size, 0, false, &shift);
+		if (user) {
+			memcpy(user, p, old.size < size ? old.size : size);
+			h->check = 0;
+			ma_real.free(base);
+		}
+	}
+	if (!user) {
+		if (t)
+			ma_own_add(&t->failed, 1);
+		return NULL; /* the old block is untouched; errno is the real allocator's */
+	}
+	if (!t) {
+		/* Untracked thread: keep the old size so the eventual free balances. */
+		ma_hdr_set(user, old.size, old.epoch, ma_g.hdr_log2);
+		return user;
+	}
+	died(t, &old, &old_ext);
+	ma_hdr_set(user, size, t->epoch, ma_g.hdr_log2);
+	born(t, user, size);
+	return user;
+}
+
+size_t ma_core_usable_size(void *p)
+{
+	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	if (t)
+		ma_own_add(&t->calls[MA_CALL_malloc_usable_size], 1);
+	if (!p)
+		return 0;
+	if (ma_boot_owns(p))
+		return ma_boot_size(p);
+	struct ma_hdr *h = ma_hdr_of(p);
+	if (!is_ours(p, h))
+		return ma_real.malloc_usable_size ? ma_real.malloc_usable_size(p) : 0;
+	size_t off = (size_t)1 << h->shift;
+	size_t u = ma_real.malloc_usable_size ? ma_real.malloc_usable_size(ma_hdr_base(p, h)) : 0;
+	/* Never less than requested, never past the end of the real block. */
+	return u >= off + h->size ? u - off : h->size;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * core.h: the three events every entry point funnels into (a block is born,
+ * a block dies, a block is resized) plus the usable-size query.  The shim
+ * (preload.c) calls these and nothing else.
+ *
+ * Fast paths are inline here; everything unusual (first call of a thread,
+ * recursion, alignment, call sites, fork-inherited or foreign pointers)
+ * leaves through one noinline slow function in core.c.
+ */
+#ifndef MA_CORE_H
+#define MA_CORE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "counters.h"
+#include "init.h"
+#include "internal.h"
+#include "real.h"
+#include "thread.h"
+
+/* glibc refuses requests above PTRDIFF_MAX; so do we, header included. */
+#define MA_MAX_REQUEST ((size_t)PTRDIFF_MAX - (size_t)(2u << 20))
+
+/* Glibc's MALLOC_ALIGNMENT on x86_64 and aarch64: malloc alone suffices below it. */
+#define MA_MALLOC_ALIGN 16
+
+MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
+                                     size_t reserve, size_t align, bool zero);
+MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
+void *ma_core_realloc(enum ma_call call, void *p, size_t size);
+size_t ma_core_usable_size(void *p);
+/* A call refused before reaching the allocator (bad size or alignment). */
+void *ma_core_fail(enum ma_call call, int err);
+
+MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint16_t epoch, uint8_t shift)
+{
+	struct ma_hdr *h = ma_hdr_of(user);
+	h->size = size;
+	h->check = ma_hdr_check(user, ma_g.cookie);
+	h->epoch = epoch;
+	h->shift = shift;
+	h->flags = 0;
+}
+
+/*
+ * A block is born.  `reserve` >= size is the capacity to obtain (pvalloc
+ * rounds up to pages but counts what was asked); align <= 16 means malloc's.
+ * Budget (Tier 1, malloc): 1 TLS load, 3 predicted branches, the real call,
+ * 2 header stores, 4 own-line adds, the live counter (counters.h).
+ */
+MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, size_t align, bool zero)
+{
+	struct ma_thread *t = ma_tls.rec;
+	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || ma_g.backtraces || reserve > MA_MAX_REQUEST))
+		return ma_core_alloc_slow(t, call, size, reserve, align, zero);
+	ma_own_add(&t->calls[call], 1);
+	char *base = zero ? ma_real.calloc(1, reserve + 16) : ma_real.malloc(reserve + 16);
+	if (MA_UNLIKELY(!base)) {
+		ma_own_add(&t->failed, 1);
+		return NULL;
+	}
+	void *user = base + 16;
+	ma_hdr_set(user, size, t->epoch, MA_HDR_MIN_LOG2);
+	ma_own_add(&t->blocks, 1);
+	ma_own_add(&t->bytes, size);
+	ma_live_add(t, (int64_t)size, 1);
+	return user;
+}
+
+/* A block dies.  Accounted before the real free, so a racing malloc that
+ * reuses the address cannot be confused with it. */
+MA_INLINE void ma_core_free(enum ma_call call, void *p)
+{
+	struct ma_thread *t = ma_tls.rec;
+	if (MA_UNLIKELY(!t || !p || ma_g.backtraces)) {
+		ma_core_free_slow(t, call, p);
+		return;
+	}
+	struct ma_hdr *h = ma_hdr_of(p);
+	if (MA_UNLIKELY(h->check != ma_hdr_check(p, ma_g.cookie) || h->epoch != t->epoch)) {
+		ma_core_free_slow(t, call, p);
+		return;
+	}
+	uint64_t size = h->size;
+	void *base = ma_hdr_base(p, h);
+	h->check = 0;
+	ma_own_add(&t->calls[call], 1);
+	ma_own_add(&t->frees, 1);
+	ma_own_add(&t->freed_bytes, size);
+	ma_live_add(t, -(int64_t)size, -1);
+	ma_real.free(base);
+}
+
+#endif

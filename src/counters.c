@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* counters.c: the live counter's slow paths and snapshots. */
+#include "counters.h"
+
+#include <string.h>
+
+struct ma_live ma_live;
+
+void ma_live_note_peak(int64_t bytes, int64_t blocks)
+{
+	uint64_t cur = ma_load_relaxed(&ma_live.peak_bytes);
+	while ((uint64_t)bytes > cur) {
+		if (ma_cas_acq_rel(&ma_live.peak_bytes, &cur, (uint64_t)bytes)) {
+			cur = (uint64_t)bytes;
+			break;
+		}
+	}
+	/* A tie counts too: DHAT keeps the latest instant of the maximum. */
+	if ((uint64_t)bytes == cur) {
+		ma_store_relaxed(&ma_live.peak_blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
+		ma_add_relaxed(&ma_live.peak_serial, 1);
+	}
+}
+
+void ma_live_flush(struct ma_thread *t)
+{
+	int64_t b = t->pend_bytes, k = t->pend_blocks;
+	t->pend_bytes = 0;
+	t->pend_blocks = 0;
+	if (!b && !k)
+		return;
+	int64_t sb = ma_add_relaxed(&ma_live.shared_bytes, b) + b;
+	int64_t sk = ma_add_relaxed(&ma_live.shared_blocks, k) + k;
+	if (b > 0 || k > 0)
+		ma_live_check_peak(sb + ma_load_relaxed(&ma_live.owner_bytes),
+		                   sk + ma_load_relaxed(&ma_live.owner_blocks));
+}
+
+static void add_record(struct ma_snapshot *s, const struct ma_thread *t)
+{
+	s->blocks += ma_load_relaxed(&t->blocks);
+	s->bytes += ma_load_relaxed(&t->bytes);
+	s->frees += ma_load_relaxed(&t->frees);
+	s->freed_bytes += ma_load_relaxed(&t->freed_bytes);
+	s->inherited_frees += ma_load_relaxed(&t->inherited_frees);
+	s->inherited_freed_bytes += ma_load_relaxed(&t->inherited_freed_bytes);
+	s->foreign_frees += ma_load_relaxed(&t->foreign_frees);
+	s->failed += ma_load_relaxed(&t->failed);
+	for (unsigned i = 0; i < MA_CALL_COUNT; i++)
+		s->calls[i] += ma_load_relaxed(&t->calls[i]);
+}
+
+static void derive_live(struct ma_snapshot *s)
+{
+	/* Other threads may be mid-call: never let a racing free make live negative. */
+	s->live_bytes = s->bytes >= s->freed_bytes ? s->bytes - s->freed_bytes : 0;
+	s->live_blocks = s->blocks >= s->frees ? s->blocks - s->frees : 0;
+}
+
+void ma_snapshot_process(struct ma_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	for (const struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		add_record(s, t);
+		s->threads += ma_load_relaxed(&t->in_use) ? 1 : 0;
+	}
+	derive_live(s);
+	s->peak_bytes = ma_load_relaxed(&ma_live.peak_bytes);
+	s->peak_blocks = ma_load_relaxed(&ma_live.peak_blocks);
+	/* The exact live figure can exceed a batched peak that was never flushed. */
+	if (s->live_bytes > s->peak_bytes || (s->live_bytes == s->peak_bytes && s->peak_bytes == 0)) {
+		s->peak_bytes = s->live_bytes;
+		s->peak_blocks = s->live_blocks;
+	}
+}
+
+void ma_snapshot_thread(const struct ma_thread *t, struct ma_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	add_record(s, t);
+	s->threads = 1;
+	derive_live(s);
+}
+
+void ma_live_reset(void)
+{
+	ma_store_relaxed(&ma_live.owner_bytes, 0);
+	ma_store_relaxed(&ma_live.owner_blocks, 0);
+	ma_store_relaxed(&ma_live.shared_bytes, 0);
+	ma_store_relaxed(&ma_live.shared_blocks, 0);
+	ma_store_relaxed(&ma_live.peak_bytes, 0);
+	ma_store_relaxed(&ma_live.peak_blocks, 0);
+	ma_add_relaxed(&ma_live.peak_serial, 1);
+}

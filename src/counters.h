@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * counters.h: process-wide live bytes/blocks and their peak.
+ *
+ * Totals (blocks, bytes, frees) are exact sums of the thread records.  The
+ * live counter needs a global view for the peak, so it is split to keep two
+ * threads off one cache line:
+ *
+ *   owner   one thread (the first registered, or the forking thread in a
+ *           child) adds every change to ma_live.owner_* with plain stores on
+ *           a line no one else writes, and compares owner + shared with the
+ *           peak on every allocation.  A single-threaded program therefore
+ *           has an exact peak.
+ *   others  batch their changes in their own record (pend_*) and add them to
+ *           ma_live.shared_* with one atomic add when |pend_bytes| reaches
+ *           MA_LIVE_SLACK_BYTES or |pend_blocks| MA_LIVE_SLACK_BLOCKS.
+ *
+ * Bound: at any instant the true live bytes differ from owner + shared by
+ * less than (T - 1) * MA_LIVE_SLACK_BYTES, T = threads alive and allocating,
+ * so the recorded peak is within that much of the true peak (blocks: within
+ * (T - 1) * MA_LIVE_SLACK_BLOCKS).  Tested in tests/integration/progs/peak_threads.c.
+ */
+#ifndef MA_COUNTERS_H
+#define MA_COUNTERS_H
+
+#include <stdint.h>
+
+#include "atomic.h"
+#include "internal.h"
+#include "thread.h"
+
+#define MA_LIVE_SLACK_BYTES  (64 * 1024)
+#define MA_LIVE_SLACK_BLOCKS 256
+
+struct ma_live {
+	MA_ALIGNED_LINE ma_ai64 owner_bytes;
+	ma_ai64 owner_blocks;
+	MA_ALIGNED_LINE ma_ai64 shared_bytes;
+	ma_ai64 shared_blocks;
+	MA_ALIGNED_LINE ma_au64 peak_bytes;
+	ma_au64 peak_blocks;
+	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
+	ma_au64 peak_serial;
+};
+
+extern struct ma_live ma_live;
+
+void ma_live_note_peak(int64_t bytes, int64_t blocks);
+void ma_live_flush(struct ma_thread *t);
+
+MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
+{
+	uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
+	if (MA_UNLIKELY((uint64_t)bytes >= pb) && bytes >= 0 &&
+	    ((uint64_t)bytes > pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks)))
+		ma_live_note_peak(bytes, blocks);
+}
+
+/* Budget (owner): 2 own-line stores, 2 loads of read-mostly lines, 1 branch. */
+MA_INLINE void ma_live_add(struct ma_thread *t, int64_t bytes, int64_t blocks)
+{
+	if (MA_LIKELY(t->is_owner)) {
+		int64_t ob = ma_load_relaxed(&ma_live.owner_bytes) + bytes;
+		int64_t ok = ma_load_relaxed(&ma_live.owner_blocks) + blocks;
+		ma_store_relaxed(&ma_live.owner_bytes, ob);
+		ma_store_relaxed(&ma_live.owner_blocks, ok);
+		if (bytes > 0 || blocks > 0)
+			ma_live_check_peak(ob + ma_load_relaxed(&ma_live.shared_bytes),
+			                   ok + ma_load_relaxed(&ma_live.shared_blocks));
+		return;
+	}
+	t->pend_bytes += bytes;
+	t->pend_blocks += blocks;
+	if (MA_UNLIKELY(t->pend_bytes >= MA_LIVE_SLACK_BYTES || t->pend_bytes <= -MA_LIVE_SLACK_BYTES ||
+	                t->pend_blocks >= MA_LIVE_SLACK_BLOCKS || t->pend_blocks <= -MA_LIVE_SLACK_BLOCKS))
+		ma_live_flush(t);
+}
+
+/* Exact totals, summed over every record. */
+struct ma_snapshot {
+	uint64_t blocks, bytes, frees, freed_bytes;
+	uint64_t live_bytes, live_blocks, peak_bytes, peak_blocks;
+	uint64_t inherited_frees, inherited_freed_bytes, foreign_frees, failed;
+	uint64_t threads;
+	uint64_t calls[MA_CALL_COUNT];
+};
+
+void ma_snapshot_process(struct ma_snapshot *s);
+void ma_snapshot_thread(const struct ma_thread *t, struct ma_snapshot *s);
+/* In a fork child: zero the live counters and the peak. */
+void ma_live_reset(void);
+
+#endif

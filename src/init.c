@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* init.c: process lifecycle: start-up, thread exit, fork, and the report at exit. */
+#define _GNU_SOURCE
+#include "init.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "counters.h"
+#include "fmt.h"
+#include "os.h"
+#include "real.h"
+#include "report.h"
+#include "tier2.h"
+
+struct ma_global ma_g;
+
+static pthread_key_t thread_key;
+extern char **environ;
+
+/* Runs when a registered thread exits: its record goes back to the pool. */
+static void thread_exit(void *rec)
+{
+	struct ma_thread *t = rec;
+	if (ma_tls.guard)
+		ma_tls.held = NULL;
+	else
+		ma_tls.rec = NULL;
+	ma_tls.state = MA_TLS_EXITED;
+	ma_tier2_thread_exit(t);
+	ma_registry_release(t);
+}
+
+void ma_init_thread_started(struct ma_thread *t)
+{
+	uint32_t no = 0;
+	t->epoch = ma_g.epoch;
+	t->is_owner = ma_cas_acq_rel(&ma_g.owner_taken, &no, 1);
+	/* Key indices below 32 live inside the thread descriptor: no allocation.
+	 * Above that glibc may allocate, which the guard sends untracked. */
+	pthread_setspecific(thread_key, t);
+}
+
+static void after_fork_child(void)
+{
+	struct ma_thread *self = ma_thread_self();
+	ma_g.epoch++;
+	ma_registry_reset_after_fork(self, ma_g.epoch);
+	ma_live_reset();
+	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
+	ma_store_relaxed(&ma_g.reporting, 0);
+	ma_store_relaxed(&ma_g.exit_reported, 0);
+	ma_tier2_after_fork(self);
+}
+
+/*
+ * The environment, before libc has set environ (the dynamic linker can call
+ * malloc that early): read /proc/self/environ into mapped memory.  The
+ * mapping is kept: option strings are copied out, but it is small and once.
+ */
+static char **environment(void)
+{
+	if (environ)
+		return environ;
+	enum { CAP = 256 * 1024, SLOTS = 4096 };
+	char *buf = ma_os_map(CAP);
+	char **vec = ma_os_map(SLOTS * sizeof(char *));
+	if (!buf || !vec)
+		return NULL;
+	ssize_t n = ma_os_read_file("/proc/self/environ", buf, CAP);
+	size_t k = 0;
+	for (ssize_t i = 0; n > 0 && i < n && k + 1 < SLOTS; i += (ssize_t)strlen(buf + i) + 1)
+		vec[k++] = buf + i;
+	vec[k] = NULL;
+	return vec;
+}
+
+static void read_cmdline(void)
+{
+	char raw[sizeof ma_g.cmd];
+	ssize_t n = ma_os_read_file("/proc/self/cmdline", raw, sizeof raw);
+	if (n <= 0)
+		return;
+	/* Arguments are NUL-separated; join them with spaces as Valgrind does. */
+	while (n > 0 && raw[n - 1] == '\0')
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		ma_g.cmd[i] = raw[i] ? raw[i] : ' ';
+	ma_g.cmd[n] = '\0';
+}
+
+static void boot(void)
+{
+	/* A setuid/setgid program never takes paths or options from the environment. */
+	bool secure = ma_os_is_secure();
+	ma_options_parse(&ma_g.opt, secure ? NULL : environment(), true);
+	ma_g.backtraces = ma_g.opt.backtraces && ma_tier2_available();
+	if (ma_g.opt.backtraces && !ma_g.backtraces)
+		ma_warn("MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
+		        "counting totals only", NULL, NULL, NULL);
+	ma_g.hdr_log2 = ma_g.backtraces ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
+	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
+	ma_g.cookie = (uint32_t)ma_os_random64() | 1u;
+	ma_g.epoch = 1;
+	ma_g.start_ns = ma_os_monotonic_ns();
+	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
+		ma_g.cwd[0] = '\0';
+	read_cmdline();
+	pthread_key_create(&thread_key, thread_exit);
+	pthread_atfork(NULL, NULL, after_fork_child);
+	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt)) {
+		ma_g.backtraces = false; /* tier2 said why; headers stay 32 bytes */
+	}
+}
+
+bool ma_init_ensure(void)
+{
+	uint32_t st = ma_load_acquire(&ma_g.state);
+	if (MA_LIKELY(st == MA_ACTIVE))
+		return true;
+	if (st == MA_UNINIT && ma_cas_acq_rel(&ma_g.state, &st, MA_BOOTING)) {
+		/* dlsym may calloc: the guard (held by our caller) sends that to the boot pool. */
+		if (!ma_real_resolve()) {
+			ma_warn("cannot find the real malloc/free with dlsym(RTLD_NEXT); not tracking", NULL, NULL, NULL);
+			ma_store_release(&ma_g.state, MA_OFF);
+			return false;
+		}
+		boot();
+		ma_store_release(&ma_g.state, MA_ACTIVE);
+		return true;
+	}
+	/* Another thread is booting: it takes microseconds, once. */
+	while ((st = ma_load_acquire(&ma_g.state)) == MA_BOOTING)
+		sched_yield();
+	return st == MA_ACTIVE;
+}
+
+__attribute__((constructor(101))) static void ma_ctor(void)
+{
+	if (!ma_tls.rec)
+		ma_thread_enter();
+}
+
+__attribute__((destructor(101))) static void ma_dtor(void)
+{
+	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
+		return;
+	uint32_t no = 0;
+	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
+		return;
+	int saved = errno;
+	ma_guard_enter();
+	ma_report_at_exit();
+	ma_guard_leave();
+	errno = saved;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * init.h: the lifecycle (UNINIT -> BOOTING -> ACTIVE, or OFF) and the one
+ * owner of process-wide state, ma_g.  Everything in ma_g is written during
+ * initialisation (or in a fork child, single-threaded) and only read after.
+ */
+#ifndef MA_INIT_H
+#define MA_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "options.h"
+#include "thread.h"
+
+enum ma_state { MA_UNINIT = 0, MA_BOOTING, MA_ACTIVE, MA_OFF };
+
+struct ma_global {
+	/* Read on every call: kept together on one line. */
+	MA_ALIGNED_LINE uint32_t cookie;  /* key of ma_hdr_check */
+	uint32_t hdr_bytes;               /* 16, or 32 with call sites */
+	uint8_t hdr_log2;
+	bool backtraces;
+	uint16_t epoch;                   /* fork generation */
+	ma_au32 state;
+	ma_au32 owner_taken;
+	/* Start-up facts for the report. */
+	MA_ALIGNED_LINE struct ma_options opt;
+	char cwd[MA_PATH_MAX];
+	char cmd[4096];
+	uint64_t start_ns;
+	ma_au32 reporting;                /* one report at a time */
+	ma_au32 exit_reported;
+};
+
+extern struct ma_global ma_g;
+
+/* Runs process initialisation once; true when tracking is active. */
+bool ma_init_ensure(void);
+/* Called (under the guard) when a thread gets its record. */
+void ma_init_thread_started(struct ma_thread *t);
+
+#endif

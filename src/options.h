@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * options.h: the MOD_ALLOC_* runtime settings, read once at start-up.
+ *
+ * MA_OPTIONS lists every variable once: X(field, NAME, kind, default, min, max, doc).
+ * A bad value prints one line on stderr and the default is used; an
+ * out-of-range number is clamped with a warning.  Strings are bounded by
+ * MA_PATH_MAX.  Nothing here allocates.
+ */
+#ifndef MA_OPTIONS_H
+#define MA_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MA_PATH_MAX 4096
+
+enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
+
+#define MA_OPTIONS(X) \
+	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, "modalloc.%p.json", 0, 0, \
+	  "JSON report path template; %p = pid, %% = %; relative paths resolve against the start-up directory") \
+	X(dhat,       "MOD_ALLOC_DHAT",       MA_OPT_PATH, "", 0, 0, \
+	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none") \
+	X(backtraces, "MOD_ALLOC_BACKTRACES", MA_OPT_BOOL, "0", 0, 1, \
+	  "1 = Tier 2: capture call sites with the frame-pointer walker") \
+	X(buckets,    "MOD_ALLOC_BUCKETS",    MA_OPT_POW2, "4096", 64, 1048576, \
+	  "call-site table buckets; rounded up to a power of two") \
+	X(depth,      "MOD_ALLOC_DEPTH",      MA_OPT_UINT, "32", 1, 256, \
+	  "maximum frames per call site") \
+	X(quiet,      "MOD_ALLOC_QUIET",      MA_OPT_BOOL, "0", 0, 1, \
+	  "1 = no summary on stderr at exit (warnings still print)") \
+	X(report,     "MOD_ALLOC_REPORT",     MA_OPT_BOOL, "1", 0, 1, \
+	  "0 = write no JSON report at exit (the API can still write one)")
+
+struct ma_options {
+	char out[MA_PATH_MAX];
+	char dhat[MA_PATH_MAX];
+	uint64_t backtraces;
+	uint64_t buckets;
+	uint64_t depth;
+	uint64_t quiet;
+	uint64_t report;
+};
+
+/*
+ * Fills *o from envp (a NULL-terminated "NAME=value" array, or NULL for
+ * defaults only).  Warnings go to stderr unless warn is false.  Returns the
+ * number of values that were rejected or clamped.
+ */
+int ma_options_parse(struct ma_options *o, char *const *envp, bool warn);
+
+/* Parses one value as the named option would; for tests and fuzzing. */
+int ma_options_parse_uint(const char *s, uint64_t *out);
+int ma_options_parse_bool(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * os.h: the OS contract.  Everything libmodalloc asks of the kernel goes
+ * through these functions, implemented in os/<system>.c with raw system
+ * calls wherever libc could allocate or re-enter the shim.  Each returns 0
+ * (or a count) on success and a negative errno on failure; none touches
+ * errno, none allocates.
+ */
+#ifndef MA_OS_H
+#define MA_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Anonymous private read-write memory, or NULL. */
+void *ma_os_map(size_t bytes);
+void ma_os_unmap(void *p, size_t bytes);
+size_t ma_os_page_size(void);
+
+/* write(2) until done or a hard error; returns 0 or -errno. */
+int ma_os_write_all(int fd, const void *buf, size_t len);
+/* open(2) with O_CLOEXEC added; returns an fd or -errno. */
+int ma_os_open(const char *path, int flags, unsigned mode);
+int ma_os_close(int fd);
+/* read(2) until len bytes or EOF; returns bytes read or -errno. */
+ssize_t ma_os_read_all(int fd, void *buf, size_t len);
+/* Reads a whole small file (/proc) into buf, NUL-terminated; returns its length or -errno. */
+ssize_t ma_os_read_file(const char *path, char *buf, size_t cap);
+int ma_os_link(const char *from, const char *to);
+int ma_os_unlink(const char *path);
+int ma_os_fsync(int fd);
+
+pid_t ma_os_getpid(void);
+pid_t ma_os_gettid(void);
+/* Current working directory into buf; returns its length or -errno. */
+ssize_t ma_os_getcwd(char *buf, size_t cap);
+uint64_t ma_os_monotonic_ns(void);
+/* The process's peak resident set in bytes (VmHWM), or 0 if unknown. */
+uint64_t ma_os_rss_peak_bytes(void);
+/* A random 64-bit value from the kernel (AT_RANDOM or getrandom). */
+uint64_t ma_os_random64(void);
+/* Non-zero if the process runs setuid/setgid (AT_SECURE). */
+int ma_os_is_secure(void);
+
+#endif

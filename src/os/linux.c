@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* os/linux.c: the OS contract of os.h on Linux, by raw system calls. */
+#define _GNU_SOURCE
+#include "../os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* syscall(2) sets errno on failure; we return -errno instead and restore it,
+ * so callers never see errno move. */
+static long sys(long nr, long a, long b, long c, long d)
+{
+	int saved = errno;
+	long r = syscall(nr, a, b, c, d);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+void *ma_os_map(size_t bytes)
+{
+	/* libc's mmap is a bare system call wrapper: it neither allocates nor
+	 * re-enters us; only errno needs keeping. */
+	int saved = errno;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void ma_os_unmap(void *p, size_t bytes)
+{
+	if (p)
+		sys(SYS_munmap, (long)p, (long)bytes, 0, 0);
+}
+
+size_t ma_os_page_size(void)
+{
+	unsigned long ps = getauxval(AT_PAGESZ);
+	return ps ? ps : 4096;
+}
+
+int ma_os_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		long r = sys(SYS_write, fd, (long)p, (long)len, 0);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return -EIO;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+int ma_os_open(const char *path, int flags, unsigned mode)
+{
+	return (int)sys(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, mode);
+}
+
+int ma_os_close(int fd)
+{
+	return (int)sys(SYS_close, fd, 0, 0, 0);
+}
+
+ssize_t ma_os_read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		long r = sys(SYS_read, fd, (long)((char *)buf + got), (long)(len - got), 0);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t ma_os_read_file(const char *path, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return -EINVAL;
+	int fd = ma_os_open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	ssize_t n = ma_os_read_all(fd, buf, cap - 1);
+	ma_os_close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	return n;
+}
+
+int ma_os_link(const char *from, const char *to)
+{
+	return (int)sys(SYS_linkat, AT_FDCWD, (long)from, AT_FDCWD, (long)to);
+}
+
+int ma_os_unlink(const char *path)
+{
+	return (int)sys(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0);
+}
+
+int ma_os_fsync(int fd)
+{
+	return (int)sys(SYS_fsync, fd, 0, 0, 0);
+}
+
+pid_t ma_os_getpid(void)
+{
+	return (pid_t)sys(SYS_getpid, 0, 0, 0, 0);
+}
+
+pid_t ma_os_gettid(void)
+{
+	return (pid_t)sys(SYS_gettid, 0, 0, 0, 0);
+}
+
+ssize_t ma_os_getcwd(char *buf, size_t cap)
+{
+	long r = sys(SYS_getcwd, (long)buf, (long)cap, 0, 0);
+	if (r < 0)
+		return r;
+	return (ssize_t)strlen(buf);
+}
+
+uint64_t ma_os_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no allocation, no errno on success */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ma_os_rss_peak_bytes(void)
+{
+	char buf[4096];
+	if (ma_os_read_file("/proc/self/status", buf, sizeof buf) <= 0)
+		return 0;
+	const char *p = strstr(buf, "VmHWM:");
+	if (!p)
+		return 0;
+	p += 6;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	uint64_t kib = 0;
+	while (*p >= '0' && *p <= '9')
+		kib = kib * 10 + (uint64_t)(*p++ - '0');
+	return kib * 1024;
+}
+
+uint64_t ma_os_random64(void)
+{
+	uint64_t v = 0;
+	if (sys(SYS_getrandom, (long)&v, sizeof v, 0x1 /* GRND_NONBLOCK */, 0) == (long)sizeof v)
+		return v;
+	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+	if (r)
+		memcpy(&v, r, sizeof v);
+	return v ^ ma_os_monotonic_ns();
+}
+
+int ma_os_is_secure(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}

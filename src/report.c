@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* report.c: freezing the state and writing report files safely. */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "init.h"
+#include "os.h"
+#include "tier2.h"
+
+void ma_report_freeze(struct ma_report *r, bool at_exit)
+{
+	memset(r, 0, sizeof *r);
+	ma_snapshot_process(&r->snap);
+	r->pid = ma_os_getpid();
+	r->rss_peak_bytes = ma_os_rss_peak_bytes();
+	r->wall_ns = ma_os_monotonic_ns() - ma_g.start_ns;
+	r->at_exit = at_exit;
+}
+
+ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd)
+{
+	struct ma_buf b;
+	if (!tmpl || !*tmpl || cap < 2)
+		return -EINVAL;
+	ma_buf_init(&b, out, cap, -1);
+	if (tmpl[0] != '/' && cwd && *cwd) {
+		ma_buf_str(&b, cwd);
+		if (cwd[strlen(cwd) - 1] != '/')
+			ma_buf_char(&b, '/');
+	}
+	for (const char *s = tmpl; *s; s++) {
+		if (*s != '%') {
+			ma_buf_char(&b, *s);
+			continue;
+		}
+		s++;
+		if (*s == 'p')
+			ma_buf_u64(&b, (uint64_t)pid);
+		else if (*s == '%')
+			ma_buf_char(&b, '%');
+		else
+			return -EINVAL;
+	}
+	ma_buf_finish(&b);
+	if (b.truncated)
+		return -ENAMETOOLONG;
+	if (b.len == 0 || out[b.len - 1] == '/')
+		return -EINVAL;
+	return (ssize_t)b.len;
+}
+
+/* Renames tmp to dst unless dst exists (a file, a directory, a symlink). */
+static int rename_noreplace(const char *tmp, const char *dst)
+{
+	int saved = errno;
+	long r = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, dst, 1 /* RENAME_NOREPLACE */);
+	int err = r < 0 ? errno : 0;
+	errno = saved;
+	if (err != EINVAL && err != ENOSYS)
+		return -err;
+	/* Filesystems without renameat2 flags: link(2) also refuses to replace. */
+	int lr = ma_os_link(tmp, dst);
+	if (lr == 0)
+		ma_os_unlink(tmp);
+	return lr;
+}
+
+/* "dir/name.json" + n -> "dir/name.n.json" (or "dir/name.n" without an extension). */
+static int with_suffix(char *out, size_t cap, const char *path, unsigned n)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
+		dot = path + strlen(path);
+	struct ma_buf b;
+	ma_buf_init(&b, out, cap, -1);
+	ma_buf_mem(&b, path, (size_t)(dot - path));
+	ma_buf_char(&b, '.');
+	ma_buf_u64(&b, n);
+	ma_buf_str(&b, dot);
+	ma_buf_finish(&b);
+	return b.truncated ? -ENAMETOOLONG : 0;
+}
+
+int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
+                         char *final, size_t cap)
+{
+	char path[MA_PATH_MAX], tmp[MA_PATH_MAX + 64];
+	ssize_t n = ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd);
+	if (n < 0)
+		return (int)n;
+	struct ma_buf nb;
+	ma_buf_init(&nb, tmp, sizeof tmp, -1);
+	ma_buf_str(&nb, path);
+	ma_buf_str(&nb, ".tmp.");
+	ma_buf_u64(&nb, (uint64_t)r->pid);
+	ma_buf_char(&nb, '.');
+	ma_buf_u64(&nb, ma_os_random64() & 0xffffffffu);
+	ma_buf_finish(&nb);
+	if (nb.truncated || strlen(tmp) >= MA_PATH_MAX)
+		return -ENAMETOOLONG;
+
+	int fd = ma_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fd;
+	char storage[16384];
+	struct ma_buf b;
+	ma_buf_init(&b, storage, sizeof storage, fd);
+	writer(&b, r);
+	int err = ma_buf_finish(&b);
+	int cerr = ma_os_close(fd);
+	if (!err)
+		err = cerr;
+	if (err) {
+		ma_os_unlink(tmp); /* a full disk leaves nothing behind */
+		return err;
+	}
+	char dst[MA_PATH_MAX];
+	memcpy(dst, path, (size_t)n + 1);
+	for (unsigned i = 1;; i++) {
+		err = rename_noreplace(tmp, dst);
+		if (err != -EEXIST || i > 9999)
+			break;
+		if ((err = with_suffix(dst, sizeof dst, path, i)) < 0)
+			break;
+	}
+	if (err) {
+		ma_os_unlink(tmp);
+		return err;
+	}
+	if (final) {
+		size_t len = strlen(dst);
+		if (len >= cap)
+			len = cap - 1;
+		memcpy(final, dst, len);
+		final[len] = '\0';
+	}
+	return 0;
+}
+
+/* One report at a time: a second writer waits (it is rare and short). */
+static void lock_reporting(void)
+{
+	uint32_t no = 0;
+	while (!ma_cas_acq_rel(&ma_g.reporting, &no, 1)) {
+		no = 0;
+		sched_yield();
+	}
+}
+
+static void unlock_reporting(void)
+{
+	ma_store_release(&ma_g.reporting, 0);
+}
+
+static int write_json(const char *tmpl, const struct ma_report *r, char *final, size_t cap, bool warn)
+{
+	int err = ma_report_write_file(tmpl, ma_report_json, r, final, cap);
+	if (err && warn) {
+		char msg[MA_PATH_MAX + 256];
+		struct ma_buf b;
+		char path[MA_PATH_MAX];
+		if (ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd) < 0) {
+			size_t len = strnlen(tmpl, sizeof path - 1);
+			memcpy(path, tmpl, len);
+			path[len] = '\0';
+		}
+		ma_buf_init(&b, msg, sizeof msg, -1);
+		ma_buf_str(&b, "cannot write report ");
+		ma_buf_str(&b, path);
+		ma_buf_str(&b, ": ");
+		const char *why = strerrordesc_np(-err);
+		ma_buf_str(&b, why ? why : "unknown error");
+		ma_buf_finish(&b);
+		ma_warn(msg, NULL, NULL, NULL);
+	}
+	return err;
+}
+
+void ma_report_at_exit(void)
+{
+	struct ma_report r;
+	char json_path[MA_PATH_MAX] = "";
+	lock_reporting();
+	ma_report_freeze(&r, true);
+	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
+		json_path[0] = '\0';
+	ma_tier2_write_outputs(&r);
+	unlock_reporting();
+	if (!ma_g.opt.quiet) {
+		char storage[4096];
+		struct ma_buf b;
+		ma_buf_init(&b, storage, sizeof storage, 2);
+		ma_report_summary(&b, &r, json_path[0] ? json_path : NULL);
+		ma_buf_finish(&b);
+	}
+}
+
+int ma_report_now(const char *tmpl)
+{
+	struct ma_report r;
+	lock_reporting();
+	ma_report_freeze(&r, false);
+	int err = write_json(tmpl ? tmpl : ma_g.opt.out, &r, NULL, 0, false);
+	unlock_reporting();
+	return err;
+}

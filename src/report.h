@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * report.h: freezing the state into a report and writing it safely.
+ *
+ * Files are created beside their target under a temporary name (mode 0600,
+ * O_EXCL|O_NOFOLLOW), written whole, then renamed into place without ever
+ * replacing an existing file: if the target exists (another process of the
+ * same template, a planted symlink), ".1", ".2"... is inserted before the
+ * extension.  Paths are expanded at write time, so a fork child writes
+ * under its own pid.
+ */
+#ifndef MA_REPORT_H
+#define MA_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "counters.h"
+
+struct ma_buf;
+
+/* Everything a writer needs, frozen once. */
+struct ma_report {
+	struct ma_snapshot snap;
+	pid_t pid;
+	uint64_t rss_peak_bytes;
+	uint64_t wall_ns;
+	bool at_exit;
+};
+
+void ma_report_freeze(struct ma_report *r, bool at_exit);
+
+/*
+ * Expands a path template: %p = pid, %% = %; a relative result is joined to
+ * cwd.  Returns the length, or -ENAMETOOLONG / -EINVAL (empty, bad %-escape).
+ */
+ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd);
+
+typedef void (*ma_report_writer)(struct ma_buf *b, const struct ma_report *r);
+
+/* Writes one file with `writer`; final path in `final` (cap bytes).  0 or -errno. */
+int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
+                         char *final, size_t cap);
+
+/* The formats. */
+void ma_report_json(struct ma_buf *b, const struct ma_report *r);
+void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path);
+
+/* Called by the destructor: every configured output, then the summary. */
+void ma_report_at_exit(void);
+/* The API's "write the report now". */
+int ma_report_now(const char *tmpl);
+
+#endif

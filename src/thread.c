@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* thread.c: the TLS struct, thread registration and the record registry. */
+#include "thread.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "counters.h"
+#include "init.h"
+#include "os.h"
+
+MA_TLS struct ma_tls ma_tls;
+
+const char *const ma_call_names[MA_CALL_COUNT] = {
+#define X(name) #name,
+	MA_CALLS(X)
+#undef X
+};
+
+/* Records are pushed, never removed: readers walk the list without locks. */
+static struct ma_thread *_Atomic registry_head;
+
+#define MA_RECORDS_PER_CHUNK 64
+
+struct ma_thread *ma_registry_first(void)
+{
+	return atomic_load_explicit(&registry_head, memory_order_acquire);
+}
+
+struct ma_thread *ma_registry_claim(void)
+{
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		uint32_t free_ = 0;
+		if (!ma_load_relaxed(&t->in_use) && ma_cas_acq_rel(&t->in_use, &free_, 1))
+			return t;
+	}
+	struct ma_thread *c = ma_os_map(MA_RECORDS_PER_CHUNK * sizeof *c);
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i + 1 < MA_RECORDS_PER_CHUNK; i++)
+		c[i].next = &c[i + 1];
+	ma_store_relaxed(&c[0].in_use, 1);
+	struct ma_thread *old = ma_registry_first();
+	do
+		c[MA_RECORDS_PER_CHUNK - 1].next = old;
+	while (!atomic_compare_exchange_weak_explicit(&registry_head, &old, c,
+	                                              memory_order_release, memory_order_acquire));
+	return &c[0];
+}
+
+void ma_registry_release(struct ma_thread *t)
+{
+	ma_live_flush(t);
+	if (t->is_owner) {
+		/* The owner's changes are already in ma_live.owner_*; nobody takes over,
+		 * so later threads all batch. */
+		t->is_owner = false;
+	}
+	t->tier2 = NULL;
+	ma_store_release(&t->in_use, 0);
+}
+
+void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
+{
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		struct ma_thread *next = t->next;
+		void *tier2 = t == self ? t->tier2 : NULL;
+		/* Zero the counters only: the list links must survive. */
+		memset(t, 0, offsetof(struct ma_thread, in_use));
+		t->tier2 = tier2;
+		ma_store_relaxed(&t->in_use, t == self);
+		t->next = next;
+	}
+	if (self) {
+		self->epoch = epoch;
+		self->is_owner = true;
+	}
+}
+
+struct ma_thread *ma_thread_enter(void)
+{
+	if (ma_tls.guard)
+		return NULL;
+	int saved = errno;
+	ma_guard_enter();
+	struct ma_thread *t = NULL;
+	if (ma_init_ensure()) {
+		t = ma_registry_claim();
+		if (t) {
+			ma_init_thread_started(t);
+			ma_tls.state = MA_TLS_ACTIVE;
+			ma_tls.held = t;
+		}
+	}
+	ma_guard_leave();
+	errno = saved;
+	return t;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * thread.h: per-thread state.  The one initial-exec TLS struct (ma_tls) and
+ * the registry of records that hold each thread's counters.
+ *
+ * A record is written by its thread alone (ma_own_add: no lock prefix) and
+ * read by snapshots.  Records live in mmap'd chunks that are never unmapped,
+ * so a snapshot can sum them at any time; a record whose thread exited is
+ * released and reused by a later thread, its counters kept (they are sums).
+ *
+ * ma_tls.rec is non-NULL exactly when the thread may take the fast path:
+ * registered, and not inside the library's own slow paths (the guard).
+ */
+#ifndef MA_THREAD_H
+#define MA_THREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "internal.h"
+
+/* Every interposed entry point, in report order. */
+#define MA_CALLS(X) \
+	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
+	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
+	X(malloc_usable_size)
+
+enum ma_call {
+#define X(name) MA_CALL_##name,
+	MA_CALLS(X)
+#undef X
+	MA_CALL_COUNT
+};
+
+extern const char *const ma_call_names[MA_CALL_COUNT];
+
+struct ma_thread {
+	/* Owner-written, snapshot-read counters. */
+	ma_au64 blocks;          /* successful allocations */
+	ma_au64 bytes;           /* their requested bytes */
+	ma_au64 frees;           /* tracked blocks released (free, realloc's old block) */
+	ma_au64 freed_bytes;
+	ma_au64 inherited_frees; /* frees of blocks a fork parent allocated */
+	ma_au64 inherited_freed_bytes;
+	ma_au64 foreign_frees;   /* pointers we never handed out, passed through */
+	ma_au64 failed;          /* allocation calls that returned NULL / an error */
+	ma_au64 calls[MA_CALL_COUNT];
+	/* Owner-only state of the batched live counter (counters.h). */
+	int64_t pend_bytes;
+	int64_t pend_blocks;
+	uint16_t epoch;
+	bool is_owner;           /* updates the live counter unbatched (counters.h) */
+	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
+	void *tier2;
+	/* Registry links. */
+	ma_au32 in_use;
+	struct ma_thread *next;
+} MA_ALIGNED_LINE;
+
+enum ma_tls_state { MA_TLS_NEW = 0, MA_TLS_ACTIVE, MA_TLS_EXITED };
+
+struct ma_tls {
+	struct ma_thread *rec;   /* fast-path pointer; NULL = take the slow path */
+	struct ma_thread *held;  /* the record while the guard hides it */
+	uint32_t guard;          /* > 0 inside the library's own slow paths */
+	uint8_t state;
+};
+
+extern MA_TLS struct ma_tls ma_tls;
+
+/*
+ * Slow path of every entry point: registers the calling thread (running
+ * process initialisation first if needed) and returns its record, or NULL
+ * when the call must not be tracked (guard held, library not active).
+ */
+struct ma_thread *ma_thread_enter(void);
+
+/* Guard: hides the record so that any allocation inside goes untracked. */
+MA_INLINE void ma_guard_enter(void)
+{
+	if (ma_tls.guard++ == 0) {
+		ma_tls.held = ma_tls.rec;
+		ma_tls.rec = NULL;
+	}
+}
+
+MA_INLINE void ma_guard_leave(void)
+{
+	if (--ma_tls.guard == 0) {
+		ma_tls.rec = ma_tls.held;
+		ma_tls.held = NULL;
+	}
+}
+
+/* The calling thread's record even inside the guard, or NULL. */
+MA_INLINE struct ma_thread *ma_thread_self(void)
+{
+	return ma_tls.rec ? ma_tls.rec : ma_tls.held;
+}
+
+/* Registry. */
+struct ma_thread *ma_registry_claim(void);
+void ma_registry_release(struct ma_thread *t);
+struct ma_thread *ma_registry_first(void);
+/* In a fork child: forget every other thread, zero all counters, keep self. */
+void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tier2.h: the call-site tier's hooks into the core.  With call sites off
+ * (or on a CPU without a frame walker) these are never called on the
+ * allocation path: the core tests ma_g.backtraces first.
+ */
+#ifndef MA_TIER2_H
+#define MA_TIER2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+#include "thread.h"
+
+struct ma_buf;
+struct ma_hdr_site;
+
+/* True when this build can capture stacks on this CPU. */
+bool ma_tier2_available(void);
+/* Sets up the site table; false (after one stderr line) to run without sites. */
+bool ma_tier2_init(const struct ma_options *opt);
+/* A tracked block was born / is dying.  `user` has the 32-byte header. */
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size);
+void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
+void ma_tier2_thread_exit(struct ma_thread *t);
+void ma_tier2_after_fork(struct ma_thread *self);
+
+struct ma_report;
+/* Adds Tier 2's keys ("sites", "stacks") to the open top-level JSON object. */
+void ma_tier2_json(struct ma_buf *b, const struct ma_report *r);
+/* Adds the top call sites to the stderr summary. */
+void ma_tier2_summary(struct ma_buf *b, const struct ma_report *r);
+/* Writes Tier 2's own files (MOD_ALLOC_DHAT) at exit. */
+void ma_tier2_write_outputs(const struct ma_report *r);
+
+#endif

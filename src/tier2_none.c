@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tier2_none.c: call sites compiled out (meson -Dstacks=disabled, or no walker for this CPU). */
+#include "tier2.h"
+
+#include "block.h"
+
+bool ma_tier2_available(void) { return false; }
+bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size) { (void)t; (void)user; (void)size; }
+void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
+void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
+void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
+void ma_tier2_json(struct ma_buf *b, const struct ma_report *r) { (void)b; (void)r; }
+void ma_tier2_summary(struct ma_buf *b, const struct ma_report *r) { (void)b; (void)r; }
+void ma_tier2_write_outputs(const struct ma_report *r) { (void)r; }
