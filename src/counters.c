@@ -18,6 +18,8 @@ void ma_live_note_peak(int64_t bytes, int64_t blocks)
 	/* A tie counts too: DHAT keeps the latest instant of the maximum. */
 	if ((uint64_t)bytes == cur) {
 		ma_store_relaxed(&ma_live.peak_blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
+		ma_store_relaxed(&ma_live.peak_clock,
+		                 ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared));
 		ma_add_relaxed(&ma_live.peak_serial, 1);
 	}
 }
@@ -90,5 +92,8 @@ void ma_live_reset(void)
 	ma_store_relaxed(&ma_live.shared_blocks, 0);
 	ma_store_relaxed(&ma_live.peak_bytes, 0);
 	ma_store_relaxed(&ma_live.peak_blocks, 0);
+	ma_store_relaxed(&ma_live.clock_own, 0);
+	ma_store_relaxed(&ma_live.clock_shared, 0);
+	ma_store_relaxed(&ma_live.peak_clock, 0);
 	ma_add_relaxed(&ma_live.peak_serial, 1);
 }

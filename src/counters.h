@@ -41,6 +41,12 @@ struct ma_live {
 	ma_au64 peak_blocks;
 	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
 	ma_au64 peak_serial;
+	ma_au64 peak_clock;          /* Tier 2's allocation clock at the peak */
+	/* Tier 2: a tie with the peak is a new peak instant even with equal blocks. */
+	bool bump_ties;
+	/* Tier 2's allocation clock (bytes allocated so far), split like the live counter. */
+	MA_ALIGNED_LINE ma_au64 clock_own;
+	MA_ALIGNED_LINE ma_au64 clock_shared;
 };
 
 extern struct ma_live ma_live;
@@ -52,7 +58,8 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 {
 	uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
 	if (MA_UNLIKELY((uint64_t)bytes >= pb) && bytes >= 0 &&
-	    ((uint64_t)bytes > pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks)))
+	    ((uint64_t)bytes > pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks) ||
+	     ma_live.bump_ties))
 		ma_live_note_peak(bytes, blocks);
 }
 

@@ -102,6 +102,9 @@ static void boot(void)
 	if (ma_g.opt.backtraces && !ma_g.backtraces)
 		ma_warn("MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
 		        "counting totals only", NULL, NULL, NULL);
+	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
+		ma_g.backtraces = false; /* tier2 said why on stderr */
+	/* Fixed before the first tracked block: every header has this size. */
 	ma_g.hdr_log2 = ma_g.backtraces ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
 	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
 	ma_g.cookie = (uint32_t)ma_os_random64() | 1u;
@@ -112,9 +115,6 @@ static void boot(void)
 	read_cmdline();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
-	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt)) {
-		ma_g.backtraces = false; /* tier2 said why; headers stay 32 bytes */
-	}
 }
 
 bool ma_init_ensure(void)

@@ -11,6 +11,7 @@
 
 #include "core.h"
 #include "os.h"
+#include "tier2.h"
 
 #define MA_SHIM MA_EXPORT
 
@@ -77,9 +78,13 @@ MA_SHIM int posix_memalign(void **out, size_t align, size_t size)
 	}
 	int saved = errno;
 	void *p = memalign_like(MA_CALL_posix_memalign, align, size, size);
-	errno = saved; /* the result travels in the return value, as glibc's does */
-	if (!p)
+	if (!p) {
+		/* glibc 2.36 returns ENOMEM and leaves the ENOMEM of its failed
+		 * allocation in errno too (tests/integration: integ.errors). */
+		errno = ENOMEM;
 		return ENOMEM;
+	}
+	errno = saved;
 	*out = p;
 	return 0;
 }
@@ -111,4 +116,24 @@ MA_SHIM void *pvalloc(size_t size)
 MA_SHIM size_t malloc_usable_size(void *p)
 {
 	return ma_core_usable_size(p);
+}
+
+/*
+ * dlclose: a library's frames must stay nameable after it is unmapped, so
+ * the call-site tier records the module list first.  Forwarded to the next
+ * definition (libc's).
+ */
+#include <dlfcn.h>
+
+MA_SHIM int dlclose(void *handle)
+{
+	static int (*real_dlclose)(void *);
+	if (!real_dlclose)
+		real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+	if (ma_g.backtraces) {
+		ma_guard_enter();
+		ma_tier2_before_dlclose();
+		ma_guard_leave();
+	}
+	return real_dlclose ? real_dlclose(handle) : -1;
 }

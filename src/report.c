@@ -13,6 +13,8 @@
 #include "fmt.h"
 #include "init.h"
 #include "os.h"
+#include <dlfcn.h>
+
 #include "tier2.h"
 
 void ma_report_freeze(struct ma_report *r, bool at_exit)
@@ -23,6 +25,38 @@ void ma_report_freeze(struct ma_report *r, bool at_exit)
 	r->rss_peak_bytes = ma_os_rss_peak_bytes();
 	r->wall_ns = ma_os_monotonic_ns() - ma_g.start_ns;
 	r->at_exit = at_exit;
+	static struct ma_t2_frozen frozen; /* reports are serialised by lock_reporting */
+	if (ma_g.backtraces && ma_tier2_freeze(&frozen))
+		r->sites = &frozen;
+}
+
+void ma_report_thaw(struct ma_report *r)
+{
+	if (r->sites)
+		ma_tier2_release((struct ma_t2_frozen *)r->sites);
+	r->sites = NULL;
+}
+
+void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
+                     char *mod_buf, size_t mod_cap)
+{
+	Dl_info info;
+	fi->ip = ip;
+	fi->module = "";
+	fi->offset = ip;
+	fi->function = "??";
+	(void)fn_buf;
+	(void)fn_cap;
+	(void)mod_buf;
+	(void)mod_cap;
+	/* ip - 1: a return address may already belong to the next function. */
+	if (dladdr((void *)(ip - 1), &info)) {
+		if (info.dli_fname)
+			fi->module = info.dli_fname;
+		fi->offset = ip - (uintptr_t)info.dli_fbase;
+		if (info.dli_sname)
+			fi->function = info.dli_sname;
+	}
 }
 
 ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd)
@@ -161,27 +195,30 @@ static void unlock_reporting(void)
 	ma_store_release(&ma_g.reporting, 0);
 }
 
+static void warn_failed(const char *what, const char *tmpl, pid_t pid, int err)
+{
+	char msg[MA_PATH_MAX + 256], path[MA_PATH_MAX];
+	struct ma_buf b;
+	if (ma_report_expand_path(path, sizeof path, tmpl, pid, ma_g.cwd) < 0) {
+		size_t len = strnlen(tmpl, sizeof path - 1);
+		memcpy(path, tmpl, len);
+		path[len] = '\0';
+	}
+	ma_buf_init(&b, msg, sizeof msg, -1);
+	ma_buf_str(&b, what);
+	ma_buf_str(&b, path);
+	ma_buf_str(&b, ": ");
+	const char *why = strerrordesc_np(-err);
+	ma_buf_str(&b, why ? why : "unknown error");
+	ma_buf_finish(&b);
+	ma_warn(msg, NULL, NULL, NULL);
+}
+
 static int write_json(const char *tmpl, const struct ma_report *r, char *final, size_t cap, bool warn)
 {
 	int err = ma_report_write_file(tmpl, ma_report_json, r, final, cap);
-	if (err && warn) {
-		char msg[MA_PATH_MAX + 256];
-		struct ma_buf b;
-		char path[MA_PATH_MAX];
-		if (ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd) < 0) {
-			size_t len = strnlen(tmpl, sizeof path - 1);
-			memcpy(path, tmpl, len);
-			path[len] = '\0';
-		}
-		ma_buf_init(&b, msg, sizeof msg, -1);
-		ma_buf_str(&b, "cannot write report ");
-		ma_buf_str(&b, path);
-		ma_buf_str(&b, ": ");
-		const char *why = strerrordesc_np(-err);
-		ma_buf_str(&b, why ? why : "unknown error");
-		ma_buf_finish(&b);
-		ma_warn(msg, NULL, NULL, NULL);
-	}
+	if (err && warn)
+		warn_failed("cannot write report ", tmpl, r->pid, err);
 	return err;
 }
 
@@ -193,8 +230,11 @@ void ma_report_at_exit(void)
 	ma_report_freeze(&r, true);
 	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
 		json_path[0] = '\0';
-	ma_tier2_write_outputs(&r);
-	unlock_reporting();
+	if (ma_g.opt.dhat[0] && r.sites) {
+		int err = ma_report_write_file(ma_g.opt.dhat, ma_report_dhat, &r, NULL, 0);
+		if (err)
+			warn_failed("cannot write DHAT file ", ma_g.opt.dhat, r.pid, err);
+	}
 	if (!ma_g.opt.quiet) {
 		char storage[4096];
 		struct ma_buf b;
@@ -202,6 +242,8 @@ void ma_report_at_exit(void)
 		ma_report_summary(&b, &r, json_path[0] ? json_path : NULL);
 		ma_buf_finish(&b);
 	}
+	ma_report_thaw(&r);
+	unlock_reporting();
 }
 
 int ma_report_now(const char *tmpl)
@@ -210,6 +252,7 @@ int ma_report_now(const char *tmpl)
 	lock_reporting();
 	ma_report_freeze(&r, false);
 	int err = write_json(tmpl ? tmpl : ma_g.opt.out, &r, NULL, 0, false);
+	ma_report_thaw(&r);
 	unlock_reporting();
 	return err;
 }

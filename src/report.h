@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "counters.h"
+#include "tier2_report.h"
 
 struct ma_buf;
 
@@ -27,9 +28,21 @@ struct ma_report {
 	uint64_t rss_peak_bytes;
 	uint64_t wall_ns;
 	bool at_exit;
+	const struct ma_t2_frozen *sites; /* NULL without call sites */
 };
 
 void ma_report_freeze(struct ma_report *r, bool at_exit);
+void ma_report_thaw(struct ma_report *r);
+
+/* One frame, symbolized for the writers. */
+struct ma_frame_info {
+	uintptr_t ip;           /* the return address */
+	const char *module;     /* path, or "" */
+	uint64_t offset;        /* ip - module base */
+	const char *function;   /* demangled name, or "??" */
+};
+void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
+                     char *mod_buf, size_t mod_cap);
 
 /*
  * Expands a path template: %p = pid, %% = %; a relative result is joined to
@@ -46,6 +59,7 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 /* The formats. */
 void ma_report_json(struct ma_buf *b, const struct ma_report *r);
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path);
+void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 /* Called by the destructor: every configured output, then the summary. */
 void ma_report_at_exit(void);

@@ -3,7 +3,6 @@
 #include "fmt.h"
 #include "init.h"
 #include "report.h"
-#include "tier2.h"
 
 #include "modalloc.h"
 
@@ -22,6 +21,90 @@ static void kv_u64(struct ma_buf *b, const char *k, uint64_t v, bool first)
 	ma_buf_u64(b, v);
 }
 
+static void kv_bool(struct ma_buf *b, const char *k, bool v, bool first)
+{
+	key(b, k, first);
+	ma_buf_str(b, v ? "true" : "false");
+}
+
+static void write_frames(struct ma_buf *b, const struct ma_site_total *s)
+{
+	ma_buf_char(b, '[');
+	for (uint32_t i = 0; i < s->nframes; i++) {
+		char fn[1024], mod[512];
+		struct ma_frame_info fi;
+		ma_report_frame(s->frames[i], &fi, fn, sizeof fn, mod, sizeof mod);
+		ma_buf_str(b, i ? ",\n    {" : "\n    {");
+		key(b, "ip", true);
+		ma_buf_char(b, '"');
+		ma_buf_hex(b, fi.ip);
+		ma_buf_char(b, '"');
+		key(b, "module", false);
+		ma_buf_json_str(b, fi.module);
+		key(b, "offset", false);
+		ma_buf_char(b, '"');
+		ma_buf_hex(b, fi.offset);
+		ma_buf_char(b, '"');
+		key(b, "function", false);
+		ma_buf_json_str(b, fi.function);
+		ma_buf_char(b, '}');
+	}
+	ma_buf_char(b, ']');
+}
+
+static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
+{
+	ma_buf_str(b, ",\n \"stacks\": {");
+	kv_u64(b, "sites", f->count, true);
+	kv_u64(b, "truncated", f->truncated_events, false);
+	kv_u64(b, "overflow_events", f->overflow_events, false);
+	kv_u64(b, "overflow_stacks", f->overflow_stacks, false);
+	kv_u64(b, "buckets_needed", f->buckets_needed, false);
+	kv_u64(b, "profiler_bytes", f->profiler_bytes, false);
+	kv_bool(b, "shallow_warning", f->shallow_warning, false);
+	if (f->shallow_warning) {
+		key(b, "hint", false);
+		ma_buf_json_str(b, "most allocations have stacks of 1-2 frames: rebuild the program "
+		                   "(and its libraries) with -fno-omit-frame-pointer");
+	}
+	ma_buf_str(b, "},\n \"sites\": [");
+	for (size_t i = 0; i < f->count; i++) {
+		const struct ma_site_total *s = &f->sites[f->order[i]];
+		ma_buf_str(b, i ? ",\n  {" : "\n  {");
+		kv_u64(b, "blocks", s->blocks, true);
+		kv_u64(b, "bytes", s->bytes, false);
+		kv_u64(b, "max_bytes", s->max_bytes, false);
+		kv_u64(b, "max_blocks", s->max_blocks, false);
+		kv_u64(b, "at_peak_bytes", s->at_peak_bytes, false);
+		kv_u64(b, "at_peak_blocks", s->at_peak_blocks, false);
+		kv_u64(b, "live_bytes", s->live_bytes, false);
+		kv_u64(b, "live_blocks", s->live_blocks, false);
+		kv_u64(b, "frees", s->frees, false);
+		kv_u64(b, "lifetime_total", s->lifetime_total, false);
+		key(b, "lifetime_unit", false);
+		ma_buf_str(b, "\"bytes_allocated\"");
+		kv_bool(b, "truncated", s->truncated, false);
+		if (s->is_overflow)
+			kv_bool(b, "overflow", true, false);
+		key(b, "size_hist_log2", false);
+		unsigned last = 0;
+		for (unsigned k = 0; k < MA_SITE_HIST; k++)
+			if (s->hist[k])
+				last = k + 1;
+		ma_buf_char(b, '[');
+		for (unsigned k = 0; k < last; k++) {
+			if (k)
+				ma_buf_char(b, ',');
+			ma_buf_u64(b, s->hist[k]);
+		}
+		ma_buf_char(b, ']');
+		key(b, "frames", false);
+		write_frames(b, s);
+		ma_buf_char(b, '}');
+	}
+	ma_buf_str(b, "]");
+}
+
 void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 {
 	const struct ma_snapshot *s = &r->snap;
@@ -31,8 +114,7 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	ma_buf_json_str(b, ma_g.cmd);
 	key(b, "tool", false);
 	ma_buf_str(b, "\"modalloc " MODALLOC_VERSION "\"");
-	key(b, "at_exit", false);
-	ma_buf_str(b, r->at_exit ? "true" : "false");
+	kv_bool(b, "at_exit", r->at_exit, false);
 
 	ma_buf_str(b, ",\n \"totals\": {");
 	kv_u64(b, "blocks", s->blocks, true);
@@ -58,14 +140,13 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	ma_buf_str(b, ",\n \"wall_ns\": ");
 	ma_buf_u64(b, r->wall_ns);
 	ma_buf_str(b, ",\n \"config\": {");
-	key(b, "backtraces", true);
-	ma_buf_str(b, ma_g.backtraces ? "true" : "false");
+	kv_bool(b, "backtraces", ma_g.backtraces, true);
 	kv_u64(b, "buckets", ma_g.opt.buckets, false);
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
 	ma_buf_char(b, '}');
-	if (ma_g.backtraces)
-		ma_tier2_json(b, r);
+	if (r->sites)
+		write_sites(b, r->sites);
 	ma_buf_str(b, "\n}\n");
 }

@@ -1,9 +1,98 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* report_text.c: the short human summary printed on stderr at exit. */
+#include <string.h>
+
 #include "fmt.h"
 #include "init.h"
 #include "report.h"
-#include "tier2.h"
+
+/* Wrappers that only pass an allocation on: the summary names their callers. */
+static bool is_wrapper(const char *fn)
+{
+	static const char *const prefixes[] = {
+		"operator new", "_Znwm", "_Znam", "_ZnwmSt", "_ZnamSt", "strdup", "strndup",
+		"__strdup", "__libc_", "xmalloc", "xcalloc", "xrealloc", "g_malloc", "g_realloc",
+	};
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(fn, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
+{
+	unsigned shown = 0;
+	if (s->is_overflow) {
+		ma_buf_str(b, "[overflow: stacks beyond MOD_ALLOC_BUCKETS]");
+		return;
+	}
+	for (uint32_t i = 0; i < s->nframes && shown < 3; i++) {
+		char fn[1024], mod[512];
+		struct ma_frame_info fi;
+		ma_report_frame(s->frames[i], &fi, fn, sizeof fn, mod, sizeof mod);
+		if (shown == 0 && i + 1 < s->nframes && is_wrapper(fi.function))
+			continue;
+		if (shown)
+			ma_buf_str(b, " < ");
+		if (strcmp(fi.function, "??") != 0) {
+			ma_buf_str(b, fi.function);
+		} else {
+			const char *base = strrchr(fi.module, '/');
+			ma_buf_str(b, base ? base + 1 : fi.module);
+			ma_buf_char(b, '+');
+			ma_buf_hex(b, fi.offset);
+		}
+		shown++;
+	}
+	if (!s->nframes)
+		ma_buf_str(b, "[no frames]");
+}
+
+static uint64_t by_bytes(const struct ma_site_total *s) { return s->bytes; }
+static uint64_t by_peak(const struct ma_site_total *s) { return s->at_peak_bytes; }
+static uint64_t by_leak(const struct ma_site_total *s) { return s->live_bytes; }
+
+/* The top three sites by one key, by selection (no sorting, no memory). */
+static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *title,
+                 uint64_t (*key)(const struct ma_site_total *))
+{
+	uint32_t pick[3];
+	unsigned n = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		uint64_t best = 0;
+		bool found = false;
+		for (size_t i = 0; i < f->count; i++) {
+			uint32_t ix = f->order[i];
+			bool taken = false;
+			for (unsigned j = 0; j < n; j++)
+				taken |= pick[j] == ix;
+			uint64_t v = key(&f->sites[ix]);
+			if (!taken && v > best) {
+				best = v;
+				pick[n] = ix;
+				found = true;
+			}
+		}
+		if (!found)
+			break;
+		n++;
+	}
+	if (!n)
+		return;
+	ma_buf_str(b, "modalloc: top sites by ");
+	ma_buf_str(b, title);
+	ma_buf_str(b, ":\n");
+	for (unsigned k = 0; k < n; k++) {
+		const struct ma_site_total *s = &f->sites[pick[k]];
+		ma_buf_str(b, "modalloc:   ");
+		ma_buf_bytes_human(b, key(s));
+		ma_buf_str(b, " in ");
+		ma_buf_u64_grouped(b, key == by_bytes ? s->blocks : key == by_peak ? s->at_peak_blocks : s->live_blocks);
+		ma_buf_str(b, " blocks  ");
+		frames_line(b, s);
+		ma_buf_char(b, '\n');
+	}
+}
 
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path)
 {
@@ -25,8 +114,24 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 	ma_buf_str(b, " blocks; RSS peak ");
 	ma_buf_bytes_human(b, r->rss_peak_bytes);
 	ma_buf_char(b, '\n');
-	if (ma_g.backtraces)
-		ma_tier2_summary(b, r);
+	const struct ma_t2_frozen *f = r->sites;
+	if (f) {
+		top3(b, f, "bytes allocated", by_bytes);
+		top3(b, f, "bytes at the peak", by_peak);
+		top3(b, f, "bytes leaked", by_leak);
+		if (f->overflow_events) {
+			ma_buf_str(b, "modalloc: call-site table full: ");
+			ma_buf_u64_grouped(b, f->overflow_events);
+			ma_buf_str(b, " events from ");
+			ma_buf_u64_grouped(b, f->overflow_stacks);
+			ma_buf_str(b, " stacks went to the overflow site; MOD_ALLOC_BUCKETS=");
+			ma_buf_u64(b, f->buckets_needed);
+			ma_buf_str(b, " would hold them\n");
+		}
+		if (f->shallow_warning)
+			ma_buf_str(b, "modalloc: most stacks are 1-2 frames deep: frame pointers are missing; "
+			              "rebuild with -fno-omit-frame-pointer\n");
+	}
 	if (json_path) {
 		ma_buf_str(b, "modalloc: report ");
 		ma_buf_str(b, json_path);

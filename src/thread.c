@@ -56,7 +56,7 @@ void ma_registry_release(struct ma_thread *t)
 		 * so later threads all batch. */
 		t->is_owner = false;
 	}
-	t->tier2 = NULL;
+	/* t->tier2 stays: the next thread to claim the record reuses its memory. */
 	ma_store_release(&t->in_use, 0);
 }
 
@@ -64,7 +64,7 @@ void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
 {
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		struct ma_thread *next = t->next;
-		void *tier2 = t == self ? t->tier2 : NULL;
+		void *tier2 = t->tier2; /* kept for reuse; tier2 zeroes its contents */
 		/* Zero the counters only: the list links must survive. */
 		memset(t, 0, offsetof(struct ma_thread, in_use));
 		t->tier2 = tier2;

@@ -26,13 +26,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size);
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
 void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);
-
-struct ma_report;
-/* Adds Tier 2's keys ("sites", "stacks") to the open top-level JSON object. */
-void ma_tier2_json(struct ma_buf *b, const struct ma_report *r);
-/* Adds the top call sites to the stderr summary. */
-void ma_tier2_summary(struct ma_buf *b, const struct ma_report *r);
-/* Writes Tier 2's own files (MOD_ALLOC_DHAT) at exit. */
-void ma_tier2_write_outputs(const struct ma_report *r);
+/* Before the real dlclose: remember the modules, so their frames stay named. */
+void ma_tier2_before_dlclose(void);
 
 #endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* arch/aarch64/frame.h: frame-record mechanics (see arch/README.md). */
+#ifndef MA_ARCH_FRAME_H
+#define MA_ARCH_FRAME_H
+
+#include <stdint.h>
+
+#define MA_ARCH_CAN_WALK 1
+#define MA_ARCH_NAME "aarch64"
+
+static inline __attribute__((always_inline)) uintptr_t ma_arch_frame(void)
+{
+	return (uintptr_t)__builtin_frame_address(0);
+}
+
+/* Record at x29: [0] = caller's x29, [1] = x30 (the link register). */
+static inline __attribute__((always_inline)) void ma_arch_record(uintptr_t fp, uintptr_t *next, uintptr_t *ret)
+{
+	const uintptr_t *r = (const uintptr_t *)fp;
+	*next = r[0];
+	*ret = r[1];
+}
+
+/*
+ * Return addresses signed with pointer authentication carry a PAC in their
+ * top bits.  XPACLRI (a HINT-space instruction: a no-op on CPUs without
+ * PAuth) strips it from x30; it must be that register.
+ */
+static inline __attribute__((always_inline)) uintptr_t ma_arch_pc(uintptr_t ret)
+{
+	register uintptr_t lr __asm__("x30") = ret;
+	__asm__("hint #7" /* xpaclri */ : "+r"(lr));
+	return lr;
+}
+
+#endif

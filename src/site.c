@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* site.c: the lock-free call-site table. */
+#include "site.h"
+
+#include <string.h>
+
+#include "os.h"
+
+struct ma_site_table ma_sites;
+
+#define MA_OVERFLOW_SET (1u << 16)
+
+bool ma_site_table_init(uint64_t buckets)
+{
+	uint64_t cap = buckets / 4 * 3 + 1;
+	size_t bb = buckets * sizeof(ma_au64);
+	size_t sb = cap * sizeof(struct ma_site);
+	size_t ob = MA_OVERFLOW_SET * sizeof(ma_au64);
+	/* Untouched pages of these mappings cost no memory. */
+	ma_sites.buckets = ma_os_map(bb);
+	ma_sites.sites = ma_os_map(sb);
+	ma_sites.overflow_set = ma_os_map(ob);
+	if (!ma_sites.buckets || !ma_sites.sites || !ma_sites.overflow_set)
+		return false;
+	ma_sites.mask = buckets - 1;
+	ma_sites.capacity = cap;
+	ma_sites.overflow_set_mask = MA_OVERFLOW_SET - 1;
+	ma_sites.mapped_bytes = bb + sb + ob;
+	ma_store_relaxed(&ma_sites.used, 1); /* site 0: overflow */
+	return true;
+}
+
+uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated)
+{
+	uint64_t h = 0x243F6A8885A308D3ull ^ ((uint64_t)n << 1) ^ truncated;
+	for (unsigned i = 0; i < n; i++) {
+		h = (h ^ frames[i]) * 0x9E3779B97F4A7C15ull;
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	return h;
+}
+
+static bool same_stack(const struct ma_site *s, uint64_t hash, const uintptr_t *frames, unsigned n, bool truncated)
+{
+	return s->hash == hash && s->nframes == n && s->truncated == truncated &&
+	       memcmp(s->frames, frames, n * sizeof *frames) == 0;
+}
+
+static void note_overflow(uint64_t hash)
+{
+	ma_add_relaxed(&ma_sites.overflow_events, 1);
+	uint64_t key = hash | 1; /* 0 marks an empty slot */
+	for (uint64_t i = 0; i <= ma_sites.overflow_set_mask; i++) {
+		ma_au64 *slot = &ma_sites.overflow_set[(hash + i) & ma_sites.overflow_set_mask];
+		uint64_t cur = ma_load_relaxed(slot);
+		if (cur == key)
+			return;
+		if (cur == 0) {
+			if (ma_cas_acq_rel(slot, &cur, key)) {
+				ma_add_relaxed(&ma_sites.overflow_stacks, 1);
+				return;
+			}
+			if (cur == key)
+				return;
+		}
+	}
+	/* The set itself is full: count the stack anyway (a lower bound stays honest). */
+	ma_add_relaxed(&ma_sites.overflow_stacks, 1);
+}
+
+/* Bucket word: site index + 1 in the low 32 bits, the hash's high half above. */
+static inline uint64_t bucket_word(uint32_t idx, uint64_t hash)
+{
+	return (hash & 0xffffffff00000000ull) | (uint64_t)(idx + 1);
+}
+
+uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
+                        uintptr_t *(*store_frames)(void *ctx, unsigned n), void *ctx)
+{
+	uint64_t hash = ma_site_hash(frames, n, truncated);
+	uint64_t tag = hash & 0xffffffff00000000ull;
+	uint32_t mine = 0; /* a claimed, unpublished site of ours */
+	for (uint64_t i = 0; i <= ma_sites.mask; i++) {
+		ma_au64 *b = &ma_sites.buckets[(hash + i) & ma_sites.mask];
+		uint64_t w = ma_load_acquire(b);
+		if (w != 0) {
+			if ((w & 0xffffffff00000000ull) == tag) {
+				uint32_t idx = (uint32_t)(w & 0xffffffffu) - 1;
+				if (same_stack(&ma_sites.sites[idx], hash, frames, n, truncated)) {
+					if (mine)
+						ma_add_relaxed(&ma_sites.lost_races, 1);
+					return idx;
+				}
+			}
+			continue;
+		}
+		/* Empty: claim a dense site once, fill it, publish it here. */
+		if (!mine) {
+			uint64_t idx = ma_add_relaxed(&ma_sites.used, 1);
+			uintptr_t *copy = idx < ma_sites.capacity ? store_frames(ctx, n) : NULL;
+			if (!copy) {
+				if (idx >= ma_sites.capacity)
+					ma_store_relaxed(&ma_sites.used, ma_sites.capacity);
+				note_overflow(hash);
+				return 0;
+			}
+			memcpy(copy, frames, n * sizeof *frames);
+			struct ma_site *s = &ma_sites.sites[idx];
+			s->hash = hash;
+			s->frames = copy;
+			s->nframes = n;
+			s->truncated = truncated;
+			mine = (uint32_t)idx;
+		}
+		if (ma_cas_acq_rel(b, &w, bucket_word(mine, hash)))
+			return mine;
+		/* Someone published here first: it may be our stack; look again. */
+		i--;
+	}
+	note_overflow(hash);
+	return 0;
+}
+
+unsigned ma_site_hist_class(uint64_t size)
+{
+	unsigned k = size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+	return k < MA_SITE_HIST ? k : MA_SITE_HIST - 1;
+}
+
+/* Plain (owner) or atomic (shared part) read-modify-write. */
+#define PART_ADD(field, v)                                    \
+	do {                                                  \
+		if (atomic)                                   \
+			ma_add_relaxed(&p->field, (v));       \
+		else                                          \
+			ma_own_add(&p->field, (v));           \
+	} while (0)
+
+void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
+                        int64_t other_live_bytes, int64_t other_live_blocks, bool atomic)
+{
+	int64_t live_b = ma_load_relaxed(&p->live_bytes);
+	int64_t live_k = ma_load_relaxed(&p->live_blocks);
+	if (ma_load_relaxed(&p->u) != serial) {
+		/* A global peak happened since this part last changed: its live value then was this. */
+		ma_store_relaxed(&p->g_bytes, live_b);
+		ma_store_relaxed(&p->g_blocks, live_k);
+		ma_store_relaxed(&p->u, serial);
+	}
+	int64_t db = e->bytes - e->freed_bytes, dk = e->blocks - e->frees;
+	if (e->blocks) {
+		PART_ADD(blocks, (uint64_t)e->blocks);
+		PART_ADD(bytes, (uint64_t)e->bytes);
+	}
+	if (e->frees) {
+		PART_ADD(frees, (uint64_t)e->frees);
+		PART_ADD(freed_bytes, (uint64_t)e->freed_bytes);
+		PART_ADD(lifetime_freed, (uint64_t)e->lifetime);
+	}
+	PART_ADD(birth_sum_live, e->birth);
+	if (e->blocks == 1 && !e->frees)
+		PART_ADD(hist[e->hist_class], 1);
+	if (atomic) {
+		live_b = ma_add_relaxed(&p->live_bytes, db) + db;
+		live_k = ma_add_relaxed(&p->live_blocks, dk) + dk;
+	} else {
+		live_b += db;
+		live_k += dk;
+		ma_store_relaxed(&p->live_bytes, live_b);
+		ma_store_relaxed(&p->live_blocks, live_k);
+	}
+	/* The site's own high-water mark, over both parts. */
+	int64_t site_b = live_b + other_live_bytes, site_k = live_k + other_live_blocks;
+	if (db > 0 && site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {
+		if (atomic) {
+			uint64_t cur = ma_load_relaxed(&p->max_bytes);
+			while ((uint64_t)site_b > cur && !ma_cas_acq_rel(&p->max_bytes, &cur, (uint64_t)site_b))
+				;
+		} else {
+			ma_store_relaxed(&p->max_bytes, (uint64_t)site_b);
+		}
+		ma_store_relaxed(&p->max_blocks, (uint64_t)(site_k > 0 ? site_k : 0));
+	}
+}
+
+void ma_site_table_reset_counts(void)
+{
+	uint64_t used = ma_load_relaxed(&ma_sites.used);
+	if (used > ma_sites.capacity)
+		used = ma_sites.capacity;
+	for (uint64_t i = 0; i < used; i++) {
+		memset(&ma_sites.sites[i].own, 0, sizeof(struct ma_site_part));
+		memset(&ma_sites.sites[i].shared, 0, sizeof(struct ma_site_part));
+	}
+	ma_store_relaxed(&ma_sites.overflow_events, 0);
+}

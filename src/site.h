@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * site.h: the global call-site table.
+ *
+ * Buckets (MOD_ALLOC_BUCKETS of them, a power of two) are 8-byte slots
+ * {site index + 1, hash tag} probed linearly; the sites themselves are
+ * dense, claimed with one atomic add, written, then published by a CAS on
+ * the bucket.  Frames are compared in full on a tag match, so two stacks
+ * never share a site whatever their hashes.  A reader that meets a slot
+ * still being published just probes on: the same new stack inserted by two
+ * threads at once may get two sites, merged when the report is written.
+ *
+ * Site 0 is the overflow site: when the table is full (3/4 of the buckets,
+ * or the frame arena is exhausted) events go there, so per-site sums still
+ * equal the totals, and the distinct overflowing stacks are counted.
+ *
+ * Counters come in two parts (struct ma_site_part): `own`, written by the
+ * owner thread alone with plain stores (exact in a single-threaded
+ * program), and `shared`, to which other threads add batched deltas from
+ * their per-thread cache (tier2.c).  A site's value is the sum of both.
+ *
+ * At-peak values are kept lazily (DHAT snapshots every site instead): each
+ * part remembers the peak serial (counters.h) at its last update, u.  If the
+ * serial moved since, the part's live value was the same at the latest peak
+ * instant, so g = live is saved before the update.  At report time a part
+ * updated since the final peak reports g, any other part its live value.
+ */
+#ifndef MA_SITE_H
+#define MA_SITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "internal.h"
+
+#define MA_SITE_HIST 40 /* log2 size classes: [0] = 0 bytes, [k] = [2^(k-1), 2^k) */
+
+struct ma_site_part {
+	ma_au64 blocks, bytes, frees, freed_bytes;
+	ma_ai64 live_bytes, live_blocks;
+	ma_au64 max_bytes, max_blocks;
+	ma_ai64 g_bytes, g_blocks;   /* live at the latest global peak (valid when u is current) */
+	ma_au64 u;                   /* peak serial at the last update */
+	ma_au64 lifetime_freed;      /* summed lifetimes of freed blocks, allocation-clock bytes */
+	ma_ai64 birth_sum_live;      /* summed births of the live blocks */
+	ma_au32 hist[MA_SITE_HIST];
+};
+
+struct ma_site {
+	/* Immutable once published. */
+	uint64_t hash;
+	const uintptr_t *frames;
+	uint32_t nframes;
+	bool truncated;
+	MA_ALIGNED_LINE struct ma_site_part own;
+	MA_ALIGNED_LINE struct ma_site_part shared;
+};
+
+/* One change to a site (a birth or a death), applied to one part. */
+struct ma_site_event {
+	int64_t blocks, bytes;       /* births: +1, +size */
+	int64_t frees, freed_bytes;  /* deaths: +1, +size */
+	int64_t lifetime;            /* deaths: clock - birth */
+	int64_t birth;               /* births: +birth; deaths: -birth */
+	unsigned hist_class;         /* births only */
+};
+
+struct ma_site_table {
+	ma_au64 *buckets;
+	uint64_t mask;
+	struct ma_site *sites;
+	uint64_t capacity;           /* sites[] length: 3/4 of the buckets, + overflow */
+	MA_ALIGNED_LINE ma_au64 used; /* sites claimed, including site 0 */
+	ma_au64 lost_races;          /* sites claimed but not published */
+	ma_au64 overflow_events;
+	ma_au64 overflow_stacks;     /* distinct stacks seen while full */
+	ma_au64 *overflow_set;       /* hashes of those stacks */
+	uint64_t overflow_set_mask;
+	uint64_t mapped_bytes;
+};
+
+extern struct ma_site_table ma_sites;
+
+bool ma_site_table_init(uint64_t buckets);
+uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated);
+/*
+ * The site of this stack, inserting it if new.  `store_frames` copies the
+ * frames into stable memory (the caller's arena) or returns NULL when out
+ * of memory.  Returns a site index (0 = overflow).
+ */
+uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
+                        uintptr_t *(*store_frames)(void *ctx, unsigned n), void *ctx);
+void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
+                        int64_t other_live_bytes, int64_t other_live_blocks, bool atomic);
+unsigned ma_site_hist_class(uint64_t size);
+/* In a fork child: zero every site's counters (sites and frames stay). */
+void ma_site_table_reset_counts(void);
+
+#endif

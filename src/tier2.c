@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tier2.c: call sites.  Captures the stack of each allocation, interns it
+ * in the site table and keeps the per-site counters; at report time, sums
+ * them into a frozen table for the writers.
+ *
+ * Per thread (struct t2_thread, mmap'd, hung off the record): the stack
+ * ranges, an arena for the frames of new sites, and for threads other than
+ * the owner a small direct-mapped cache of pending per-site deltas.  The
+ * cache is flushed into the sites' shared parts when an entry is evicted,
+ * when the thread's pending volume reaches MA_LIVE_SLACK_BYTES (the same
+ * bound as the live counter, so at-peak sums keep its error bound), and
+ * when the thread exits.  The report adds what is still pending.
+ */
+#define _GNU_SOURCE
+#include "tier2.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#include "block.h"
+#include "counters.h"
+#include "fmt.h"
+#include "frame.h"
+#include "init.h"
+#include "os.h"
+#include "site.h"
+#include "stack.h"
+#include "tier2_report.h"
+
+#define T2_CACHE 64
+#define T2_ARENA_CHUNK (256 * 1024)
+#define T2_ARENA_LIMIT (64ull * 1024 * 1024)
+
+struct t2_delta {
+	ma_au32 site;
+	ma_au32 events;
+	ma_ai64 blocks, bytes, frees, freed_bytes, lifetime, birth;
+	ma_au32 hist[MA_SITE_HIST];
+};
+
+struct t2_thread {
+	bool ready;
+	struct ma_stack_state stack;
+	char *arena, *arena_end;
+	int64_t pending_abs;
+	ma_ai64 pend_clock;
+	struct t2_delta cache[T2_CACHE];
+};
+
+static struct {
+	unsigned depth;
+	ma_au64 arena_bytes;       /* frame arenas mapped so far */
+	ma_au64 thread_state_bytes;
+	ma_au64 truncated_events;  /* allocations whose stack hit MOD_ALLOC_DEPTH */
+} t2;
+
+bool ma_tier2_available(void)
+{
+	return MA_ARCH_CAN_WALK;
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (me >= lo && me < hi) {
+		ma_stack_set_self(lo, hi);
+		return 1;
+	}
+	return 0;
+}
+
+bool ma_tier2_init(const struct ma_options *opt)
+{
+	t2.depth = (unsigned)opt->depth;
+	if (!ma_site_table_init(opt->buckets)) {
+		ma_warn("cannot map the call-site table; counting totals only", NULL, NULL, NULL);
+		return false;
+	}
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)&ma_tier2_init);
+	ma_live.bump_ties = true;
+	return true;
+}
+
+static struct t2_thread *thread_state(struct ma_thread *t)
+{
+	struct t2_thread *s = t->tier2;
+	if (MA_LIKELY(s && s->ready))
+		return s;
+	if (!s) {
+		s = ma_os_map(sizeof *s);
+		if (!s)
+			return NULL;
+		ma_add_relaxed(&t2.thread_state_bytes, sizeof *s);
+		t->tier2 = s;
+	}
+	ma_stack_thread_init(&s->stack);
+	s->ready = true;
+	return s;
+}
+
+static uintptr_t *store_frames(void *ctx, unsigned n)
+{
+	struct t2_thread *s = ctx;
+	size_t need = (n ? n : 1) * sizeof(uintptr_t);
+	if ((size_t)(s->arena_end - s->arena) < need) {
+		if (ma_load_relaxed(&t2.arena_bytes) + T2_ARENA_CHUNK > T2_ARENA_LIMIT)
+			return NULL;
+		char *c = ma_os_map(T2_ARENA_CHUNK);
+		if (!c)
+			return NULL;
+		ma_add_relaxed(&t2.arena_bytes, T2_ARENA_CHUNK);
+		s->arena = c;
+		s->arena_end = c + T2_ARENA_CHUNK;
+	}
+	uintptr_t *p = (uintptr_t *)s->arena;
+	s->arena += need;
+	return p;
+}
+
+static uint64_t clock_now(const struct t2_thread *s)
+{
+	return ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared) +
+	       (s ? (uint64_t)ma_load_relaxed(&s->pend_clock) : 0);
+}
+
+static void flush_delta(struct t2_delta *d)
+{
+	uint32_t idx = ma_load_relaxed(&d->site);
+	if (!ma_load_relaxed(&d->events))
+		return;
+	struct ma_site *site = &ma_sites.sites[idx];
+	struct ma_site_event e = {
+		.blocks = ma_load_relaxed(&d->blocks),
+		.bytes = ma_load_relaxed(&d->bytes),
+		.frees = ma_load_relaxed(&d->frees),
+		.freed_bytes = ma_load_relaxed(&d->freed_bytes),
+		.lifetime = ma_load_relaxed(&d->lifetime),
+		.birth = ma_load_relaxed(&d->birth),
+		.hist_class = UINT32_MAX,
+	};
+	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak_serial),
+	                   ma_load_relaxed(&site->own.live_bytes), ma_load_relaxed(&site->own.live_blocks), true);
+	for (unsigned k = 0; k < MA_SITE_HIST; k++) {
+		uint32_t c = ma_load_relaxed(&d->hist[k]);
+		if (c)
+			ma_add_relaxed(&site->shared.hist[k], c);
+	}
+	/* Zero the numbers before the tag, so a report never counts them twice. */
+	ma_store_relaxed(&d->events, 0);
+	ma_store_relaxed(&d->blocks, 0);
+	ma_store_relaxed(&d->bytes, 0);
+	ma_store_relaxed(&d->frees, 0);
+	ma_store_relaxed(&d->freed_bytes, 0);
+	ma_store_relaxed(&d->lifetime, 0);
+	ma_store_relaxed(&d->birth, 0);
+	memset((void *)d->hist, 0, sizeof d->hist);
+}
+
+static void flush_all(struct t2_thread *s)
+{
+	for (unsigned i = 0; i < T2_CACHE; i++)
+		flush_delta(&s->cache[i]);
+	int64_t c = ma_load_relaxed(&s->pend_clock);
+	if (c) {
+		ma_add_relaxed(&ma_live.clock_shared, (uint64_t)c);
+		ma_store_relaxed(&s->pend_clock, 0);
+	}
+	s->pending_abs = 0;
+}
+
+/* Applies one event: at once for the owner, through the cache for others. */
+static void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, const struct ma_site_event *e)
+{
+	struct ma_site *site = &ma_sites.sites[idx];
+	if (t->is_owner || !s) {
+		bool atomic = !t->is_owner; /* no thread state: fall back to atomics */
+		struct ma_site_part *p = atomic ? &site->shared : &site->own;
+		struct ma_site_part *other = atomic ? &site->own : &site->shared;
+		ma_site_part_apply(p, e, ma_load_relaxed(&ma_live.peak_serial),
+		                   ma_load_relaxed(&other->live_bytes), ma_load_relaxed(&other->live_blocks), atomic);
+		return;
+	}
+	struct t2_delta *d = &s->cache[idx & (T2_CACHE - 1)];
+	if (ma_load_relaxed(&d->site) != idx) {
+		flush_delta(d);
+		ma_store_relaxed(&d->site, idx);
+	}
+	ma_own_add(&d->events, 1);
+	ma_own_add(&d->blocks, e->blocks);
+	ma_own_add(&d->bytes, e->bytes);
+	ma_own_add(&d->frees, e->frees);
+	ma_own_add(&d->freed_bytes, e->freed_bytes);
+	ma_own_add(&d->lifetime, e->lifetime);
+	ma_own_add(&d->birth, e->birth);
+	if (e->blocks)
+		ma_own_add(&d->hist[e->hist_class], 1);
+	s->pending_abs += e->bytes + e->freed_bytes + e->blocks + e->frees;
+	if (s->pending_abs >= MA_LIVE_SLACK_BYTES)
+		flush_all(s);
+}
+
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size)
+{
+	uintptr_t frames[257];
+	bool truncated = false;
+	struct t2_thread *s = thread_state(t);
+	unsigned n = s ? ma_stack_capture(&s->stack, frames, t2.depth, &truncated) : 0;
+	uint32_t idx = s ? ma_site_intern(frames, n, truncated, store_frames, s) : 0;
+	if (truncated)
+		ma_add_relaxed(&t2.truncated_events, 1);
+	uint64_t birth = clock_now(s);
+	if (t->is_owner)
+		ma_own_add(&ma_live.clock_own, size);
+	else if (s)
+		ma_own_add(&s->pend_clock, (int64_t)size);
+	else
+		ma_add_relaxed(&ma_live.clock_shared, size);
+	struct ma_hdr_site *ext = ma_hdr_site_of(user);
+	ext->site = idx;
+	ext->birth = birth;
+	struct ma_site_event e = {
+		.blocks = 1,
+		.bytes = (int64_t)size,
+		.birth = (int64_t)birth,
+		.hist_class = ma_site_hist_class(size),
+	};
+	apply(t, s, idx, &e);
+}
+
+void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
+{
+	struct t2_thread *s = thread_state(t);
+	uint32_t idx = ext->site < ma_load_relaxed(&ma_sites.used) && ext->site < ma_sites.capacity ? ext->site : 0;
+	uint64_t now = clock_now(s);
+	struct ma_site_event e = {
+		.frees = 1,
+		.freed_bytes = (int64_t)size,
+		.lifetime = now >= ext->birth ? (int64_t)(now - ext->birth) : 0,
+		.birth = -(int64_t)ext->birth,
+	};
+	apply(t, s, idx, &e);
+}
+
+void ma_tier2_thread_exit(struct ma_thread *t)
+{
+	struct t2_thread *s = t->tier2;
+	if (!s)
+		return;
+	flush_all(s);
+	s->ready = false; /* the next thread on this record has another stack */
+}
+
+void ma_tier2_before_dlclose(void)
+{
+	/* The symbolizer keeps its module list from here (see symbolize.h). */
+}
+
+void ma_tier2_after_fork(struct ma_thread *self)
+{
+	if (!ma_g.backtraces)
+		return;
+	ma_site_table_reset_counts();
+	ma_store_relaxed(&t2.truncated_events, 0);
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		struct t2_thread *s = t->tier2;
+		if (!s)
+			continue;
+		/* Pending deltas were the parent's: drop them. */
+		memset(s->cache, 0, sizeof s->cache);
+		ma_store_relaxed(&s->pend_clock, 0);
+		s->pending_abs = 0;
+		if (t != self)
+			s->ready = false;
+	}
+}
+
+/* ---- freezing for the writers ------------------------------------------ */
+
+static void add_part(struct ma_site_total *o, const struct ma_site_part *p, uint64_t serial)
+{
+	int64_t lb = ma_load_relaxed(&p->live_bytes), lk = ma_load_relaxed(&p->live_blocks);
+	bool touched_since_peak = ma_load_relaxed(&p->u) == serial;
+	o->blocks += ma_load_relaxed(&p->blocks);
+	o->bytes += ma_load_relaxed(&p->bytes);
+	o->frees += ma_load_relaxed(&p->frees);
+	o->live_bytes_signed += lb;
+	o->live_blocks_signed += lk;
+	o->at_peak_bytes_signed += touched_since_peak ? ma_load_relaxed(&p->g_bytes) : lb;
+	o->at_peak_blocks_signed += touched_since_peak ? ma_load_relaxed(&p->g_blocks) : lk;
+	uint64_t mb = ma_load_relaxed(&p->max_bytes);
+	if (mb > o->max_bytes) {
+		o->max_bytes = mb;
+		o->max_blocks = ma_load_relaxed(&p->max_blocks);
+	}
+	o->lifetime_freed += ma_load_relaxed(&p->lifetime_freed);
+	o->birth_sum_live += ma_load_relaxed(&p->birth_sum_live);
+	for (unsigned k = 0; k < MA_SITE_HIST; k++)
+		o->hist[k] += ma_load_relaxed(&p->hist[k]);
+}
+
+static void add_pending(struct ma_site_total *tot, uint64_t n)
+{
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		struct t2_thread *s = t->tier2;
+		if (!s)
+			continue;
+		for (unsigned i = 0; i < T2_CACHE; i++) {
+			struct t2_delta *d = &s->cache[i];
+			uint32_t idx = ma_load_relaxed(&d->site);
+			if (!ma_load_relaxed(&d->events) || idx >= n)
+				continue;
+			struct ma_site_total *o = &tot[idx];
+			int64_t b = ma_load_relaxed(&d->blocks), by = ma_load_relaxed(&d->bytes);
+			int64_t f = ma_load_relaxed(&d->frees), fb = ma_load_relaxed(&d->freed_bytes);
+			o->blocks += (uint64_t)b;
+			o->bytes += (uint64_t)by;
+			o->frees += (uint64_t)f;
+			o->live_bytes_signed += by - fb;
+			o->live_blocks_signed += b - f;
+			o->lifetime_freed += (uint64_t)ma_load_relaxed(&d->lifetime);
+			o->birth_sum_live += ma_load_relaxed(&d->birth);
+			for (unsigned k = 0; k < MA_SITE_HIST; k++)
+				o->hist[k] += ma_load_relaxed(&d->hist[k]);
+		}
+	}
+}
+
+static uint64_t clamp0(int64_t v)
+{
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Heap sort of site indices by bytes, descending (qsort may allocate). */
+static bool before(const struct ma_site_total *t, uint32_t a, uint32_t b)
+{
+	if (t[a].bytes != t[b].bytes)
+		return t[a].bytes > t[b].bytes;
+	return a < b; /* ties: by index, for reproducible reports */
+}
+
+static void sift(const struct ma_site_total *t, uint32_t *ix, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && before(t, ix[c], ix[c + 1]))
+			c++;
+		if (!before(t, ix[i], ix[c]))
+			return;
+		uint32_t x = ix[i];
+		ix[i] = ix[c];
+		ix[c] = x;
+		i = c;
+	}
+}
+
+static void sort_desc(const struct ma_site_total *t, uint32_t *ix, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(t, ix, i, n);
+	for (size_t end = n; end > 1; end--) {
+		uint32_t x = ix[0];
+		ix[0] = ix[end - 1];
+		ix[end - 1] = x;
+		sift(t, ix, 0, end - 1);
+	}
+	/* Heap sort leaves the array ascending under `before`: bytes descending. */
+}
+
+bool ma_tier2_freeze(struct ma_t2_frozen *f)
+{
+	memset(f, 0, sizeof *f);
+	uint64_t n = ma_load_relaxed(&ma_sites.used);
+	if (n > ma_sites.capacity)
+		n = ma_sites.capacity;
+	size_t bytes = n * sizeof(struct ma_site_total) + n * sizeof(uint32_t);
+	struct ma_site_total *tot = ma_os_map(bytes);
+	if (!tot)
+		return false;
+	uint32_t *ix = (uint32_t *)(tot + n);
+	uint64_t serial = ma_load_relaxed(&ma_live.peak_serial);
+	for (uint64_t i = 0; i < n; i++) {
+		add_part(&tot[i], &ma_sites.sites[i].own, serial);
+		add_part(&tot[i], &ma_sites.sites[i].shared, serial);
+	}
+	add_pending(tot, n);
+	uint64_t te = ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared);
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next)
+		if (t->tier2)
+			te += (uint64_t)ma_load_relaxed(&((struct t2_thread *)t->tier2)->pend_clock);
+	size_t k = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct ma_site_total *o = &tot[i];
+		o->index = (uint32_t)i;
+		o->live_bytes = clamp0(o->live_bytes_signed);
+		o->live_blocks = clamp0(o->live_blocks_signed);
+		o->at_peak_bytes = clamp0(o->at_peak_bytes_signed);
+		o->at_peak_blocks = clamp0(o->at_peak_blocks_signed);
+		/* The high-water mark is at least what the site held at the peak and at exit. */
+		if (o->at_peak_bytes > o->max_bytes) {
+			o->max_bytes = o->at_peak_bytes;
+			o->max_blocks = o->at_peak_blocks;
+		}
+		if (o->live_bytes > o->max_bytes) {
+			o->max_bytes = o->live_bytes;
+			o->max_blocks = o->live_blocks;
+		}
+		int64_t lt = (int64_t)o->lifetime_freed + (int64_t)(o->live_blocks * te) - o->birth_sum_live;
+		o->lifetime_total = clamp0(lt);
+		if (i < n && ma_sites.sites[i].frames) {
+			o->frames = ma_sites.sites[i].frames;
+			o->nframes = ma_sites.sites[i].nframes;
+			o->truncated = ma_sites.sites[i].truncated;
+		}
+		o->is_overflow = i == 0;
+		if (o->blocks || o->frees)
+			ix[k++] = (uint32_t)i;
+	}
+	sort_desc(tot, ix, k);
+	f->sites = tot;
+	f->order = ix;
+	f->count = k;
+	f->mapped = bytes;
+	f->clock_end = te;
+	f->clock_peak = ma_load_relaxed(&ma_live.peak_clock);
+	f->table_sites = n;
+	f->truncated_events = ma_load_relaxed(&t2.truncated_events);
+	f->overflow_events = ma_load_relaxed(&ma_sites.overflow_events);
+	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
+	f->profiler_bytes = ma_sites.mapped_bytes + ma_load_relaxed(&t2.arena_bytes) +
+	                    ma_load_relaxed(&t2.thread_state_bytes);
+	uint64_t want = (n - 1 + f->overflow_stacks) * 4 / 3 + 1;
+	uint64_t b = 64;
+	while (b < want)
+		b <<= 1;
+	f->buckets_needed = f->overflow_stacks ? b : 0;
+	/* Frame pointers missing?  Most allocations then come from 1-2 frame stacks. */
+	uint64_t shallow = 0, all = 0;
+	for (size_t i = 0; i < k; i++) {
+		const struct ma_site_total *o = &tot[ix[i]];
+		if (o->is_overflow)
+			continue;
+		all += o->blocks;
+		if (o->nframes <= 2)
+			shallow += o->blocks;
+	}
+	f->shallow_warning = all >= 16 && shallow * 2 > all;
+	return true;
+}
+
+void ma_tier2_release(struct ma_t2_frozen *f)
+{
+	ma_os_unmap(f->sites, f->mapped);
+	f->sites = NULL;
+}
