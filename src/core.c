@@ -52,7 +52,7 @@ static void born(struct ma_thread *t, void *user, uint64_t size)
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
 		ma_tier2_on_alloc(t, user, size);
-	ma_live_add(t, (int64_t)size, 1);
+	ma_live_grow(t, (int64_t)size, 1);
 }
 
 /* `h` and `ext` are copies: realloc may already have released the block. */
@@ -68,7 +68,7 @@ static void died(struct ma_thread *t, const struct ma_hdr *h, const struct ma_hd
 	ma_own_add(&t->freed_bytes, h->size);
 	if (ma_g.backtraces)
 		ma_tier2_on_free(t, ext, h->size);
-	ma_live_add(t, -(int64_t)h->size, -1);
+	ma_live_shrink(t, (int64_t)h->size, 1);
 }
 
 static void *alloc_untracked(size_t reserve, size_t align, bool zero)
@@ -118,7 +118,10 @@ static bool is_ours(void *p, const struct ma_hdr *h)
 
 void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 {
-	if (!t)
+	/* free(NULL) never registers a thread: glibc calls it in every exiting
+	 * thread after the TSD destructors have run (__libc_thread_freeres), and
+	 * a record claimed there is never released (integ.threads). */
+	if (!t && p)
 		t = ma_thread_enter();
 	if (t)
 		ma_own_add(&t->calls[call], 1);
