@@ -46,12 +46,12 @@ static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
 	return (char *)base + off;
 }
 
-static void born(struct ma_thread *t, void *user, uint64_t size)
+static void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
-		ma_tier2_on_alloc(t, user, size);
+		ma_tier2_on_alloc(t, user, size, fp);
 	ma_live_grow(t, (int64_t)size, 1);
 }
 
@@ -87,7 +87,7 @@ static void *alloc_untracked(size_t reserve, size_t align, bool zero)
 }
 
 static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
-                           size_t align, bool zero)
+                           size_t align, bool zero, uintptr_t fp)
 {
 	ma_own_add(&t->calls[call], 1);
 	uint8_t shift;
@@ -96,24 +96,24 @@ static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, 
 		ma_own_add(&t->failed, 1);
 		return NULL;
 	}
-	ma_hdr_set(user, size, t->epoch, shift);
-	born(t, user, size);
+	ma_hdr_set(user, size, t->key, t->epoch, shift);
+	born(t, user, size, fp);
 	return user;
 }
 
 void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
-                         size_t align, bool zero)
+                         size_t align, bool zero, uintptr_t fp)
 {
 	if (!t)
 		t = ma_thread_enter();
 	if (!t)
 		return alloc_untracked(reserve, align, zero);
-	return alloc_tracked(t, call, size, reserve, align, zero);
+	return alloc_tracked(t, call, size, reserve, align, zero, fp);
 }
 
 static bool is_ours(void *p, const struct ma_hdr *h)
 {
-	return ma_real.free && h->check == ma_hdr_check(p, ma_g.cookie);
+	return ma_real.free && h->check == ma_hdr_check(p, ma_hdr_key(h->epoch));
 }
 
 void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
@@ -142,18 +142,18 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	ma_real.free(ma_hdr_base(p, &copy));
 }
 
-void *ma_core_realloc(enum ma_call call, void *p, size_t size)
+void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
 {
 	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
 	if (!p)
-		return t ? alloc_tracked(t, call, size, size, 0, false) : alloc_untracked(size, 0, false);
+		return t ? alloc_tracked(t, call, size, size, 0, false, fp) : alloc_untracked(size, 0, false);
 	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
 		ma_core_free_slow(t, call, p);
 		return NULL;
 	}
 	if (ma_boot_owns(p)) {
 		size_t old = ma_boot_size(p);
-		void *n = t ? alloc_tracked(t, call, size, size, 0, false) : alloc_untracked(size, 0, false);
+		void *n = t ? alloc_tracked(t, call, size, size, 0, false, fp) : alloc_untracked(size, 0, false);
 		if (n)
 			memcpy(n, p, old < size ? old : size);
 		return n;
@@ -198,12 +198,12 @@ void *ma_core_realloc(enum ma_call call, void *p, size_t size)
 	}
 	if (!t) {
 		/* Untracked thread: keep the old size so the eventual free balances. */
-		ma_hdr_set(user, old.size, old.epoch, ma_g.hdr_log2);
+		ma_hdr_set(user, old.size, ma_hdr_key(old.epoch), old.epoch, ma_g.hdr_log2);
 		return user;
 	}
 	died(t, &old, &old_ext);
-	ma_hdr_set(user, size, t->epoch, ma_g.hdr_log2);
-	born(t, user, size);
+	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
+	born(t, user, size, fp);
 	return user;
 }
 

@@ -22,6 +22,10 @@
 #include "internal.h"
 #include "real.h"
 #include "thread.h"
+#include "tier2.h"
+
+/* The shim's frame: Tier 2 starts its walk there, skipping the library's own frames. */
+#define MA_FRAME() ((uintptr_t)__builtin_frame_address(0))
 
 /* glibc refuses requests above PTRDIFF_MAX; so do we, header included. */
 #define MA_MAX_REQUEST ((size_t)PTRDIFF_MAX - (size_t)(2u << 20))
@@ -30,18 +34,25 @@
 #define MA_MALLOC_ALIGN 16
 
 MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
-                                     size_t reserve, size_t align, bool zero);
+                                     size_t reserve, size_t align, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
-void *ma_core_realloc(enum ma_call call, void *p, size_t size);
+void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
 size_t ma_core_usable_size(void *p);
 /* A call refused before reaching the allocator (bad size or alignment). */
 void *ma_core_fail(enum ma_call call, int err);
 
-MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint16_t epoch, uint8_t shift)
+/* The check key of blocks born in epoch `epoch`: a fork child's key differs,
+ * so the fast free tests "ours and not inherited" with one compare. */
+MA_INLINE uint32_t ma_hdr_key(uint16_t epoch)
+{
+	return ma_g.cookie ^ ((uint32_t)epoch * 0x9E3779B9u);
+}
+
+MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint32_t key, uint16_t epoch, uint8_t shift)
 {
 	struct ma_hdr *h = ma_hdr_of(user);
 	h->size = size;
-	h->check = ma_hdr_check(user, ma_g.cookie);
+	h->check = ma_hdr_check(user, key);
 	h->epoch = epoch;
 	h->shift = shift;
 	h->flags = 0;
@@ -51,24 +62,27 @@ MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint16_t epoch, uint8_t shi
  * A block is born.  `reserve` >= size is the capacity to obtain (pvalloc
  * rounds up to pages but counts what was asked); align <= 16 means malloc's.
  * Budget (Tier 1, malloc): 1 TLS load, 3 predicted branches, the real call,
- * 2 header stores, 4 own-line adds, the live counter (counters.h).
+ * 2 header stores, 3 own-line adds, the live counter (counters.h).
  */
 MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, size_t align, bool zero)
 {
 	struct ma_thread *t = ma_tls.rec;
-	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || ma_g.backtraces || reserve > MA_MAX_REQUEST))
-		return ma_core_alloc_slow(t, call, size, reserve, align, zero);
+	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || reserve > MA_MAX_REQUEST))
+		return ma_core_alloc_slow(t, call, size, reserve, align, zero, MA_FRAME());
 	ma_own_add(&t->calls[call], 1);
-	char *base = zero ? ma_real.calloc(1, reserve + 16) : ma_real.malloc(reserve + 16);
+	size_t hdr = ma_g.hdr_bytes;
+	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
 	if (MA_UNLIKELY(!base)) {
 		ma_own_add(&t->failed, 1);
 		return NULL;
 	}
-	void *user = base + 16;
-	ma_hdr_set(user, size, t->epoch, MA_HDR_MIN_LOG2);
+	void *user = base + hdr;
+	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
-	ma_live_add(t, (int64_t)size, 1);
+	if (MA_UNLIKELY(ma_g.backtraces))
+		ma_tier2_on_alloc(t, user, size, MA_FRAME());
+	ma_live_grow(t, (int64_t)size, 1);
 	return user;
 }
 
@@ -77,22 +91,24 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 MA_INLINE void ma_core_free(enum ma_call call, void *p)
 {
 	struct ma_thread *t = ma_tls.rec;
-	if (MA_UNLIKELY(!t || !p || ma_g.backtraces)) {
+	if (MA_UNLIKELY(!t || !p)) {
 		ma_core_free_slow(t, call, p);
 		return;
 	}
 	struct ma_hdr *h = ma_hdr_of(p);
-	if (MA_UNLIKELY(h->check != ma_hdr_check(p, ma_g.cookie) || h->epoch != t->epoch)) {
+	if (MA_UNLIKELY(h->check != ma_hdr_check(p, t->key))) { /* foreign, or a fork parent's */
 		ma_core_free_slow(t, call, p);
 		return;
 	}
 	uint64_t size = h->size;
 	void *base = ma_hdr_base(p, h);
+	if (MA_UNLIKELY(ma_g.backtraces))
+		ma_tier2_on_free(t, ma_hdr_site_of(p), size);
 	h->check = 0;
 	ma_own_add(&t->calls[call], 1);
 	ma_own_add(&t->frees, 1);
 	ma_own_add(&t->freed_bytes, size);
-	ma_live_add(t, -(int64_t)size, -1);
+	ma_live_shrink(t, (int64_t)size, 1);
 	ma_real.free(base);
 }
 

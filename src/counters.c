@@ -33,9 +33,9 @@ void ma_live_flush(struct ma_thread *t)
 		return;
 	int64_t sb = ma_add_relaxed(&ma_live.shared_bytes, b) + b;
 	int64_t sk = ma_add_relaxed(&ma_live.shared_blocks, k) + k;
+	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_acquire);
 	if (b > 0 || k > 0)
-		ma_live_check_peak(sb + ma_load_relaxed(&ma_live.owner_bytes),
-		                   sk + ma_load_relaxed(&ma_live.owner_blocks));
+		ma_live_check_peak(sb + (o ? ma_live_owner_bytes(o) : 0), sk + (o ? ma_live_owner_blocks(o) : 0));
 }
 
 static void add_record(struct ma_snapshot *s, const struct ma_thread *t)
@@ -86,8 +86,6 @@ void ma_snapshot_thread(const struct ma_thread *t, struct ma_snapshot *s)
 
 void ma_live_reset(void)
 {
-	ma_store_relaxed(&ma_live.owner_bytes, 0);
-	ma_store_relaxed(&ma_live.owner_blocks, 0);
 	ma_store_relaxed(&ma_live.shared_bytes, 0);
 	ma_store_relaxed(&ma_live.shared_blocks, 0);
 	ma_store_relaxed(&ma_live.peak_bytes, 0);

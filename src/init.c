@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "core.h"
 #include "counters.h"
 #include "fmt.h"
 #include "os.h"
@@ -39,7 +40,10 @@ void ma_init_thread_started(struct ma_thread *t)
 {
 	uint32_t no = 0;
 	t->epoch = ma_g.epoch;
+	t->key = ma_hdr_key(t->epoch);
 	t->is_owner = ma_cas_acq_rel(&ma_g.owner_taken, &no, 1);
+	if (t->is_owner)
+		atomic_store_explicit(&ma_live.owner, t, memory_order_release);
 	/* Key indices below 32 live inside the thread descriptor: no allocation.
 	 * Above that glibc may allocate, which the guard sends untracked. */
 	pthread_setspecific(thread_key, t);

@@ -129,25 +129,28 @@ static bool range_of(struct ma_stack_state *s, uintptr_t fp, struct ma_range *r)
 unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated)
 {
 	unsigned n = 0;
+	bool in_self = true; /* our own frames come first; skip them, then stop looking */
 	*truncated = false;
-	for (;;) {
-		if (fp & (sizeof(uintptr_t) - 1))
-			break;
-		if (fp < r.lo || r.hi < 2 * sizeof(uintptr_t) || fp > r.hi - 2 * sizeof(uintptr_t))
-			break;
+	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
+		return 0;
+	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
+	while (!(fp & (sizeof(uintptr_t) - 1)) && fp >= r.lo && fp <= top) {
 		uintptr_t next, ret;
 		ma_arch_record(fp, &next, &ret);
 		if (!ret)
 			break;
 		uintptr_t pc = ma_arch_pc(ret);
-		if (pc < self_lo || pc >= self_hi) {
+		if (in_self && pc >= self_lo && pc < self_hi) {
+			/* still inside the library */
+		} else {
+			in_self = false;
 			if (n == max) {
 				*truncated = true;
 				break;
 			}
 			out[n++] = pc;
 		}
-		if (next <= fp)
+		if (next <= fp) /* strictly toward the stack base, or stop */
 			break;
 		fp = next;
 	}
@@ -156,8 +159,13 @@ unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned
 
 unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max, bool *truncated)
 {
+	return ma_stack_capture_from(s, ma_arch_frame(), out, max, truncated);
+}
+
+unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
+                               bool *truncated)
+{
 	struct ma_range r;
-	uintptr_t fp = ma_arch_frame();
 	*truncated = false;
 	if (!MA_ARCH_CAN_WALK)
 		return 0;

@@ -44,6 +44,9 @@ void ma_stack_thread_init(struct ma_stack_state *s);
  * frames followed.  Returns the count.
  */
 unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max, bool *truncated);
+/* The same, starting at frame `fp` (the shim's), which must be on this thread's stack. */
+unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
+                               bool *truncated);
 /* Walks from an explicit frame pointer (tests). */
 unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated);
 /* The /proc/self/maps mapping containing addr. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core.h"
 #include "counters.h"
 #include "init.h"
 #include "os.h"
@@ -51,11 +52,10 @@ struct ma_thread *ma_registry_claim(void)
 void ma_registry_release(struct ma_thread *t)
 {
 	ma_live_flush(t);
-	if (t->is_owner) {
-		/* The owner's changes are already in ma_live.owner_*; nobody takes over,
-		 * so later threads all batch. */
-		t->is_owner = false;
-	}
+	/* The owner's record holds its share of the live heap: never reuse it.
+	 * Nobody takes over; later threads all batch. */
+	if (t->is_owner)
+		return;
 	/* t->tier2 stays: the next thread to claim the record reuses its memory. */
 	ma_store_release(&t->in_use, 0);
 }
@@ -73,8 +73,10 @@ void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
 	}
 	if (self) {
 		self->epoch = epoch;
+		self->key = ma_hdr_key(epoch);
 		self->is_owner = true;
 	}
+	atomic_store_explicit(&ma_live.owner, self, memory_order_release);
 }
 
 struct ma_thread *ma_thread_enter(void)

@@ -51,6 +51,7 @@ struct ma_thread {
 	int64_t pend_bytes;
 	int64_t pend_blocks;
 	uint16_t epoch;
+	uint32_t key;             /* ma_hdr_key(epoch), cached */
 	bool is_owner;           /* updates the live counter unbatched (counters.h) */
 	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
 	void *tier2;

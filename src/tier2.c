@@ -42,6 +42,11 @@ struct t2_delta {
 
 struct t2_thread {
 	bool ready;
+	/* The last stack seen and its site: loops allocate from one place. */
+	bool last_truncated;
+	unsigned last_n;
+	uint32_t last_site;
+	uintptr_t last_frames[257];
 	struct ma_stack_state stack;
 	char *arena, *arena_end;
 	int64_t pending_abs;
@@ -107,6 +112,7 @@ static struct t2_thread *thread_state(struct ma_thread *t)
 		t->tier2 = s;
 	}
 	ma_stack_thread_init(&s->stack);
+	s->last_site = 0;
 	s->ready = true;
 	return s;
 }
@@ -212,13 +218,26 @@ static void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, const 
 		flush_all(s);
 }
 
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size)
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
 	uintptr_t frames[257];
 	bool truncated = false;
 	struct t2_thread *s = thread_state(t);
-	unsigned n = s ? ma_stack_capture(&s->stack, frames, t2.depth, &truncated) : 0;
-	uint32_t idx = s ? ma_site_intern(frames, n, truncated, store_frames, s) : 0;
+	unsigned n = 0;
+	uint32_t idx = 0;
+	if (MA_LIKELY(s != NULL)) {
+		n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, &truncated);
+		if (n == s->last_n && truncated == s->last_truncated && s->last_site &&
+		    ma_frames_equal(frames, s->last_frames, n)) {
+			idx = s->last_site;
+		} else {
+			idx = ma_site_intern(frames, n, truncated, store_frames, s);
+			memcpy(s->last_frames, frames, n * sizeof *frames);
+			s->last_n = n;
+			s->last_truncated = truncated;
+			s->last_site = idx;
+		}
+	}
 	if (truncated)
 		ma_add_relaxed(&t2.truncated_events, 1);
 	uint64_t birth = clock_now(s);

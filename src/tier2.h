@@ -21,8 +21,9 @@ struct ma_hdr_site;
 bool ma_tier2_available(void);
 /* Sets up the site table; false (after one stderr line) to run without sites. */
 bool ma_tier2_init(const struct ma_options *opt);
-/* A tracked block was born / is dying.  `user` has the 32-byte header. */
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size);
+/* A tracked block was born / is dying.  `user` has the 32-byte header;
+ * fp is the shim's frame, where the walk starts. */
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp);
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
 void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);

@@ -6,7 +6,7 @@
 
 bool ma_tier2_available(void) { return false; }
 bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size) { (void)t; (void)user; (void)size; }
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp) { (void)t; (void)user; (void)size; (void)fp; }
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
