@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* counters.c: the live counter's slow paths and snapshots. */
 #include "counters.h"
+#include "timeline.h"
 
 #include <string.h>
 
@@ -18,17 +19,22 @@ void ma_live_note_peak(int64_t bytes, int64_t blocks)
 	/* A tie counts too: DHAT keeps the latest instant of the maximum. */
 	if ((uint64_t)bytes == cur) {
 		ma_store_relaxed(&ma_live.peak_blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
-		ma_store_relaxed(&ma_live.peak_clock,
-		                 ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared));
+		ma_store_relaxed(&ma_live.peak_clock, ma_live_clock(NULL));
 		ma_add_relaxed(&ma_live.peak_serial, 1);
 	}
 }
 
 void ma_live_flush(struct ma_thread *t)
 {
-	int64_t b = t->pend_bytes, k = t->pend_blocks;
+	int64_t b = t->pend_bytes, k = t->pend_blocks, c = t->pend_clock;
 	t->pend_bytes = 0;
 	t->pend_blocks = 0;
+	t->pend_clock = 0;
+	if (c) {
+		uint64_t now = ma_add_relaxed(&ma_live.clock_shared, (uint64_t)c) + (uint64_t)c;
+		if (now >= ma_timeline_next_clock())
+			ma_timeline_sample(t);
+	}
 	if (!b && !k)
 		return;
 	int64_t sb = ma_add_relaxed(&ma_live.shared_bytes, b) + b;
@@ -90,7 +96,6 @@ void ma_live_reset(void)
 	ma_store_relaxed(&ma_live.shared_blocks, 0);
 	ma_store_relaxed(&ma_live.peak_bytes, 0);
 	ma_store_relaxed(&ma_live.peak_blocks, 0);
-	ma_store_relaxed(&ma_live.clock_own, 0);
 	ma_store_relaxed(&ma_live.clock_shared, 0);
 	ma_store_relaxed(&ma_live.peak_clock, 0);
 	ma_add_relaxed(&ma_live.peak_serial, 1);

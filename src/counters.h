@@ -38,6 +38,10 @@ struct ma_live {
 	MA_ALIGNED_LINE struct ma_thread *_Atomic owner; /* whose record holds the owner's share */
 	MA_ALIGNED_LINE ma_ai64 shared_bytes;
 	ma_ai64 shared_blocks;
+	/* The allocation clock (bytes allocated so far, the unit of lifetimes and
+	 * of the timeline) is the owner's record bytes + this + what others hold
+	 * pending: exact and deterministic in a single-threaded program. */
+	ma_au64 clock_shared;
 	MA_ALIGNED_LINE ma_au64 peak_bytes;
 	ma_au64 peak_blocks;
 	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
@@ -45,9 +49,8 @@ struct ma_live {
 	ma_au64 peak_clock;          /* Tier 2's allocation clock at the peak */
 	/* Tier 2: a tie with the peak is a new peak instant even with equal blocks. */
 	bool bump_ties;
-	/* Tier 2's allocation clock (bytes allocated so far), split like the live counter. */
-	MA_ALIGNED_LINE ma_au64 clock_own;
-	MA_ALIGNED_LINE ma_au64 clock_shared;
+	/* The owner takes a timeline sample when its record's bytes reach this. */
+	ma_au64 sample_owner_at;
 };
 
 extern struct ma_live ma_live;
@@ -65,6 +68,16 @@ MA_INLINE int64_t ma_live_owner_blocks(const struct ma_thread *o)
 {
 	return (int64_t)(ma_load_relaxed(&o->blocks) - ma_load_relaxed(&o->frees));
 }
+
+/* The allocation clock as seen by t (its own pending share included). */
+MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
+{
+	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
+	return (o ? ma_load_relaxed(&o->bytes) : 0) + ma_load_relaxed(&ma_live.clock_shared) +
+	       (t && !t->is_owner ? (uint64_t)t->pend_clock : 0);
+}
+
+void ma_timeline_sample(const struct ma_thread *t);
 
 MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 {
@@ -86,11 +99,15 @@ MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks)
 		int64_t live = ma_live_owner_bytes(t) + ma_load_relaxed(&ma_live.shared_bytes);
 		if (MA_UNLIKELY((uint64_t)live >= ma_load_relaxed(&ma_live.peak_bytes)))
 			ma_live_check_peak(live, ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks));
+		if (MA_UNLIKELY(ma_load_relaxed(&t->bytes) >= ma_load_relaxed(&ma_live.sample_owner_at)))
+			ma_timeline_sample(t);
 		return;
 	}
 	t->pend_bytes += bytes;
 	t->pend_blocks += blocks;
-	if (MA_UNLIKELY(t->pend_bytes >= MA_LIVE_SLACK_BYTES || t->pend_blocks >= MA_LIVE_SLACK_BLOCKS))
+	t->pend_clock += bytes;
+	if (MA_UNLIKELY(t->pend_bytes >= MA_LIVE_SLACK_BYTES || t->pend_blocks >= MA_LIVE_SLACK_BLOCKS ||
+	                t->pend_clock >= MA_LIVE_SLACK_BYTES))
 		ma_live_flush(t);
 }
 

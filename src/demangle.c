@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "internal.h"
 #include "os.h"
 
 #define DM_NODES     4096
@@ -52,7 +53,7 @@ enum kind {
 	K_FUNC,         /* return a (or -1), params list b; flags CV_*, c: ref-qualifier */
 	K_ARRAY,        /* element a, dimension s */
 	K_PTRMEM,       /* class a, member b */
-	K_TPARAM,       /* a: the template argument it stands for */
+	K_TPARAM,       /* b: index of the template argument it stands for */
 	K_PACK,         /* list a */
 	K_EXPANSION,    /* a... */
 	K_LITERAL,      /* type a, value s, flags 1 = negative */
@@ -80,7 +81,6 @@ struct node {
 struct dm {
 	const char *p, *end;
 	int nn, npool, ntmp, nsubs;
-	int cur_targs;   /* K_LIST of the template arguments T_ refers to, or -1 */
 	int last_name;   /* the name a constructor or destructor repeats */
 	int depth, lambda_depth;
 	int bad;
@@ -89,6 +89,11 @@ struct dm {
 	char lastc;      /* like libiberty: not rewound when ", " is taken back */
 	int pack_index;
 	int pdepth;
+	/* Template argument lists T_ refers to while printing (innermost last):
+	 * like c++filt, T_ is bound when printed, not when parsed, because a
+	 * substitution of T_ means "the parameter", in whatever scope it is used. */
+	int tstack[64];
+	int ntstack;
 	long steps;
 	struct node nodes[DM_NODES];
 	int pool[DM_POOL];
@@ -472,14 +477,9 @@ static int template_param(struct dm *d)
 	long idx;
 	if (!seq_number(d, &idx))
 		return -1;
-	if (d->lambda_depth > 0)
-		return mk(d, K_AUTO, -1, (int)idx + 1);
-	if (d->cur_targs < 0)
+	if (idx > DM_NODES)
 		return fail(d);
-	struct node *l = N(d, d->cur_targs);
-	if (idx >= l->b)
-		return fail(d);
-	return mk(d, K_TPARAM, d->pool[l->a + idx], -1);
+	return mk(d, d->lambda_depth > 0 ? K_AUTO : K_TPARAM, -1, (int)idx + (d->lambda_depth > 0));
 }
 
 static int nested_name(struct dm *d, int *cv, int *ref)
@@ -1004,7 +1004,6 @@ static int encoding(struct dm *d)
 	if ((c == 'T' || c == 'G') && d->p + 1 < d->end)
 		return leave(d, special_name(d));
 	int cv = 0, ref = 0;
-	int keep_targs = d->cur_targs;
 	int nm = name(d, 0, &cv, &ref);
 	if (nm < 0)
 		return leave(d, -1);
@@ -1012,13 +1011,10 @@ static int encoding(struct dm *d)
 	if (c == '\0' || c == 'E')
 		return leave(d, mk(d, K_ENCODING, nm, -1));
 	int has_ret;
-	int targs = name_targs(d, nm, &has_ret);
-	if (targs >= 0)
-		d->cur_targs = targs;
+	name_targs(d, nm, &has_ret);
 	int ret = has_ret ? type(d) : -1;
 	int params = (has_ret && ret < 0) ? -1 : param_list(d, 0);
 	int f = params < 0 ? -1 : mk(d, K_FUNC, ret, params);
-	d->cur_targs = keep_targs;
 	if (f < 0)
 		return leave(d, -1);
 	N(d, f)->flags = (uint8_t)cv;
@@ -1067,21 +1063,34 @@ static char last_char(const struct dm *d)
 	return d->lastc;
 }
 
-/* The node a template parameter (or a pack element being expanded) stands for. */
+/* The argument template parameter `tp` names, `level` lists up the stack
+ * (each argument is printed in the scope around the template it belongs
+ * to); inside a pack expansion, the current element of a pack. */
+static int targ(struct dm *d, const struct node *tp, int level, int index_pack)
+{
+	if (level >= d->ntstack)
+		return -1;
+	struct node *l = N(d, d->tstack[d->ntstack - 1 - level]);
+	if (tp->b >= l->b)
+		return -1;
+	int id = d->pool[l->a + tp->b];
+	if (index_pack && N(d, id)->kind == K_PACK && d->pack_index >= 0) {
+		struct node *pl = N(d, N(d, id)->a);
+		if (d->pack_index >= pl->b)
+			return -1;
+		id = d->pool[pl->a + d->pack_index];
+	}
+	return id;
+}
+
+/* What a type node stands for once template parameters are bound. */
 static int resolve(struct dm *d, int id)
 {
-	for (int i = 0; id >= 0 && i < 64; i++) {
+	for (int level = 0; id >= 0 && level < 64; level++) {
 		struct node *n = N(d, id);
-		if (n->kind == K_TPARAM) {
-			id = n->a;
-		} else if (n->kind == K_PACK && d->pack_index >= 0) {
-			struct node *l = N(d, n->a);
-			if (d->pack_index >= l->b)
-				return -1;
-			id = d->pool[l->a + d->pack_index];
-		} else {
+		if (n->kind != K_TPARAM)
 			return id;
-		}
+		id = targ(d, n, level, 1);
 	}
 	return -1;
 }
@@ -1143,8 +1152,10 @@ static int find_pack(struct dm *d, int id, int depth)
 		return -1;
 	struct node *n = N(d, id);
 	switch (n->kind) {
-	case K_TPARAM:
-		return N(d, n->a)->kind == K_PACK ? n->a : find_pack(d, n->a, depth + 1);
+	case K_TPARAM: {
+		int arg = targ(d, n, 0, 0);
+		return arg >= 0 && N(d, arg)->kind == K_PACK ? arg : -1;
+	}
 	case K_PACK:
 	case K_EXPANSION:
 		return -1;
@@ -1262,6 +1273,22 @@ static void pr_literal(struct dm *d, struct node *n)
 		emit_c(d, ']');
 }
 
+/* A template parameter prints its argument in the scope around its template. */
+static void pr_targ(struct dm *d, const struct node *n, int right)
+{
+	int arg = targ(d, n, 0, 1);
+	if (arg < 0) {
+		fail(d);
+		return;
+	}
+	int top = d->tstack[--d->ntstack];
+	if (right)
+		pr_right(d, arg);
+	else
+		pr_left(d, arg);
+	d->tstack[d->ntstack++] = top;
+}
+
 static void pr_left(struct dm *d, int id)
 {
 	if (id < 0 || d->bad)
@@ -1285,10 +1312,7 @@ static void pr_left(struct dm *d, int id)
 		if (last_char(d) == '<')
 			emit_c(d, ' ');
 		emit_c(d, '<');
-		int keep = d->pack_index;
-		d->pack_index = -1;
 		pr_list(d, n->b);
-		d->pack_index = keep;
 		if (last_char(d) == '>')
 			emit_c(d, ' ');
 		emit_c(d, '>');
@@ -1368,6 +1392,15 @@ static void pr_left(struct dm *d, int id)
 		}
 		struct node *f = N(d, n->b);
 		int ret = n->c == 1 ? -1 : f->a;
+		int has_ret_;
+		int targs = name_targs(d, n->a, &has_ret_);
+		if (targs >= 0) {
+			if (d->ntstack >= (int)MA_ARRAY_LEN(d->tstack)) {
+				fail(d);
+				break;
+			}
+			d->tstack[d->ntstack++] = targs;
+		}
 		if (ret >= 0) {
 			pr_left(d, ret);
 			if (!has_rhs(d, ret))
@@ -1384,6 +1417,8 @@ static void pr_left(struct dm *d, int id)
 			EMIT_LIT(d, " &");
 		else if (f->c == 2)
 			EMIT_LIT(d, " &&");
+		if (targs >= 0)
+			d->ntstack--;
 		break;
 	}
 	case K_LITERAL:
@@ -1444,16 +1479,10 @@ static void pr_left(struct dm *d, int id)
 		break;
 	}
 	case K_TPARAM:
-		pr_left(d, n->a);
+		pr_targ(d, n, 0);
 		break;
 	case K_PACK:
-		if (d->pack_index >= 0) {
-			int r = resolve(d, id);
-			if (r >= 0)
-				pr_left(d, r);
-		} else {
-			pr_list(d, n->a);
-		}
+		pr_list(d, n->a);
 		break;
 	case K_EXPANSION: {
 		int pack = find_pack(d, n->a, 0);
@@ -1493,15 +1522,11 @@ static void pr_right(struct dm *d, int id)
 	}
 	struct node *n = N(d, id);
 	switch (n->kind) {
-	case K_QUAL: case K_COMPLEX: case K_IMAG: case K_VQUAL: case K_TPARAM:
+	case K_QUAL: case K_COMPLEX: case K_IMAG: case K_VQUAL:
 		pr_right(d, n->a);
 		break;
-	case K_PACK:
-		if (d->pack_index >= 0) {
-			int r = resolve(d, id);
-			if (r >= 0)
-				pr_right(d, r);
-		}
+	case K_TPARAM:
+		pr_targ(d, n, 1);
 		break;
 	case K_PTR: case K_LREF: case K_RREF: {
 		int child = n->a;
@@ -1583,7 +1608,6 @@ static int run(struct dm *d, const char *s, size_t len, char *out, size_t cap)
 	memset(d, 0, offsetof(struct dm, nodes));
 	d->p = s;
 	d->end = s + len;
-	d->cur_targs = -1;
 	d->last_name = -1;
 	d->pack_index = -1;
 	d->out = out;

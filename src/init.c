@@ -17,6 +17,7 @@
 #include "real.h"
 #include "report.h"
 #include "tier2.h"
+#include "timeline.h"
 
 struct ma_global ma_g;
 
@@ -59,6 +60,7 @@ static void after_fork_child(void)
 	ma_store_relaxed(&ma_g.reporting, 0);
 	ma_store_relaxed(&ma_g.exit_reported, 0);
 	ma_tier2_after_fork(self);
+	ma_timeline_init();
 }
 
 /*
@@ -117,6 +119,7 @@ static void boot(void)
 	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
 		ma_g.cwd[0] = '\0';
 	read_cmdline();
+	ma_timeline_init();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
 }

@@ -38,6 +38,8 @@ ssize_t ma_os_getcwd(char *buf, size_t cap);
 uint64_t ma_os_monotonic_ns(void);
 /* The process's peak resident set in bytes (VmHWM), or 0 if unknown. */
 uint64_t ma_os_rss_peak_bytes(void);
+/* The process's resident set now, in bytes, or 0. */
+uint64_t ma_os_rss_now_bytes(void);
 /* A random 64-bit value from the kernel (AT_RANDOM or getrandom). */
 uint64_t ma_os_random64(void);
 /* Non-zero if the process runs setuid/setgid (AT_SECURE). */

@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 
 #include "tier2.h"
+#include "timeline.h"
 
 void ma_report_freeze(struct ma_report *r, bool at_exit)
 {
@@ -25,6 +26,19 @@ void ma_report_freeze(struct ma_report *r, bool at_exit)
 	r->rss_peak_bytes = ma_os_rss_peak_bytes();
 	r->wall_ns = ma_os_monotonic_ns() - ma_g.start_ns;
 	r->at_exit = at_exit;
+	r->clock_end = r->snap.bytes;
+	r->clock_peak = ma_load_relaxed(&ma_live.peak_clock);
+	unsigned n = ma_timeline_copy(r->timeline, MA_TIMELINE_MAX, &r->timeline_interval);
+	/* Insert the peak where it belongs, then the end. */
+	struct ma_timeline_point peak = { r->clock_peak, r->snap.peak_bytes, 0 };
+	unsigned at = n;
+	while (at > 0 && r->timeline[at - 1].clock > peak.clock)
+		at--;
+	memmove(&r->timeline[at + 1], &r->timeline[at], (n - at) * sizeof peak);
+	r->timeline[at] = peak;
+	n++;
+	r->timeline[n++] = (struct ma_timeline_point){ r->clock_end, r->snap.live_bytes, ma_os_rss_now_bytes() };
+	r->timeline_count = n;
 	static struct ma_t2_frozen frozen; /* reports are serialised by lock_reporting */
 	if (ma_g.backtraces && ma_tier2_freeze(&frozen))
 		r->sites = &frozen;

@@ -18,6 +18,7 @@
 
 #include "counters.h"
 #include "tier2_report.h"
+#include "timeline.h"
 
 struct ma_buf;
 
@@ -29,6 +30,11 @@ struct ma_report {
 	uint64_t wall_ns;
 	bool at_exit;
 	const struct ma_t2_frozen *sites; /* NULL without call sites */
+	/* Memory over time: the samples, then the peak and the end inserted in clock order. */
+	struct ma_timeline_point timeline[MA_TIMELINE_MAX + 2];
+	unsigned timeline_count;
+	uint64_t timeline_interval;
+	uint64_t clock_end, clock_peak;
 };
 
 void ma_report_freeze(struct ma_report *r, bool at_exit);

@@ -145,7 +145,29 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
-	ma_buf_char(b, '}');
+	ma_buf_str(b, "},\n \"timeline\": {\"unit\": \"bytes_allocated\"");
+	kv_u64(b, "interval", r->timeline_interval, false);
+	key(b, "peak", false);
+	ma_buf_char(b, '[');
+	ma_buf_u64(b, r->clock_peak);
+	ma_buf_char(b, ',');
+	ma_buf_u64(b, r->snap.peak_bytes);
+	ma_buf_char(b, ']');
+	key(b, "columns", false);
+	ma_buf_str(b, "[\"clock\", \"live_bytes\", \"rss_bytes\"]");
+	key(b, "points", false);
+	ma_buf_char(b, '[');
+	for (unsigned i = 0; i < r->timeline_count; i++) {
+		const struct ma_timeline_point *p = &r->timeline[i];
+		ma_buf_str(b, i ? ",[" : "[");
+		ma_buf_u64(b, p->clock);
+		ma_buf_char(b, ',');
+		ma_buf_u64(b, p->live_bytes);
+		ma_buf_char(b, ',');
+		ma_buf_u64(b, p->rss_bytes);
+		ma_buf_char(b, ']');
+	}
+	ma_buf_str(b, "]}");
 	if (r->sites)
 		write_sites(b, r->sites);
 	ma_buf_str(b, "\n}\n");

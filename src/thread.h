@@ -50,6 +50,7 @@ struct ma_thread {
 	/* Owner-only state of the batched live counter (counters.h). */
 	int64_t pend_bytes;
 	int64_t pend_blocks;
+	int64_t pend_clock;       /* bytes allocated, not yet in ma_live.clock_shared */
 	uint16_t epoch;
 	uint32_t key;             /* ma_hdr_key(epoch), cached */
 	bool is_owner;           /* updates the live counter unbatched (counters.h) */

@@ -50,7 +50,6 @@ struct t2_thread {
 	struct ma_stack_state stack;
 	char *arena, *arena_end;
 	int64_t pending_abs;
-	ma_ai64 pend_clock;
 	struct t2_delta cache[T2_CACHE];
 };
 
@@ -136,11 +135,6 @@ static uintptr_t *store_frames(void *ctx, unsigned n)
 	return p;
 }
 
-static uint64_t clock_now(const struct t2_thread *s)
-{
-	return ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared) +
-	       (s ? (uint64_t)ma_load_relaxed(&s->pend_clock) : 0);
-}
 
 static void flush_delta(struct t2_delta *d)
 {
@@ -179,11 +173,6 @@ static void flush_all(struct t2_thread *s)
 {
 	for (unsigned i = 0; i < T2_CACHE; i++)
 		flush_delta(&s->cache[i]);
-	int64_t c = ma_load_relaxed(&s->pend_clock);
-	if (c) {
-		ma_add_relaxed(&ma_live.clock_shared, (uint64_t)c);
-		ma_store_relaxed(&s->pend_clock, 0);
-	}
 	s->pending_abs = 0;
 }
 
@@ -240,13 +229,9 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 	}
 	if (truncated)
 		ma_add_relaxed(&t2.truncated_events, 1);
-	uint64_t birth = clock_now(s);
-	if (t->is_owner)
-		ma_own_add(&ma_live.clock_own, size);
-	else if (s)
-		ma_own_add(&s->pend_clock, (int64_t)size);
-	else
-		ma_add_relaxed(&ma_live.clock_shared, size);
+	/* The owner's clock already counts this block (its record's bytes); the
+	 * others' pending share gets it just after this.  Birth is before it. */
+	uint64_t birth = ma_live_clock(t) - (t->is_owner ? size : 0);
 	struct ma_hdr_site *ext = ma_hdr_site_of(user);
 	ext->site = idx;
 	ext->birth = birth;
@@ -263,7 +248,7 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 {
 	struct t2_thread *s = thread_state(t);
 	uint32_t idx = ext->site < ma_load_relaxed(&ma_sites.used) && ext->site < ma_sites.capacity ? ext->site : 0;
-	uint64_t now = clock_now(s);
+	uint64_t now = ma_live_clock(t);
 	struct ma_site_event e = {
 		.frees = 1,
 		.freed_bytes = (int64_t)size,
@@ -299,7 +284,6 @@ void ma_tier2_after_fork(struct ma_thread *self)
 			continue;
 		/* Pending deltas were the parent's: drop them. */
 		memset(s->cache, 0, sizeof s->cache);
-		ma_store_relaxed(&s->pend_clock, 0);
 		s->pending_abs = 0;
 		if (t != self)
 			s->ready = false;
@@ -417,10 +401,9 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 		add_part(&tot[i], &ma_sites.sites[i].shared, serial);
 	}
 	add_pending(tot, n);
-	uint64_t te = ma_load_relaxed(&ma_live.clock_own) + ma_load_relaxed(&ma_live.clock_shared);
+	uint64_t te = 0; /* the clock's end: every byte allocated, pending shares included */
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next)
-		if (t->tier2)
-			te += (uint64_t)ma_load_relaxed(&((struct t2_thread *)t->tier2)->pend_clock);
+		te += ma_load_relaxed(&t->bytes);
 	size_t k = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		struct ma_site_total *o = &tot[i];

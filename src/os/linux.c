@@ -161,6 +161,20 @@ uint64_t ma_os_rss_peak_bytes(void)
 	return kib * 1024;
 }
 
+uint64_t ma_os_rss_now_bytes(void)
+{
+	char buf[128];
+	if (ma_os_read_file("/proc/self/statm", buf, sizeof buf) <= 0)
+		return 0;
+	const char *s = buf;
+	while (*s && *s != ' ')
+		s++;
+	uint64_t pages = 0;
+	while (*++s >= '0' && *s <= '9')
+		pages = pages * 10 + (uint64_t)(*s - '0');
+	return pages * ma_os_page_size();
+}
+
 uint64_t ma_os_random64(void)
 {
 	uint64_t v = 0;

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * timeline.h: live heap bytes (and RSS) over the allocation clock, in
+ * bounded memory.  Samples are taken each time the clock passes the next
+ * multiple of the interval; when the table is full every other sample is
+ * dropped and the interval doubles (Massif's coarsening), so a run of any
+ * length keeps at most MA_TIMELINE_MAX evenly spaced points.
+ */
+#ifndef MA_TIMELINE_H
+#define MA_TIMELINE_H
+
+#include <stdint.h>
+
+#include "thread.h"
+
+#define MA_TIMELINE_MAX 512
+#define MA_TIMELINE_FIRST_INTERVAL (64 * 1024)
+
+struct ma_timeline_point {
+	uint64_t clock, live_bytes, rss_bytes;
+};
+
+struct ma_timeline_view {
+	const struct ma_timeline_point *points;
+	unsigned count;
+	uint64_t interval;
+};
+
+void ma_timeline_init(void);
+uint64_t ma_timeline_next_clock(void);
+/* A consistent copy of the points so far (the caller's storage). */
+unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval);
+
+#endif
