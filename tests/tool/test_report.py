@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`modalloc report`: text, JSON and collapsed output; merging; sort keys."""
+import json
+import re
+
+from tooltest import (SITES_1, EXITCODE, ToolTest, frame, main, report, reports_in, site, tool,
+                      write_json)
+
+MAIN = frame('main', offset='0x1300')
+LIBC = '/lib/x86_64-linux-gnu/libc.so.6'
+STDCXX = '/lib/x86_64-linux-gnu/libstdc++.so.6'
+
+
+def sites_a():
+    # Numbers chosen so that every sort key gives a different order (see test_sort_keys).
+    return [
+        site([frame('make_node', offset='0x1100'), frame('parse', offset='0x1200'), MAIN],
+             blocks=10, nbytes=5000, at_peak=1000, lifetime=50000),
+        site([frame('??', offset='0x2000'), MAIN], blocks=100, nbytes=1600, at_peak=16,
+             lifetime=1600),
+        site([frame('_Znwm', module=STDCXX, offset='0xa0000'), frame('load_table', offset='0x1400'),
+              MAIN], blocks=2, nbytes=3000, at_peak=3000, live=3000, live_blocks=2, lifetime=6000),
+        site([frame('strdup', module=LIBC, offset='0x9000'), MAIN], blocks=1, nbytes=200,
+             live=200, lifetime=0),
+    ]
+
+
+def report_a():
+    # The sites account for 9800 bytes in 113 blocks of 10100 bytes in 120 blocks.
+    return report(pid=100, cmd='./app --fast', blocks=120, nbytes=10100, frees=117, freed=6900,
+                  peak=4500, peak_blocks=7, live=3200, live_blocks=3, rss=3 << 20,
+                  sites=sites_a())
+
+
+def report_b():
+    # Another process of the same program: other addresses, some sites in common.
+    other = '/elsewhere/app'
+    return report(pid=101, cmd='./app --slow', blocks=30, nbytes=4000, frees=30, freed=4000,
+                  peak=2000, peak_blocks=2, live=0, live_blocks=0, rss=2 << 20, sites=[
+                      site([frame('make_node', module=other, offset='0x1180'),
+                            frame('parse', module=other, offset='0x1234'),
+                            frame('main', module=other, offset='0x1390')],
+                           blocks=5, nbytes=2500, at_peak=500, lifetime=1000),
+                      site([frame('??', module=other, offset='0x2000', ip='0x7777'),
+                            frame('main', module=other, offset='0x1390')],
+                           blocks=20, nbytes=320, lifetime=320),
+                      site([frame('??', module=other, offset='0x2004'),
+                            frame('main', module=other, offset='0x1390')],
+                           blocks=5, nbytes=1180, lifetime=100),
+                  ])
+
+
+def ranked(text):
+    """The call sites of a text report in order: [(rank, innermost label)]."""
+    out, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r'^#(\d+) ', line)
+        if m:
+            at = re.match(r'^     at (\S+) \(', lines[i + 1])
+            out.append((int(m.group(1)), at.group(1)))
+    return out
+
+
+def parse_collapsed(text):
+    """Folded stacks back into {stack tuple (outermost first): weight}."""
+    out = {}
+    for line in text.splitlines():
+        stack, weight = line.rsplit(' ', 1)
+        key = tuple(stack.split(';'))
+        out[key] = out.get(key, 0) + int(weight)
+    return out
+
+
+class Report(ToolTest):
+    def test_text_totals_and_top_sites(self):
+        a = write_json(self.path('a.json'), report_a())
+        res = tool('report', a)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stderr, '')
+        out = res.stdout
+        self.assertIn('  pid 100: ./app --fast\n', out)
+        self.assertIn('  allocated  9.9 KiB in 120 blocks\n', out)
+        self.assertIn('  freed      6.7 KiB in 117 blocks\n', out)
+        self.assertIn('  peak       4.4 KiB in 7 blocks\n', out)
+        self.assertIn('  leaked     3.1 KiB in 3 blocks\n', out)
+        self.assertIn('  calls      malloc 120, free 117\n', out)
+        self.assertIn('Top 4 of 4 call sites by bytes:', out)
+        # Innermost meaningful frame: operator new (_Znwm) is skipped for load_table's site.
+        self.assertEqual(ranked(out), [(1, 'make_node'), (2, 'load_table'), (3, 'app+0x2000'),
+                                       (4, 'strdup')])
+        self.assertIn('#1   4.9 KiB in 10 blocks; at peak 1000 B; leaked 0 B\n'
+                      '     at make_node (app)\n     <- parse (app)\n     <- main (app)\n', out)
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 100, line)
+
+    def test_top(self):
+        a = write_json(self.path('a.json'), report_a())
+        res = tool('report', '--top', '2', a)
+        self.assertIn('Top 2 of 4 call sites by bytes:', res.stdout)
+        self.assertEqual(ranked(res.stdout), [(1, 'make_node'), (2, 'load_table')])
+        res = tool('report', '--top=0', a)
+        self.assertEqual(len(ranked(res.stdout)), 4)
+
+    def test_sort_keys(self):
+        a = write_json(self.path('a.json'), report_a())
+        want = {
+            'bytes': ['make_node', 'load_table', 'app+0x2000', 'strdup'],
+            'blocks': ['app+0x2000', 'make_node', 'load_table', 'strdup'],
+            'peak': ['load_table', 'make_node', 'app+0x2000', 'strdup'],
+            'leaked': ['load_table', 'strdup', 'make_node', 'app+0x2000'],
+            # blocks * 4096 / (4096 + lifetime_total / blocks): 99.6, 4.5, 1.15, 1.0
+            'short': ['app+0x2000', 'make_node', 'load_table', 'strdup'],
+        }
+        for key, order in want.items():
+            res = tool('report', '--sort', key, a)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertEqual([label for _, label in ranked(res.stdout)], order, key)
+        res = tool('report', '--sort', 'short', a)
+        self.assertIn('; mean life 16 B\n     at app+0x2000 (app)', res.stdout)
+
+    def test_collapsed(self):
+        a = write_json(self.path('a.json'), report_a())
+        res = tool('report', '--format', 'collapsed', a)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(parse_collapsed(res.stdout), {
+            ('main', 'parse', 'make_node'): 5000,
+            ('main', 'app+0x2000'): 1600,
+            ('main', 'load_table', '_Znwm'): 3000,
+            ('main', 'strdup'): 200,
+            ('[unattributed]',): 300,
+        })
+        self.assertEqual(sum(parse_collapsed(res.stdout).values()), report_a()['totals']['bytes'])
+        res = tool('report', '--format=collapsed', '--weight', 'blocks', a)
+        folded = parse_collapsed(res.stdout)
+        self.assertEqual(folded[('main', 'app+0x2000')], 100)
+        self.assertEqual(folded[('[unattributed]',)], 7)
+        self.assertEqual(sum(folded.values()), 120)
+
+    def test_merge_by_symbolized_stack(self):
+        a = write_json(self.path('a.json'), report_a())
+        b = write_json(self.path('b.json'), report_b())
+        res = tool('report', '--format', 'json', a, b)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        m = json.loads(res.stdout)
+        ta, tb = report_a()['totals'], report_b()['totals']
+        self.assertEqual(m['totals'], {k: ta[k] + tb[k] for k in ta})
+        self.assertEqual(m['calls']['malloc'], 150)
+        self.assertEqual(m['merged'], {'reports': 2, 'pids': [100, 101],
+                                       'peaks': "sum of each process's peak"})
+        by_first = {}
+        for s in m['sites']:
+            f = s['frames'][0]
+            by_first.setdefault(f['function'] if f['function'] != '??' else f['offset'], []).append(s)
+        # make_node: same functions at other offsets in another path of "app": one site.
+        self.assertEqual([(s['blocks'], s['bytes'], s['at_peak_bytes']) for s in by_first['make_node']],
+                         [(15, 7500, 1500)])
+        # Unknown functions fall back to module+offset: 0x2000 merges, 0x2004 stays apart.
+        self.assertEqual([(s['blocks'], s['bytes'], s['lifetime_total']) for s in by_first['0x2000']],
+                         [(120, 1920, 1920)])
+        self.assertEqual([s['bytes'] for s in by_first['0x2004']], [1180])
+        self.assertEqual(len(m['sites']), 5)
+        self.assertEqual([s['bytes'] for s in m['sites']], sorted((s['bytes'] for s in m['sites']),
+                                                                 reverse=True))
+        # The merged report is a report: it reads back unchanged.
+        again = tool('report', '--format', 'json', write_json(self.path('m.json'), m))
+        self.assertEqual(json.loads(again.stdout), m)
+        # Text of the merge names the processes.
+        res = tool('report', a, b)
+        self.assertIn('modalloc report: 2 processes (pids 100 101)', res.stdout)
+        self.assertIn('  allocated  13.8 KiB in 150 blocks\n', res.stdout)
+        folded = parse_collapsed(tool('report', '--format', 'collapsed', a, b).stdout)
+        self.assertEqual(sum(folded.values()), 14100)
+
+    def test_directory_argument(self):
+        d = self.path('runs')
+        import os
+        os.mkdir(d)
+        write_json(self.path('runs', 'modalloc.100.json'), report_a())
+        write_json(self.path('runs', 'modalloc.101.json'), report_b())
+        write_json(self.path('runs', 'dhat.100.json'), {'dhatFileVersion': 2})
+        res = tool('report', '--format', 'json', d)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(json.loads(res.stdout)['merged']['pids'], [100, 101])
+
+    def test_report_without_sites(self):
+        r = report(blocks=4, nbytes=400, frees=4, freed=400, peak=200, peak_blocks=2)
+        p = write_json(self.path('r.json'), r)
+        res = tool('report', p)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn('  allocated  400 B in 4 blocks\n', res.stdout)
+        self.assertIn('No call sites in this report (it was made with call sites off', res.stdout)
+        res = tool('report', '--format', 'collapsed', p)
+        self.assertEqual(res.stdout, '[unattributed] 400\n')
+        res = tool('report', '--format', 'json', p)
+        self.assertNotIn('sites', json.loads(res.stdout))
+
+    def test_real_run(self):
+        d = self.path('out')
+        self.assertEqual(tool('-o', d, SITES_1).returncode, 0)
+        r = next(iter(reports_in(d).values()))
+        folded = parse_collapsed(tool('report', '--format', 'collapsed', d).stdout)
+        self.assertEqual(sum(folded.values()), r['totals']['bytes'])
+        big = {k: v for k, v in folded.items() if k[-2:] == ('main', 'alloc_big')}
+        self.assertEqual(list(big.values()), [10000], folded)
+        folded = parse_collapsed(tool('report', '--format', 'collapsed', '--weight', 'blocks',
+                                      d).stdout)
+        self.assertEqual(sum(folded.values()), r['totals']['blocks'])
+        res = tool('report', d)
+        self.assertIn('     at alloc_big (tool-sites-1)\n     <- main (tool-sites-1)\n', res.stdout)
+        # Totals only: a run with --counters-only still renders.
+        d2 = self.path('c')
+        self.assertEqual(tool('-o', d2, '--counters-only', EXITCODE, '0').returncode, 0)
+        res = tool('report', d2)
+        self.assertIn('  allocated  2.9 KiB in 3 blocks\n', res.stdout)
+
+    def test_bad_options(self):
+        a = write_json(self.path('a.json'), report_a())
+        self.assertOneErrorLine(tool('report', '--sort', 'size', a), "'size'")
+        self.assertOneErrorLine(tool('report', '--format', 'xml', a), "'xml'")
+        self.assertOneErrorLine(tool('report', '--weight', 'kg', a), "'kg'")
+        self.assertOneErrorLine(tool('report', '--top', '-1', a), '--top')
+        self.assertOneErrorLine(tool('report'), 'no FILE')
+
+
+if __name__ == '__main__':
+    main()

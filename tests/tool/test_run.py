@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`modalloc [run] PROGRAM`: exit status, process trees, environment, signals."""
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+
+from tooltest import (EXITCODE, FORKEXEC, SITES_1, TOOL, ToolTest, clean_env, main, no_core,
+                      reports_in, tool)
+
+
+def summary_rows(stderr):
+    """The per-process rows of the summary: {pid: (cmd, blocks)}."""
+    rows = {}
+    for line in stderr.splitlines():
+        m = re.match(r'^\s+(\d+)  (.{32}) +([\d,]+) ', line)
+        if m:
+            rows[int(m.group(1))] = (m.group(2).strip(), int(m.group(3).replace(',', '')))
+    return rows
+
+
+class Run(ToolTest):
+    def check_exitcode_report(self, r, argv_tail):
+        """exitcode's fixed allocations: 3 blocks of 1000 bytes, one freed."""
+        self.assertEqual(r['cmd'], EXITCODE + argv_tail)
+        t = r['totals']
+        self.assertEqual((t['blocks'], t['bytes'], t['frees'], t['freed_bytes']),
+                         (3, 3000, 1, 1000))
+        self.assertEqual((t['live_blocks'], t['live_bytes'], t['peak_bytes']), (2, 2000, 3000))
+
+    def test_exit_zero(self):
+        d = self.path('out')
+        res = tool('-o', d, EXITCODE, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        reps = reports_in(d)
+        self.assertEqual(len(reps), 1, res.stderr)
+        r = next(iter(reps.values()))
+        self.check_exitcode_report(r, ' 0')
+        rows = summary_rows(res.stderr)
+        self.assertEqual(list(rows), [r['pid']], res.stderr)
+        self.assertEqual(rows[r['pid']][1], 3)
+        last = res.stderr.splitlines()[-1]
+        self.assertEqual(last, 'modalloc: reports in %s (modalloc report %s)'
+                         % (os.path.realpath(d), os.path.realpath(d)))
+
+    def test_exit_status_propagates(self):
+        res = tool('run', '-o', self.path('out'), '--', EXITCODE, '3')
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertIn('modalloc: %s exited with status 3' % EXITCODE, res.stderr)
+        self.check_exitcode_report(next(iter(reports_in(self.path('out')).values())), ' 3')
+
+    def test_killed_by_sigsegv(self):
+        res = tool('-o', self.path('out'), EXITCODE, 'segv')
+        self.assertEqual(res.returncode, 139, res.stderr)
+        self.assertIn('modalloc: %s killed by SIGSEGV' % EXITCODE, res.stderr)
+        # A process killed by a signal never reaches exit: no report, and the tool says so.
+        self.assertEqual(reports_in(self.path('out')), {})
+        self.assertIn('wrote no report', res.stderr)
+
+    def test_default_output_dir(self):
+        res = tool(EXITCODE, '0', cwd=self.tmp)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        dirs = [n for n in os.listdir(self.tmp) if re.fullmatch(r'modalloc\.\d+', n)]
+        self.assertEqual(len(dirs), 1, os.listdir(self.tmp))
+        d = self.path(dirs[0])
+        self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o700)
+        self.assertEqual(len(reports_in(d)), 1)
+        self.assertIn('reports in %s ' % os.path.realpath(d), res.stderr.splitlines()[-1])
+
+    def test_existing_output_dir_keeps_old_reports_out_of_the_summary(self):
+        d = self.path('out')
+        self.assertEqual(tool('-o', d, EXITCODE, '0').returncode, 0)
+        res = tool('-o', d, EXITCODE, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(reports_in(d)), 2)
+        self.assertEqual(len(summary_rows(res.stderr)), 1, res.stderr)
+
+    def test_fork_and_exec_tree(self):
+        d = self.path('out')
+        res = tool('-o', d, FORKEXEC, EXITCODE, '4')
+        self.assertEqual(res.returncode, 4, res.stderr)
+        reps = sorted(reports_in(d).values(), key=lambda r: r['pid'])
+        self.assertEqual(len(reps), 2, res.stderr)
+        parent, child = reps
+        self.assertEqual(parent['cmd'], '%s %s 4' % (FORKEXEC, EXITCODE))
+        self.assertEqual((parent['totals']['blocks'], parent['totals']['bytes']), (1, 4096))
+        # The child's 512-byte block died with its image at exec: exec runs no exit code.
+        self.check_exitcode_report(child, ' 4')
+        rows = summary_rows(res.stderr)
+        self.assertEqual(sorted(rows), [parent['pid'], child['pid']])
+        self.assertRegex(res.stderr, r'\n\s+all  2 processes \(peak: sum\)\s+4\s+6\.9 KiB')
+        merged = tool('report', '--format', 'json', d)
+        self.assertEqual(merged.returncode, 0, merged.stderr)
+        m = json.loads(merged.stdout)
+        self.assertEqual((m['totals']['blocks'], m['totals']['bytes']), (4, 4096 + 3000))
+        self.assertEqual(sorted(m['merged']['pids']), [parent['pid'], child['pid']])
+
+    def test_shell_pipeline_tree(self):
+        d = self.path('out')
+        res = tool('-o', d, 'sh', '-c', '"$0" 0; "$0" 0 | "$0" 0', EXITCODE)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        mine = [r for r in reports_in(d).values() if r['cmd'] == EXITCODE + ' 0']
+        self.assertEqual(len(mine), 3, res.stderr)
+        for r in mine:
+            self.check_exitcode_report(r, ' 0')
+        self.assertEqual(len({r['pid'] for r in mine}), 3)
+
+    def test_environment_of_the_program(self):
+        d = self.path('out')
+        script = ('printf "%s|%s|%s|%s|%s|%s|%s" "$LD_PRELOAD" "$MOD_ALLOC_OUT" "$MOD_ALLOC_QUIET" '
+                  '"$MOD_ALLOC_BACKTRACES" "${MOD_ALLOC_DEPTH-unset}" "${MOD_ALLOC_BUCKETS-unset}" '
+                  '"${MOD_ALLOC_DHAT-unset}"')
+        res = tool('-o', d, '--depth', '7', '--buckets=128', '--dhat', 'sh', '-c', script,
+                   env=clean_env(LD_PRELOAD='libm.so.6'))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        pre, out, quiet, bt, depth, buckets, dhat = res.stdout.split('|')
+        lib = os.path.realpath(os.path.join(os.path.dirname(TOOL), '..', 'src', 'libmodalloc.so'))
+        self.assertEqual(pre, 'libm.so.6:' + lib)
+        real = os.path.realpath(d)
+        self.assertEqual(out, real + '/modalloc.%p.json')
+        self.assertEqual((quiet, bt, depth, buckets), ('1', '1', '7', '128'))
+        self.assertEqual(dhat, real + '/dhat.%p.json')
+        res = tool('-o', d, '--counters-only', 'sh', '-c', script)
+        pre, _, _, bt, depth, buckets, dhat = res.stdout.split('|')
+        self.assertEqual((pre, bt, depth, buckets, dhat), (lib, '0', 'unset', 'unset', 'unset'))
+
+    def test_percent_in_output_dir_is_escaped(self):
+        d = self.path('50%p')
+        res = tool('-o', d, EXITCODE, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(reports_in(d)), 1)
+
+    def test_call_sites_by_default_and_counters_only(self):
+        res = tool('-o', self.path('a'), SITES_1)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        r = next(iter(reports_in(self.path('a')).values()))
+        big = [s for s in r['sites'] if s['frames'][0]['function'] == 'alloc_big']
+        self.assertEqual(len(big), 1, r['sites'])
+        self.assertEqual((big[0]['blocks'], big[0]['bytes']), (10, 10000))
+        res = tool('-o', self.path('b'), '--counters-only', SITES_1)
+        r = next(iter(reports_in(self.path('b')).values()))
+        self.assertNotIn('sites', r)
+        self.assertEqual((r['totals']['blocks'], r['totals']['bytes']), (110, 100 * 64 + 10000))
+
+    def test_library_from_env(self):
+        res = tool('-o', self.path('out'), EXITCODE, '0',
+                   env=clean_env(MODALLOC_LIB=self.path('nope.so')))
+        self.assertOneErrorLine(res, 'MODALLOC_LIB=' + self.path('nope.so'))
+        self.assertEqual(res.returncode, 2)
+        self.assertFalse(os.path.exists(self.path('out')))
+
+    def test_program_not_found(self):
+        res = tool('-o', self.path('out'), self.path('no-such-program'))
+        self.assertOneErrorLine(res, 'cannot run', 'no-such-program')
+        self.assertEqual(res.returncode, 127)
+        res = tool('-o', self.path('out'), self.tmp)  # a directory: not executable
+        self.assertOneErrorLine(res, 'cannot run')
+        self.assertEqual(res.returncode, 126)
+
+    def test_usage_errors(self):
+        self.assertOneErrorLine(tool(), 'no PROGRAM')
+        self.assertOneErrorLine(tool('run'), 'no PROGRAM')
+        self.assertOneErrorLine(tool('--bogus', EXITCODE), "'--bogus'")
+        self.assertOneErrorLine(tool('--depth', 'x', EXITCODE), '--depth')
+        self.assertOneErrorLine(tool('-o'), '-o')
+
+    def test_help_and_version(self):
+        res = tool('--version')
+        self.assertEqual((res.returncode, res.stdout), (0, 'modalloc 0.1.0\n'))
+        for args in ([], ['run'], ['report'], ['diff'], ['check'], ['plot']):
+            res = tool(*(args + ['--help']))
+            self.assertEqual(res.returncode, 0, args)
+            self.assertTrue(res.stdout.startswith('usage: modalloc'), args)
+            for line in res.stdout.splitlines():
+                self.assertLessEqual(len(line), 80, line)
+
+
+class Signals(ToolTest):
+    def start(self, *args, **kw):
+        p = subprocess.Popen([TOOL, '-o', self.path('out')] + list(args), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(),
+                             preexec_fn=no_core, **kw)
+        # Wait until the program runs: the tool's child has exec'd (its name is not the tool's).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = self.children(p.pid)
+            if kids and all(self.comm(k) != 'modalloc' for k in kids):
+                return p, kids[0]
+            time.sleep(0.02)
+        p.kill()
+        self.fail('the program did not start')
+
+    @staticmethod
+    def children(pid):
+        try:
+            with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    @staticmethod
+    def comm(pid):
+        try:
+            with open('/proc/%d/comm' % pid) as f:
+                return f.read().strip()
+        except OSError:
+            return ''
+
+    def test_ctrl_c_reaches_the_program_not_the_tool(self):
+        # Its own session, like a shell job: SIGINT to the whole group is what Ctrl-C sends.
+        p, _ = self.start('sleep', '30', start_new_session=True)
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn('modalloc: sleep killed by SIGINT', err)
+
+    def test_sigint_to_the_tool_alone_is_ignored(self):
+        p, _ = self.start('sh', '-c', 'sleep 1; exit 7')
+        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGQUIT)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 7, err)
+
+    def test_sigterm_is_forwarded(self):
+        p, _ = self.start('sleep', '30')
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertIn('modalloc: sleep killed by SIGTERM', err)
+
+
+if __name__ == '__main__':
+    main()

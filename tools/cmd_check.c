@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmd_check.c: `modalloc check`: limits on a report, for CI. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "model.h"
+#include "util.h"
+
+#ifndef MODALLOC_DATADIR
+#define MODALLOC_DATADIR "/usr/local/share/modalloc"
+#endif
+
+static const char usage[] =
+	"usage: modalloc check [limits] [--suppress FILE] [--] FILE|DIR...\n"
+	"Checks a report (several are merged) against limits. Prints one line per\n"
+	"broken limit and exits 1, or prints \"ok\" and exits 0; bad input exits 2.\n"
+	"\n"
+	"  --max-blocks N     allocated blocks\n"
+	"  --max-bytes SIZE   allocated bytes\n"
+	"  --max-peak SIZE    peak live bytes\n"
+	"  --max-leaked SIZE  bytes live at exit, less suppressed call sites\n"
+	"  --suppress FILE    function-name globs (fnmatch), one a line, '#' starts a\n"
+	"                     comment; a call site with a frame whose function (or,\n"
+	"                     when unknown, \"module+0xoffset\") matches is left out of\n"
+	"                     the leaked figure. FILE \"default\" is the shipped list of\n"
+	"                     libc/libstdc++ start-up allocations (suppressions.txt).\n"
+	"                     May be given more than once.\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"SIZE: a number with an optional unit, B, k/KiB, M/MiB, G/GiB, T/TiB (all\n"
+	"binary, any case): 123, 4k, 10KiB, 2M, 1.5GiB.\n";
+
+struct patterns {
+	char **p;
+	size_t n;
+};
+
+static char *default_list(void)
+{
+	/* The build tree keeps a copy next to the binary; an install keeps it in datadir. */
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = mt_xasprintf("%s/suppressions.txt", exe);
+			if (access(p, R_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return mt_xstrdup(MODALLOC_DATADIR "/suppressions.txt");
+}
+
+static void load_patterns(struct patterns *ps, const char *arg)
+{
+	char *path = strcmp(arg, "default") == 0 ? default_list() : mt_xstrdup(arg);
+	size_t len;
+	char *text = mt_read_file(path, &len);
+	if (!text)
+		mt_die(2, "%s: %s", path, strerror(errno));
+	if (memchr(text, '\0', len))
+		mt_die(2, "%s: not a text file of patterns", path);
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		size_t n = strlen(line);
+		while (n && strchr(" \t\r", line[n - 1]))
+			line[--n] = '\0';
+		if (!n)
+			continue;
+		ps->p = mt_xrealloc(ps->p, (ps->n + 1) * sizeof *ps->p);
+		ps->p[ps->n++] = mt_xstrdup(line);
+	}
+	free(text);
+	free(path);
+}
+
+static bool suppressed(const struct patterns *ps, const struct mt_site *s)
+{
+	for (size_t i = 0; i < s->nframes; i++) {
+		char lb[256];
+		const char *label = mt_frame_label(&s->frames[i], lb, sizeof lb);
+		for (size_t j = 0; j < ps->n; j++)
+			if (fnmatch(ps->p[j], label, 0) == 0)
+				return true;
+	}
+	return false;
+}
+
+struct limit {
+	const char *opt;
+	bool set;
+	uint64_t max;
+	bool size;
+};
+
+static void broken(const char *what, uint64_t value, const struct limit *l, const char *note)
+{
+	char a[32], b[32];
+	if (l->size)
+		printf("%s: %s (%llu) > %s (%llu) [%s]%s\n", what, mt_human(value, a, sizeof a),
+		       (unsigned long long)value, mt_human(l->max, b, sizeof b),
+		       (unsigned long long)l->max, l->opt, note);
+	else
+		printf("%s: %llu > %llu [%s]%s\n", what, (unsigned long long)value,
+		       (unsigned long long)l->max, l->opt, note);
+}
+
+int mt_cmd_check(int argc, char **argv)
+{
+	struct limit lim[4] = {
+		{ "--max-blocks", false, 0, false },
+		{ "--max-bytes", false, 0, true },
+		{ "--max-peak", false, 0, true },
+		{ "--max-leaked", false, 0, true },
+	};
+	struct patterns ps = { 0 };
+	bool want_suppress = false;
+	char **files = mt_xcalloc((size_t)argc, sizeof *files);
+	size_t nfiles = 0;
+	bool opts = true;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		if (opts && mt_is_help(a)) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (opts && strcmp(a, "--") == 0) {
+			opts = false;
+			continue;
+		}
+		bool matched = false;
+		for (size_t k = 0; opts && k < 4 && !matched; k++) {
+			if (!mt_opt_value(argc, argv, &i, lim[k].opt, &v))
+				continue;
+			matched = true;
+			int bad = lim[k].size ? mt_parse_size(v, &lim[k].max) : mt_parse_u64(v, &lim[k].max);
+			if (bad)
+				mt_die(2, "%s: '%s' is not a %s", lim[k].opt, v,
+				       lim[k].size ? "size (e.g. 123, 4k, 10KiB, 2M, 1.5GiB)" : "number");
+			lim[k].set = true;
+		}
+		if (matched)
+			continue;
+		if (opts && mt_opt_value(argc, argv, &i, "--suppress", &v)) {
+			load_patterns(&ps, v);
+			want_suppress = true;
+		} else if (opts && a[0] == '-' && a[1]) {
+			mt_die(2, "check: unknown option '%s' (see modalloc check --help)", a);
+		} else {
+			files[nfiles++] = argv[i];
+		}
+	}
+	if (!nfiles)
+		mt_die(2, "check: no FILE given (see modalloc check --help)");
+	char **paths;
+	size_t n = mt_expand_paths(files, nfiles, &paths);
+	struct mt_report *r = mt_report_load_merged(paths, n);
+	for (size_t k = 0; k < n; k++)
+		free(paths[k]);
+	free(paths);
+	free(files);
+	if (!r)
+		return 2;
+
+	uint64_t leaked = r->totals.live_bytes, hidden = 0;
+	size_t hidden_sites = 0;
+	if (want_suppress && !r->has_sites)
+		mt_err("%s: no call sites in the report: suppressions cannot apply", r->path);
+	for (size_t i = 0; want_suppress && i < r->nsites; i++) {
+		struct mt_site *s = &r->sites[i];
+		if (!suppressed(&ps, s) || !s->live_bytes)
+			continue;
+		s->suppressed = true;
+		hidden += s->live_bytes;
+		hidden_sites++;
+	}
+	leaked = hidden > leaked ? 0 : leaked - hidden;
+
+	int fails = 0;
+	if (lim[0].set && r->totals.blocks > lim[0].max)
+		broken("blocks", r->totals.blocks, &lim[0], ""), fails++;
+	if (lim[1].set && r->totals.bytes > lim[1].max)
+		broken("bytes", r->totals.bytes, &lim[1], ""), fails++;
+	if (lim[2].set && r->totals.peak_bytes > lim[2].max)
+		broken("peak", r->totals.peak_bytes, &lim[2], r->nfiles > 1 ? " (sum of peaks)" : ""),
+			fails++;
+	if (lim[3].set && leaked > lim[3].max) {
+		char note[96] = "", h[32];
+		if (hidden)
+			snprintf(note, sizeof note, " (%s in %zu suppressed sites not counted)",
+			         mt_human(hidden, h, sizeof h), hidden_sites);
+		broken("leaked", leaked, &lim[3], note);
+		fails++;
+	}
+	if (!fails)
+		puts("ok");
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.p[i]);
+	free(ps.p);
+	mt_report_free(r);
+	if (fflush(stdout) != 0)
+		mt_die(2, "writing the output failed");
+	return fails ? 1 : 0;
+}

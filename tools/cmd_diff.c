@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by symbolized stack. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "model.h"
+#include "util.h"
+
+static const char usage[] =
+	"usage: modalloc diff [--top N] [--] OLD NEW\n"
+	"Compares two reports (or two directories of reports, each merged).\n"
+	"Prints the totals of both and their change, then the call sites whose\n"
+	"allocations changed, sorted by the absolute change in bytes. Sites are\n"
+	"matched by symbolized stack (module and function of every frame), never\n"
+	"by address, so two builds or two runs of a program compare.\n"
+	"\n"
+	"  --top N      call sites listed (default 20; 0 = all)\n"
+	"  -h, --help   this help\n";
+
+struct change {
+	const struct mt_site *old, *new;
+	int64_t dbytes, dblocks;
+};
+
+static int64_t delta(uint64_t a, uint64_t b)
+{
+	return (int64_t)(b - a); /* two's complement: right for any |change| < 2^63 */
+}
+
+static uint64_t mag(int64_t v)
+{
+	return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+	if (mag(x->dbytes) != mag(y->dbytes))
+		return mag(x->dbytes) > mag(y->dbytes) ? -1 : 1;
+	if (mag(x->dblocks) != mag(y->dblocks))
+		return mag(x->dblocks) > mag(y->dblocks) ? -1 : 1;
+	const struct mt_site *sx = x->new ? x->new : x->old, *sy = y->new ? y->new : y->old;
+	return strcmp(sx->key, sy->key);
+}
+
+static const char *percent(uint64_t old, uint64_t new, char *buf, size_t cap)
+{
+	if (old == new)
+		buf[0] = '\0';
+	else if (!old)
+		snprintf(buf, cap, "(new)");
+	else
+		snprintf(buf, cap, "(%+.0f%%)", round(((double)new - (double)old) * 100.0 / (double)old));
+	return buf;
+}
+
+static void row(const char *name, uint64_t old, uint64_t new, bool bytes)
+{
+	char a[32], b[32], c[32], p[32];
+	if (bytes) {
+		mt_human(old, a, sizeof a);
+		mt_human(new, b, sizeof b);
+		mt_human_signed(delta(old, new), c, sizeof c);
+	} else {
+		mt_grouped(old, a, sizeof a);
+		mt_grouped(new, b, sizeof b);
+		char g[32];
+		int64_t d = delta(old, new);
+		snprintf(c, sizeof c, "%s%s", d > 0 ? "+" : d < 0 ? "-" : "", mt_grouped(mag(d), g, sizeof g));
+	}
+	percent(old, new, p, sizeof p);
+	printf("  %-16s %14s %14s %14s%s%s\n", name, a, b, c, *p ? " " : "", p);
+}
+
+static struct mt_report *load_one(const char *arg)
+{
+	char **paths;
+	char *args[1] = { (char *)arg };
+	size_t n = mt_expand_paths(args, 1, &paths);
+	struct mt_report *r = mt_report_load_merged(paths, n);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return r;
+}
+
+int mt_cmd_diff(int argc, char **argv)
+{
+	uint64_t top = 20;
+	const char *files[2];
+	int nfiles = 0;
+	bool opts = true;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		if (opts && mt_is_help(a)) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (opts && strcmp(a, "--") == 0) {
+			opts = false;
+		} else if (opts && mt_opt_value(argc, argv, &i, "--top", &v)) {
+			if (mt_parse_u64(v, &top))
+				mt_die(2, "--top: '%s' is not a number", v);
+		} else if (opts && a[0] == '-' && a[1]) {
+			mt_die(2, "diff: unknown option '%s' (see modalloc diff --help)", a);
+		} else {
+			if (nfiles == 2)
+				mt_die(2, "diff: takes exactly two reports, OLD and NEW");
+			files[nfiles++] = a;
+		}
+	}
+	if (nfiles != 2)
+		mt_die(2, "diff: takes exactly two reports, OLD and NEW (see modalloc diff --help)");
+	struct mt_report *o = load_one(files[0]);
+	if (!o)
+		return 2;
+	struct mt_report *n = load_one(files[1]);
+	if (!n) {
+		mt_report_free(o);
+		return 2;
+	}
+
+	char fo[48], fn[48];
+	printf("modalloc diff: %s -> %s\n", mt_trunc(files[0], 40, fo, sizeof fo),
+	       mt_trunc(files[1], 40, fn, sizeof fn));
+	printf("  %-16s %14s %14s %14s\n", "", "old", "new", "change");
+	const struct mt_totals *a = &o->totals, *b = &n->totals;
+	row("allocated bytes", a->bytes, b->bytes, true);
+	row("allocated blocks", a->blocks, b->blocks, false);
+	row("freed bytes", a->freed_bytes, b->freed_bytes, true);
+	row("frees", a->frees, b->frees, false);
+	row("peak bytes", a->peak_bytes, b->peak_bytes, true);
+	row("peak blocks", a->peak_blocks, b->peak_blocks, false);
+	row("leaked bytes", a->live_bytes, b->live_bytes, true);
+	row("leaked blocks", a->live_blocks, b->live_blocks, false);
+	row("RSS peak", a->rss_peak_bytes, b->rss_peak_bytes, true);
+
+	if (!o->has_sites || !n->has_sites) {
+		printf("\nNo call-site comparison: %s.\n",
+		       !o->has_sites && !n->has_sites ? "neither report has call sites"
+		       : !o->has_sites               ? "OLD has no call sites"
+		                                     : "NEW has no call sites");
+		goto out;
+	}
+	/* Every site of NEW, then the sites of OLD that NEW lacks. */
+	struct change *ch = mt_xcalloc(o->nsites + n->nsites, sizeof *ch);
+	size_t nch = 0, unchanged = 0;
+	for (size_t i = 0; i < n->nsites; i++) {
+		const struct mt_site *s = &n->sites[i], *old = mt_report_find(o, s->key);
+		struct change c = { old, s, delta(old ? old->bytes : 0, s->bytes),
+		                    delta(old ? old->blocks : 0, s->blocks) };
+		if (c.dbytes || c.dblocks)
+			ch[nch++] = c;
+		else
+			unchanged++;
+	}
+	for (size_t i = 0; i < o->nsites; i++) {
+		const struct mt_site *s = &o->sites[i];
+		if (mt_report_find(n, s->key))
+			continue;
+		struct change c = { s, NULL, delta(s->bytes, 0), delta(s->blocks, 0) };
+		if (c.dbytes || c.dblocks)
+			ch[nch++] = c;
+		else
+			unchanged++;
+	}
+	qsort(ch, nch, sizeof *ch, cmp_change);
+	size_t shown = top && top < nch ? (size_t)top : nch;
+	printf("\n%zu call sites changed, %zu unchanged; by change in bytes:\n", nch, unchanged);
+	if (nch)
+		printf("  %11s %7s %10s  %s\n", "bytes", "", "blocks", "site (callers to the right)");
+	for (size_t i = 0; i < shown; i++) {
+		const struct change *c = &ch[i];
+		const struct mt_site *s = c->new ? c->new : c->old;
+		char d[32], p[32], g[32], blk[40], st[64];
+		snprintf(blk, sizeof blk, "%s%s", c->dblocks > 0 ? "+" : c->dblocks < 0 ? "-" : "",
+		         mt_grouped(mag(c->dblocks), g, sizeof g));
+		const char *pc = !c->old ? "(new)" : !c->new ? "(gone)"
+		                                    : percent(c->old->bytes, c->new->bytes, p, sizeof p);
+		char *stack = mt_site_stack_line(s, 6);
+		printf("  %11s %7s %10s  %s\n", mt_human_signed(c->dbytes, d, sizeof d), pc, blk,
+		       mt_trunc(stack, 60, st, sizeof st));
+		free(stack);
+	}
+	if (shown < nch)
+		printf("  ... %zu more (--top 0 lists all)\n", nch - shown);
+	free(ch);
+out:
+	mt_report_free(o);
+	mt_report_free(n);
+	if (fflush(stdout) != 0)
+		mt_die(2, "writing the output failed");
+	return 0;
+}

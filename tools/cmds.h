@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmds.h: the subcommands of the modalloc command; each returns the exit status. */
+#ifndef MT_CMDS_H
+#define MT_CMDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mt_report;
+struct mt_site;
+
+/* argv[0] is the subcommand's name (or the first argument of "run" without the word). */
+int mt_cmd_run(int argc, char **argv);
+int mt_cmd_report(int argc, char **argv);
+int mt_cmd_diff(int argc, char **argv);
+int mt_cmd_check(int argc, char **argv);
+int mt_cmd_plot(int argc, char **argv);
+
+/* Shared by report and diff: the site's stack as "f1 < f2 < f3" (callers to the right). */
+char *mt_site_stack_line(const struct mt_site *s, size_t max_frames);
+
+/*
+ * The "short" sort key: a site's blocks discounted by their mean lifetime
+ * L = lifetime_total / blocks (allocation clock, bytes):
+ * blocks * 4096 / (4096 + L).  Blocks that live for less than 4 KiB of the
+ * program's allocation count nearly whole; at 4 KiB they count half.
+ */
+double mt_short_score(const struct mt_site *s);
+
+#endif

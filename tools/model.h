@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * model.h: a modalloc JSON report (format version 1) as the command sees it,
+ * loading with validation, merging several into one, and the "symbolized
+ * stack" that names a call site across processes and builds.
+ *
+ * A site's key is its list of (module basename, function) pairs, innermost
+ * first; a frame whose function is "??" uses (module basename, offset)
+ * instead.  Addresses never enter the key: they move with ASLR and rebuilds.
+ * Frames inside libmodalloc itself are dropped from keys and labels.
+ */
+#ifndef MT_MODEL_H
+#define MT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MT_VERSION 1
+
+/* The totals keys, in report order. */
+#define MT_TOTALS(X) \
+	X(blocks) X(bytes) X(frees) X(freed_bytes) X(peak_bytes) X(peak_blocks) \
+	X(live_bytes) X(live_blocks) X(rss_peak_bytes) X(failed)
+
+#define MT_CALLS(X) \
+	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
+	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
+	X(malloc_usable_size)
+
+/* Per-site numbers; all summed when sites merge. */
+#define MT_SITE_NUMS(X) \
+	X(blocks) X(bytes) X(frees) X(max_bytes) X(max_blocks) X(at_peak_bytes) \
+	X(at_peak_blocks) X(live_bytes) X(live_blocks) X(lifetime_total)
+
+struct mt_totals {
+#define X(k) uint64_t k;
+	MT_TOTALS(X)
+#undef X
+};
+
+struct mt_frame {
+	char *ip;       /* as written: "0x..." */
+	char *module;   /* full path */
+	char *offset;   /* "0x..." */
+	char *function; /* "??" when unknown */
+};
+
+struct mt_site {
+#define X(k) uint64_t k;
+	MT_SITE_NUMS(X)
+#undef X
+	char *lifetime_unit;
+	uint64_t *hist; /* size_hist_log2 */
+	size_t nhist;
+	bool truncated;
+	struct mt_frame *frames; /* innermost first */
+	size_t nframes;
+	char *key;   /* symbolized stack, see above */
+	bool suppressed; /* set by check */
+};
+
+struct mt_named {
+	char *name;
+	uint64_t v;
+};
+
+struct mt_point {
+	uint64_t t, live, rss;
+};
+
+struct mt_report {
+	char *path;      /* the file (or "merged") */
+	uint64_t pid;
+	char *cmd;
+	char *tool;
+	bool at_exit;
+	struct mt_totals totals;
+	uint64_t calls[12];
+	uint64_t inherited_frees, inherited_freed_bytes;
+	uint64_t foreign_frees, threads, wall_ns;
+	/* config */
+	bool has_config, cfg_backtraces;
+	uint64_t cfg_buckets, cfg_depth, cfg_header_bytes, cfg_peak_slack_bytes;
+	/* Tier 2 */
+	bool has_sites;
+	struct mt_site *sites;
+	size_t nsites;
+	/* "stacks": every integer member, kept by name and summed on merge */
+	bool has_stacks;
+	struct mt_named *stacks;
+	size_t nstacks;
+	bool stacks_shallow_warning;
+	/* timeline */
+	bool has_timeline;
+	char *timeline_unit;
+	struct mt_point *points;
+	size_t npoints;
+	/* merged reports */
+	size_t nfiles;
+	uint64_t *pids;
+	size_t npids;
+	/* key -> site index + 1 (0 = empty), open addressing; built on demand */
+	size_t *idx;
+	size_t idx_cap;
+};
+
+/*
+ * Loads one report.  On failure prints one "modalloc: FILE: why" line and
+ * returns NULL.
+ */
+struct mt_report *mt_report_load(const char *path);
+void mt_report_free(struct mt_report *r);
+
+/*
+ * Expands the command line's FILE arguments: a directory stands for the
+ * modalloc.*.json files directly inside it (sorted by pid).  Returns the
+ * number of paths; dies with one line when a directory holds none.
+ */
+size_t mt_expand_paths(char **args, size_t nargs, char ***out);
+
+/*
+ * Loads every path; NULL (after the error line) if any fails.  With more
+ * than one, returns them merged: totals, calls and site numbers summed
+ * (so peak figures become the sum of each process's peak: an upper bound
+ * of the tree's peak), sites merged by key, timelines dropped.
+ */
+struct mt_report *mt_report_load_merged(char **paths, size_t npaths);
+
+/* Merges src into dst (see above).  Keeps dst's frames for shared keys. */
+void mt_report_merge(struct mt_report *dst, const struct mt_report *src);
+
+/* The value of a "stacks" member, 0 when absent. */
+uint64_t mt_stacks_get(const struct mt_report *r, const char *name);
+
+/* Finds a site by key, or NULL. */
+struct mt_site *mt_report_find(const struct mt_report *r, const char *key);
+
+/* The report as JSON, version 1, readable again by every subcommand. */
+char *mt_report_to_json(const struct mt_report *r);
+
+/* "libfoo.so.6" from "/usr/lib/x86_64-linux-gnu/libfoo.so.6". */
+const char *mt_basename(const char *path);
+
+/* True for frames of the profiler itself and of the allocator entry points. */
+bool mt_frame_is_allocator(const struct mt_frame *f);
+
+/*
+ * Short label of a frame: its function, or "module+0xoff" when unknown.
+ * Returns a pointer to f->function or to buf.
+ */
+const char *mt_frame_label(const struct mt_frame *f, char *buf, size_t cap);
+
+/*
+ * The first frame of a site that is not an allocator frame (the site's
+ * "innermost meaningful frame"); the innermost frame when all are.
+ * Returns an index into frames, or SIZE_MAX without frames.
+ */
+size_t mt_site_first_meaningful(const struct mt_site *s);
+
+#endif

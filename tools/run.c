@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * run.c: `modalloc [run] PROGRAM ARGS...`: runs a program with libmodalloc
+ * preloaded into it and every process it starts, then summarizes the tree.
+ *
+ * Each process writes <dir>/modalloc.<pid>.json at exit (MOD_ALLOC_OUT is
+ * inherited through fork and exec).  The tool stays the program's parent in
+ * the same process group, so the terminal's Ctrl-C reaches the program; the
+ * tool itself ignores SIGINT and SIGQUIT while it waits and passes SIGTERM
+ * and SIGHUP on, then reports how the program ended and exits the same way.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "model.h"
+#include "util.h"
+
+#ifndef MODALLOC_LIBDIR
+#define MODALLOC_LIBDIR "/usr/local/lib"
+#endif
+#ifndef MODALLOC_VERSION
+#define MODALLOC_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"usage: modalloc [run] [options] [--] PROGRAM [ARGS...]\n"
+	"Runs PROGRAM with libmodalloc.so preloaded, following fork and exec, and\n"
+	"prints a summary of every process when it ends. Exits with PROGRAM's status\n"
+	"(128+N when a signal N killed it).\n"
+	"\n"
+	"  -o, --output DIR   directory for the reports (created, mode 0700, if\n"
+	"                     missing); default: a new ./modalloc.<pid>\n"
+	"  --counters-only    totals only, no call sites (faster)\n"
+	"  --depth N          frames kept per call site (MOD_ALLOC_DEPTH)\n"
+	"  --buckets N        call-site table size (MOD_ALLOC_BUCKETS)\n"
+	"  --dhat             also write DHAT files, DIR/dhat.<pid>.json\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"The library is $MODALLOC_LIB, else the build tree's, else the one in\n"
+	"  " MODALLOC_LIBDIR "\n"
+	"Read the results with: modalloc report DIR\n";
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+}
+
+static char *absolute(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (!r)
+		mt_die(2, "%s: %s", path, strerror(errno));
+	return r;
+}
+
+static char *find_lib(void)
+{
+	const char *env = getenv("MODALLOC_LIB");
+	if (env && *env) {
+		if (access(env, R_OK) != 0)
+			mt_die(2, "MODALLOC_LIB=%s: %s", env, strerror(errno));
+		return absolute(env);
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = mt_xasprintf("%s/../src/libmodalloc.so", exe);
+			if (access(p, R_OK) == 0) {
+				char *a = absolute(p);
+				free(p);
+				return a;
+			}
+			free(p);
+		}
+	}
+	const char *inst = MODALLOC_LIBDIR "/libmodalloc.so";
+	if (access(inst, R_OK) == 0)
+		return mt_xstrdup(inst);
+	mt_die(2, "cannot find libmodalloc.so (not in the build tree, nor in " MODALLOC_LIBDIR
+	          "); set MODALLOC_LIB to its path");
+}
+
+/* MOD_ALLOC_OUT is a template: a '%' in the directory must be doubled. */
+static char *template_in(const char *dir, const char *name)
+{
+	size_t n = 0;
+	for (const char *p = dir; *p; p++)
+		n += *p == '%' ? 2 : 1;
+	char *out = mt_xmalloc(n + strlen(name) + 2), *o = out;
+	for (const char *p = dir; *p; p++) {
+		*o++ = *p;
+		if (*p == '%')
+			*o++ = '%';
+	}
+	sprintf(o, "/%s", name);
+	return out;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static bool is_report(const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(name, "modalloc.", 9) == 0 && n > 14 && strcmp(name + n - 5, ".json") == 0 &&
+	       !strstr(name, ".tmp.");
+}
+
+static void list_reports(const char *dir, struct names *out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		mt_die(2, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!is_report(e->d_name))
+			continue;
+		out->v = mt_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+		out->v[out->n++] = mt_xstrdup(e->d_name);
+	}
+	closedir(d);
+}
+
+static bool has_name(const struct names *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int by_pid(const void *a, const void *b)
+{
+	const struct mt_report *x = *(struct mt_report *const *)a, *y = *(struct mt_report *const *)b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static void table_row(const char *pid, const char *cmd, const struct mt_totals *t)
+{
+	char c[40], a[32], b[32], p[32], l[32];
+	fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", pid, mt_trunc(cmd, 32, c, sizeof c),
+	        mt_grouped(t->blocks, a, sizeof a), mt_human(t->bytes, b, sizeof b),
+	        mt_human(t->peak_bytes, p, sizeof p), mt_human(t->live_bytes, l, sizeof l));
+}
+
+/* The table of every report that appeared in dir during the run. */
+static void summarize(const char *dir, const struct names *before, pid_t top, bool killed,
+                      bool *top_found)
+{
+	struct names after = { 0 };
+	list_reports(dir, &after);
+	struct mt_report **reps = NULL;
+	size_t n = 0, bad = 0;
+	for (size_t i = 0; i < after.n; i++) {
+		if (has_name(before, after.v[i]))
+			continue;
+		char *path = mt_xasprintf("%s/%s", dir, after.v[i]);
+		struct mt_report *r = mt_report_load(path); /* a bad one prints its own line */
+		free(path);
+		if (!r) {
+			bad++;
+			continue;
+		}
+		reps = mt_xrealloc(reps, (n + 1) * sizeof *reps);
+		reps[n++] = r;
+	}
+	qsort(reps, n, sizeof *reps, by_pid);
+	*top_found = false;
+	struct mt_totals all = { 0 };
+	const size_t max_rows = 100;
+	if (n)
+		fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", "pid", "command", "blocks", "bytes",
+		        "peak", "leaked");
+	for (size_t i = 0; i < n; i++) {
+		const struct mt_report *r = reps[i];
+		if ((pid_t)r->pid == top)
+			*top_found = true;
+#define X(k) all.k += r->totals.k;
+		MT_TOTALS(X)
+#undef X
+		if (i < max_rows) {
+			char pid[24];
+			snprintf(pid, sizeof pid, "%llu", (unsigned long long)r->pid);
+			table_row(pid, r->cmd, &r->totals);
+		}
+	}
+	if (n > max_rows)
+		fprintf(stderr, "%9s  (%zu more processes: modalloc report lists them merged)\n", "...",
+		        n - max_rows);
+	if (n > 1) {
+		char what[48];
+		snprintf(what, sizeof what, "%zu processes (peak: sum)", n);
+		table_row("all", what, &all);
+	}
+	if (!n && (bad || !killed))
+		mt_err("no reports were written%s", bad ? " that could be read" : "");
+	for (size_t i = 0; i < n; i++)
+		mt_report_free(reps[i]);
+	free(reps);
+	for (size_t i = 0; i < after.n; i++)
+		free(after.v[i]);
+	free(after.v);
+}
+
+int mt_cmd_run(int argc, char **argv)
+{
+	const char *out = NULL, *depth = NULL, *buckets = NULL;
+	bool counters_only = false, dhat = false;
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v;
+		uint64_t num;
+		if (mt_is_help(a)) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0) {
+			puts("modalloc " MODALLOC_VERSION);
+			return 0;
+		}
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "--counters-only") == 0) {
+			counters_only = true;
+		} else if (strcmp(a, "--dhat") == 0) {
+			dhat = true;
+		} else if (mt_opt_value(argc, argv, &i, "--output", &v) ||
+		           mt_opt_value(argc, argv, &i, "-o", &v)) {
+			out = v;
+		} else if (strncmp(a, "-o", 2) == 0 && a[2]) {
+			out = a + 2;
+		} else if (mt_opt_value(argc, argv, &i, "--depth", &v)) {
+			if (mt_parse_u64(v, &num) || !num)
+				mt_die(2, "--depth: '%s' is not a positive number", v);
+			depth = v;
+		} else if (mt_opt_value(argc, argv, &i, "--buckets", &v)) {
+			if (mt_parse_u64(v, &num) || !num)
+				mt_die(2, "--buckets: '%s' is not a positive number", v);
+			buckets = v;
+		} else if (a[0] == '-' && a[1]) {
+			mt_die(2, "unknown option '%s' (see modalloc --help)", a);
+		} else {
+			break;
+		}
+	}
+	if (i >= argc)
+		mt_die(2, "no PROGRAM given (see modalloc --help)");
+	if (out && !*out)
+		mt_die(2, "--output: empty directory name");
+	char **prog = argv + i;
+
+	char *lib = find_lib();
+	if (strpbrk(lib, ": "))
+		mt_die(2, "%s: LD_PRELOAD cannot hold a path with ':' or ' '", lib);
+
+	/* The output directory: -o may reuse one; the default is always new. */
+	char *dir_arg = out ? mt_xstrdup(out) : mt_xasprintf("modalloc.%ld", (long)getpid());
+	bool created = false;
+	if (mkdir(dir_arg, 0700) == 0) {
+		created = true;
+	} else if (errno != EEXIST || !out) {
+		mt_die(2, "cannot create directory %s: %s", dir_arg, strerror(errno));
+	} else {
+		struct stat st;
+		if (stat(dir_arg, &st) != 0 || !S_ISDIR(st.st_mode))
+			mt_die(2, "%s: exists and is not a directory", dir_arg);
+		if (access(dir_arg, W_OK | X_OK) != 0)
+			mt_die(2, "%s: %s", dir_arg, strerror(errno));
+	}
+	char *dir = absolute(dir_arg);
+	struct names before = { 0 };
+	list_reports(dir, &before);
+
+	int errpipe[2];
+	if (pipe2(errpipe, O_CLOEXEC) != 0)
+		mt_die(2, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		mt_die(2, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(errpipe[0]);
+		const char *old = getenv("LD_PRELOAD");
+		char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
+		if (old && strstr(old, lib))
+			pre = mt_xstrdup(old); /* already there: preloading twice would count twice */
+		setenv("LD_PRELOAD", pre, 1);
+		setenv("MOD_ALLOC_OUT", template_in(dir, "modalloc.%p.json"), 1);
+		setenv("MOD_ALLOC_QUIET", "1", 1);
+		setenv("MOD_ALLOC_BACKTRACES", counters_only ? "0" : "1", 1);
+		if (depth)
+			setenv("MOD_ALLOC_DEPTH", depth, 1);
+		if (buckets)
+			setenv("MOD_ALLOC_BUCKETS", buckets, 1);
+		if (dhat)
+			setenv("MOD_ALLOC_DHAT", template_in(dir, "dhat.%p.json"), 1);
+		execvp(prog[0], prog);
+		int e = errno;
+		ssize_t w = write(errpipe[1], &e, sizeof e);
+		(void)w;
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	close(errpipe[1]);
+	/* Ctrl-C goes to the whole foreground group: the program decides, we wait. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	int exec_errno = 0;
+	ssize_t got;
+	do
+		got = read(errpipe[0], &exec_errno, sizeof exec_errno);
+	while (got < 0 && errno == EINTR);
+	close(errpipe[0]);
+
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			mt_die(2, "waitpid: %s", strerror(errno));
+	}
+	child_pid = 0;
+	if (got == (ssize_t)sizeof exec_errno) {
+		if (created)
+			rmdir(dir);
+		mt_die(exec_errno == ENOENT ? 127 : 126, "cannot run %s: %s", prog[0],
+		       strerror(exec_errno));
+	}
+
+	bool top_found;
+	summarize(dir, &before, pid, WIFSIGNALED(status), &top_found);
+	int rc;
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		const char *name = sigabbrev_np(sig);
+		mt_err("%s killed by SIG%s%s", prog[0], name ? name : "?",
+		       WCOREDUMP(status) ? " (core dumped)" : "");
+		if (!top_found)
+			mt_err("pid %ld wrote no report: it did not reach exit", (long)pid);
+		rc = 128 + sig;
+	} else {
+		rc = WEXITSTATUS(status);
+		if (rc)
+			mt_err("%s exited with status %d", prog[0], rc);
+	}
+	mt_err("reports in %s (modalloc report %s)", dir, dir);
+	for (size_t k = 0; k < before.n; k++)
+		free(before.v[k]);
+	free(before.v);
+	free(dir);
+	free(dir_arg);
+	free(lib);
+	return rc;
+}

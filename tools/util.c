@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.c: errors, allocation, number parsing and formatting for the command. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mt_err(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs(MT_PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void mt_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fflush(stdout);
+	fputs(MT_PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(status);
+}
+
+static void *oom(void *p)
+{
+	if (!p)
+		mt_die(2, "out of memory");
+	return p;
+}
+
+void *mt_xmalloc(size_t n)
+{
+	return oom(malloc(n ? n : 1));
+}
+
+void *mt_xcalloc(size_t n, size_t m)
+{
+	return oom(calloc(n ? n : 1, m ? m : 1));
+}
+
+void *mt_xrealloc(void *p, size_t n)
+{
+	return oom(realloc(p, n ? n : 1));
+}
+
+char *mt_xstrdup(const char *s)
+{
+	return oom(strdup(s));
+}
+
+char *mt_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		mt_die(2, "out of memory");
+	return s;
+}
+
+int mt_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int unit_shift(const char *u, unsigned *shift)
+{
+	static const struct { const char *name; unsigned shift; } units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
+	};
+	char low[8];
+	size_t n = strlen(u);
+	if (n >= sizeof low)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)(u[i] >= 'A' && u[i] <= 'Z' ? u[i] + 32 : u[i]);
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(low, units[i].name) == 0) {
+			*shift = units[i].shift;
+			return 0;
+		}
+	return -1;
+}
+
+int mt_parse_size(const char *s, uint64_t *out)
+{
+	if (!s)
+		return -1;
+	const char *p = s;
+	unsigned __int128 ip = 0, frac = 0, scale = 1;
+	int digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		ip = ip * 10 + (unsigned)(*p - '0');
+		if (ip > UINT64_MAX)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		for (int n = 0; *p >= '0' && *p <= '9'; p++, digits++, n++) {
+			/* 18 fraction digits are more than a byte's worth of TiB. */
+			if (n < 18) {
+				frac = frac * 10 + (unsigned)(*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	if (!digits)
+		return -1;
+	while (*p == ' ')
+		p++;
+	unsigned shift;
+	if (unit_shift(p, &shift) < 0)
+		return -1;
+	unsigned __int128 v = (ip << shift) + ((frac << shift) + scale / 2) / scale;
+	if (v > UINT64_MAX)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+const char *mt_human(uint64_t bytes, char *buf, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	if (bytes < 1024) {
+		snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
+		return buf;
+	}
+	double v = (double)bytes;
+	unsigned u = 0;
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	/* 1023.96 KiB would print as "1024.0 KiB": move to the next unit. */
+	if (v >= 1023.95 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+const char *mt_human_signed(int64_t bytes, char *buf, size_t cap)
+{
+	char tmp[32];
+	if (bytes == 0) {
+		snprintf(buf, cap, "0 B");
+		return buf;
+	}
+	uint64_t mag = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
+	snprintf(buf, cap, "%c%s", bytes < 0 ? '-' : '+', mt_human(mag, tmp, sizeof tmp));
+	return buf;
+}
+
+const char *mt_grouped(uint64_t v, char *buf, size_t cap)
+{
+	char digits[32];
+	int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+	size_t o = 0;
+	for (int i = 0; i < n && o + 2 < cap; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *mt_trunc(const char *s, size_t width, char *buf, size_t cap)
+{
+	size_t n = strlen(s);
+	if (cap == 0)
+		return buf;
+	if (width >= cap)
+		width = cap - 1;
+	if (n <= width) {
+		memcpy(buf, s, n + 1);
+		return buf;
+	}
+	size_t keep = width > 3 ? width - 3 : 0;
+	/* Do not split a UTF-8 sequence. */
+	while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80)
+		keep--;
+	memcpy(buf, s, keep);
+	memcpy(buf + keep, "...", width >= 3 ? 3 : width);
+	buf[keep + (width >= 3 ? 3 : width)] = '\0';
+	return buf;
+}
+
+bool mt_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(a, name, n) != 0)
+		return false;
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return true;
+	}
+	if (a[n] != '\0')
+		return false;
+	if (*i + 1 >= argc)
+		mt_die(2, "option %s needs a value", name);
+	*i += 1;
+	*val = argv[*i];
+	return true;
+}
+
+char *mt_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 65536, n = 0;
+	char *buf = mt_xmalloc(cap + 1);
+	for (;;) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap) {
+			if (ferror(f)) {
+				int e = errno ? errno : EIO;
+				fclose(f);
+				free(buf);
+				errno = e;
+				return NULL;
+			}
+			break;
+		}
+		cap *= 2;
+		buf = mt_xrealloc(buf, cap + 1);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util.h: small helpers shared by the modalloc command's subcommands:
+ * one-line errors, checked allocation, number and size parsing, and the
+ * human-readable byte format used in every table.
+ */
+#ifndef MT_UTIL_H
+#define MT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MT_PROG "modalloc"
+
+/* Prints "modalloc: <msg>" on stderr. */
+void mt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* mt_err then exit(status). */
+_Noreturn void mt_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void *mt_xmalloc(size_t n);
+void *mt_xcalloc(size_t n, size_t m);
+void *mt_xrealloc(void *p, size_t n);
+char *mt_xstrdup(const char *s);
+char *mt_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Decimal unsigned integer, nothing else; 0 on success. */
+int mt_parse_u64(const char *s, uint64_t *out);
+/*
+ * A size: a decimal number (a fraction allowed) and an optional unit,
+ * case-insensitive: B, k/K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB.  Every unit is
+ * binary (k = 1024), as memory sizes are.  "1.5GiB" = 1610612736.
+ */
+int mt_parse_size(const char *s, uint64_t *out);
+
+/* "512 B", "1.5 KiB", "12.3 MiB": writes into buf (at least 16 bytes). */
+const char *mt_human(uint64_t bytes, char *buf, size_t cap);
+/* Signed variant with an explicit sign: "+1.0 KiB", "-512 B", "0 B". */
+const char *mt_human_signed(int64_t bytes, char *buf, size_t cap);
+/* 1234567 -> "1,234,567". */
+const char *mt_grouped(uint64_t v, char *buf, size_t cap);
+
+/* Copies at most width display columns of s into buf, ending with "..." when cut. */
+const char *mt_trunc(const char *s, size_t width, char *buf, size_t cap);
+
+/* Standard option helpers: is this argument --help / -h? */
+bool mt_is_help(const char *arg);
+
+/*
+ * Matches "--name VALUE" and "--name=VALUE" at argv[*i]; on a match
+ * advances *i past the value and sets *val.  Dies when the value is missing.
+ */
+bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Reads a whole file; NULL with errno set on failure. */
+char *mt_read_file(const char *path, size_t *len);
+
+#endif
