@@ -270,3 +270,20 @@ int ma_report_now(const char *tmpl)
 	unlock_reporting();
 	return err;
 }
+
+int ma_report_for_exec(char *path, size_t cap)
+{
+	struct ma_report r;
+	lock_reporting();
+	ma_report_freeze(&r, true);
+	r.at_exec = true;
+	int err = write_json(ma_g.opt.out, &r, path, cap, true);
+	ma_report_thaw(&r);
+	unlock_reporting();
+	return err;
+}
+
+void ma_report_exec_failed(const char *path)
+{
+	ma_os_unlink(path);
+}

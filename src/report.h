@@ -29,6 +29,7 @@ struct ma_report {
 	uint64_t rss_peak_bytes;
 	uint64_t wall_ns;
 	bool at_exit;
+	bool at_exec;
 	const struct ma_t2_frozen *sites; /* NULL without call sites */
 	/* Memory over time: the samples, then the peak and the end inserted in clock order. */
 	struct ma_timeline_point timeline[MA_TIMELINE_MAX + 2];
@@ -69,6 +70,10 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 /* Called by the destructor: every configured output, then the summary. */
 void ma_report_at_exit(void);
+/* Before an exec: this image's report, at its final path (in path). 0 or -errno. */
+int ma_report_for_exec(char *path, size_t cap);
+/* The exec failed: remove that report; the exit report will cover everything. */
+void ma_report_exec_failed(const char *path);
 /* The API's "write the report now". */
 int ma_report_now(const char *tmpl);
 

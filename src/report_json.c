@@ -115,6 +115,7 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	key(b, "tool", false);
 	ma_buf_str(b, "\"modalloc " MODALLOC_VERSION "\"");
 	kv_bool(b, "at_exit", r->at_exit, false);
+	kv_bool(b, "at_exec", r->at_exec, false);
 
 	ma_buf_str(b, ",\n \"totals\": {");
 	kv_u64(b, "blocks", s->blocks, true);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what modalloc needs on Debian 12, only what is missing.
+#   scripts/deps.sh build   compiler, meson, ninja, pkg-config, json-c (the modalloc tool)
+#   scripts/deps.sh test    + cmocka, valgrind, clang (fuzzing), the aarch64 cross
+#                           compiler and qemu-user, chromium and node (DHAT viewer test)
+set -euo pipefail
+what=${1:-build}
+pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev)
+if [ "$what" = test ]; then
+  pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+         qemu-user chromium nodejs npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# node/npm may come from outside Debian (a node build on PATH): then keep it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<< "${missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ "$what" = test ] && [ -f tests/dhat/package.json ] && [ ! -d tests/dhat/node_modules ]; then
+  (cd tests/dhat && npm ci --no-audit --no-fund --silent)
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Quick start, part 2: the whole test suite.  Installs test dependencies,
+# builds, runs every meson suite (unit, integration, tool, dhat, aarch64,
+# real, stress), then the unit tests under ASan+UBSan and under TSan, and
+# prints one closing line "N passed, M failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")"
+scripts/deps.sh test
+export MALLOC_PERTURB_=0
+status=0
+run() { # build-dir, meson-setup-args..., -- meson-test-args...
+  local dir=$1; shift
+  local setup=() ; while [ $# -gt 0 ] && [ "$1" != -- ]; do setup+=("$1"); shift; done; shift
+  if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "${setup[@]}" >/dev/null || return 1; fi
+  meson compile -C "$dir" >/dev/null || { meson compile -C "$dir" 2>&1 | tail -30; return 1; }
+  meson test -C "$dir" --print-errorlogs "$@"
+}
+run build -- || status=1
+run build-asan -Dsanitize_tests=address,undefined -Dbench=false -- --suite unit || status=1
+run build-tsan -Dsanitize_tests=thread -Dbench=false -- --suite unit || status=1
+python3 scripts/summarize.py build build-asan build-tsan
+exit $status
