@@ -92,10 +92,71 @@ bool ma_frames_equal(const uintptr_t *a, const uintptr_t *b, unsigned n);
  */
 uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
                         uintptr_t *(*store_frames)(void *ctx, unsigned n), void *ctx);
-void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
-                        int64_t other_live_bytes, int64_t other_live_blocks, bool atomic);
-unsigned ma_site_hist_class(uint64_t size);
 /* In a fork child: zero every site's counters (sites and frames stay). */
 void ma_site_table_reset_counts(void);
+
+/* Inline: `atomic` is a constant at every call, so each caller gets its own copy. */
+MA_INLINE unsigned ma_site_hist_class(uint64_t size)
+{
+	unsigned k = size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+	return k < MA_SITE_HIST ? k : MA_SITE_HIST - 1;
+}
+
+/* Plain (owner) or atomic (shared part) read-modify-write. */
+#define PART_ADD(field, v)                                    \
+	do {                                                  \
+		if (atomic)                                   \
+			ma_add_relaxed(&p->field, (v));       \
+		else                                          \
+			ma_own_add(&p->field, (v));           \
+	} while (0)
+
+MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
+                                  int64_t other_live_bytes, int64_t other_live_blocks, bool atomic)
+{
+	int64_t live_b = ma_load_relaxed(&p->live_bytes);
+	int64_t live_k = ma_load_relaxed(&p->live_blocks);
+	if (ma_load_relaxed(&p->u) != serial) {
+		/* A global peak happened since this part last changed: its live value then was this. */
+		ma_store_relaxed(&p->g_bytes, live_b);
+		ma_store_relaxed(&p->g_blocks, live_k);
+		ma_store_relaxed(&p->u, serial);
+	}
+	int64_t db = e->bytes - e->freed_bytes, dk = e->blocks - e->frees;
+	if (e->blocks) {
+		PART_ADD(blocks, (uint64_t)e->blocks);
+		PART_ADD(bytes, (uint64_t)e->bytes);
+	}
+	if (e->frees) {
+		PART_ADD(frees, (uint64_t)e->frees);
+		PART_ADD(freed_bytes, (uint64_t)e->freed_bytes);
+		PART_ADD(lifetime_freed, (uint64_t)e->lifetime);
+	}
+	PART_ADD(birth_sum_live, e->birth);
+	if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
+		PART_ADD(hist[e->hist_class], 1);
+	if (atomic) {
+		live_b = ma_add_relaxed(&p->live_bytes, db) + db;
+		live_k = ma_add_relaxed(&p->live_blocks, dk) + dk;
+	} else {
+		live_b += db;
+		live_k += dk;
+		ma_store_relaxed(&p->live_bytes, live_b);
+		ma_store_relaxed(&p->live_blocks, live_k);
+	}
+	/* The site's own high-water mark, over both parts. */
+	int64_t site_b = live_b + other_live_bytes, site_k = live_k + other_live_blocks;
+	if (db > 0 && site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {
+		if (atomic) {
+			uint64_t cur = ma_load_relaxed(&p->max_bytes);
+			while ((uint64_t)site_b > cur && !ma_cas_acq_rel(&p->max_bytes, &cur, (uint64_t)site_b))
+				;
+		} else {
+			ma_store_relaxed(&p->max_bytes, (uint64_t)site_b);
+		}
+		ma_store_relaxed(&p->max_blocks, (uint64_t)(site_k > 0 ? site_k : 0));
+	}
+}
+
 
 #endif

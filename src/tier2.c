@@ -98,11 +98,19 @@ bool ma_tier2_init(const struct ma_options *opt)
 	return true;
 }
 
-static struct t2_thread *thread_state(struct ma_thread *t)
+static MA_NOINLINE struct t2_thread *thread_state_slow(struct ma_thread *t);
+
+MA_INLINE struct t2_thread *thread_state(struct ma_thread *t)
 {
 	struct t2_thread *s = t->tier2;
 	if (MA_LIKELY(s && s->ready))
 		return s;
+	return thread_state_slow(t);
+}
+
+static struct t2_thread *thread_state_slow(struct ma_thread *t)
+{
+	struct t2_thread *s = t->tier2;
 	if (!s) {
 		s = ma_os_map(sizeof *s);
 		if (!s)
@@ -177,15 +185,18 @@ static void flush_all(struct t2_thread *s)
 }
 
 /* Applies one event: at once for the owner, through the cache for others. */
-static void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, const struct ma_site_event *e)
+MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, const struct ma_site_event *e)
 {
 	struct ma_site *site = &ma_sites.sites[idx];
-	if (t->is_owner || !s) {
-		bool atomic = !t->is_owner; /* no thread state: fall back to atomics */
-		struct ma_site_part *p = atomic ? &site->shared : &site->own;
-		struct ma_site_part *other = atomic ? &site->own : &site->shared;
-		ma_site_part_apply(p, e, ma_load_relaxed(&ma_live.peak_serial),
-		                   ma_load_relaxed(&other->live_bytes), ma_load_relaxed(&other->live_blocks), atomic);
+	if (MA_LIKELY(t->is_owner)) {
+		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak_serial),
+		                   ma_load_relaxed(&site->shared.live_bytes),
+		                   ma_load_relaxed(&site->shared.live_blocks), false);
+		return;
+	}
+	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
+		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial),
+		                   ma_load_relaxed(&site->own.live_bytes), ma_load_relaxed(&site->own.live_blocks), true);
 		return;
 	}
 	struct t2_delta *d = &s->cache[idx & (T2_CACHE - 1)];
@@ -254,6 +265,7 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 		.freed_bytes = (int64_t)size,
 		.lifetime = now >= ext->birth ? (int64_t)(now - ext->birth) : 0,
 		.birth = -(int64_t)ext->birth,
+		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
 	apply(t, s, idx, &e);
 }
