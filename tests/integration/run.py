@@ -52,6 +52,7 @@ class Ctx:
         self.progs = [os.path.abspath(p) for p in progs]
         self.valgrind = valgrind
         self.root = tempfile.mkdtemp(prefix="modalloc-integ-")
+        self.extra_env = {}
 
     def prog(self, i=0):
         return self.progs[i]
@@ -61,10 +62,12 @@ class Ctx:
 
     def env(self, preload=True, extra=None):
         """The environment of a test run: nothing inherited that could change
-        the library's behaviour, quiet unless a case asks otherwise."""
+        the library's behaviour, quiet unless a case asks otherwise, plus the
+        --env settings of this invocation."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("MOD_ALLOC_") and k not in ("LD_PRELOAD", "MALLOC_PERTURB_")}
         env["MOD_ALLOC_QUIET"] = "1"
+        env.update(self.extra_env)
         if preload:
             env["LD_PRELOAD"] = self.lib
         for k, v in (extra or {}).items():
@@ -127,9 +130,16 @@ def reports_in(d, allow_other=False):
         check(stat.S_IMODE(st.st_mode) == 0o600, f"{path}: mode {oct(stat.S_IMODE(st.st_mode))}, not 0600")
         r = load_report(path)
         byname[name] = r
-        check(r["pid"] not in bypid, f"two reports for pid {r['pid']} in {d}")
-        bypid[r["pid"]] = r
+        key = report_key(r)
+        check(key not in bypid, f"two reports for pid {key} in {d}")
+        bypid[key] = r
     return bypid, byname
+
+
+def report_key(r):
+    """A process's report is keyed by its pid; the one an image wrote just
+    before exec (same pid as the new image's) by "<pid>/exec"."""
+    return f"{r['pid']}/exec" if r.get("at_exec") else r["pid"]
 
 
 def get(report, key):
@@ -161,8 +171,8 @@ def check_expectations(res, bypid, baseline=None, files=True):
             continue
         if verb not in ("E", "GE", "NEAR", "SLACK"):
             continue
-        pid = int(f[1])
-        check(pid in bypid, f"no report from pid {pid} (have {sorted(bypid)}): {line}\n{res.describe()}")
+        pid = int(f[1]) if f[1].isdigit() else f[1]
+        check(pid in bypid, f"no report from pid {pid} (have {sorted(map(str, bypid))}): {line}\n{res.describe()}")
         r = bypid[pid]
         got = get(r, f[2])
         want = int(f[3])
@@ -273,16 +283,25 @@ def case_fork_threads(ctx):
 
 def case_exec(ctx):
     parent, child = ctx.prog(0), ctx.prog(1)
-    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=10)
-    cmds = sorted(r["cmd"] for r in bypid.values())
-    check(cmds == sorted([f"{parent} {child}", f"{child} child"]), f"report commands {cmds}")
-    # exec in place: one report, the new image's, under the same pid.
+    # fork + exec: the parent's report, the child's pre-exec one, the new image's.
+    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=15)
+    pids = sorted(k for k in bypid if isinstance(k, int))
+    check(len(pids) == 2, f"reports {sorted(map(str, bypid))}")
+    (cpid,) = [p for p in pids if f"{p}/exec" in bypid]
+    check(bypid[cpid]["cmd"] == f"{child} child", f"cmd {bypid[cpid]['cmd']}")
+    check(bypid[f"{cpid}/exec"]["cmd"] == f"{parent} {child}", "pre-exec cmd")
+    # exec in place: two reports under one pid, neither overwriting the other.
     res = ctx.run([parent, child, "direct"])
-    bypid, _ = reports_in(res.outdir)
-    check(check_expectations(res, bypid) == 6, f"expected 6 checks\n{res.describe()}")
-    (r,) = bypid.values()
-    check(r["cmd"] == f"{child} child", f"cmd {r['cmd']}")
-    check(f"E {r['pid']} totals.blocks 5" in res.out, "the exec'd image kept its pid")
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 12, f"expected 12 checks\n{res.describe()}")
+    (pid,) = [k for k in bypid if isinstance(k, int)]
+    check(sorted(byname) == [f"modalloc.{pid}.1.json", f"modalloc.{pid}.json"], f"files {sorted(byname)}")
+    check(bypid[pid]["cmd"] == f"{child} child", f"cmd {bypid[pid]['cmd']}")
+    # A failed exec: the pre-exec report is withdrawn, the report at exit stays.
+    res = ctx.run([parent, child, "fail"])
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 3, f"expected 3 checks\n{res.describe()}")
+    check(len(byname) == 1, f"files {sorted(byname)}")
 
 
 def case_exit_thread(ctx):
@@ -486,10 +505,15 @@ def main():
     ap.add_argument("--lib", required=True, help="libmodalloc.so to preload")
     ap.add_argument("--valgrind", help="valgrind executable (default: from PATH)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="set for every run (e.g. MOD_ALLOC_BACKTRACES=1: the same exact totals with call sites)")
     ap.add_argument("case", choices=sorted(CASES))
     ap.add_argument("progs", nargs="+")
     a = ap.parse_args()
     ctx = Ctx(a.lib, a.progs, a.valgrind)
+    for kv in a.env:
+        k, _, v = kv.partition("=")
+        ctx.extra_env[k] = v
     try:
         CASES[a.case](ctx)
     except Skip as e:

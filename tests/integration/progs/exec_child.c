@@ -17,5 +17,6 @@ int main(void)
 	t_expect("totals.live_bytes", 21);
 	t_expect("inherited.frees", 0);
 	t_expect("threads", 1);
+	t_expect("at_exec", 0);
 	return 0;
 }

@@ -9,6 +9,7 @@
  *
  * Protocol on stdout, read by tests/integration/run.py:
  *   E <pid> <key> <value>        the report of process <pid> has key == value
+ *                                (<pid>/exec: the report it wrote before exec)
  *   GE <pid> <key> <value>       ... key >= value
  *   NEAR <pid> <key> <v> <tol>   ... |key - v| < tol
  *   SLACK <pid> <key> <v> <k>    ... |key - v| < k * config.peak_slack_bytes
@@ -116,6 +117,20 @@ static inline void t_kv(const char *verb, const char *key, uint64_t v, const cha
 static inline void t_expect(const char *key, uint64_t v)
 {
 	t_kv("E", key, v, NULL);
+}
+
+/* ... on the report this image writes just before it execs ("at_exec": true). */
+static inline void t_expect_exec(const char *key, uint64_t v)
+{
+	struct t_line l;
+	l.n = 0;
+	t_str(&l, "E ");
+	t_u64(&l, (uint64_t)getpid());
+	t_str(&l, "/exec ");
+	t_str(&l, key);
+	t_str(&l, " ");
+	t_u64(&l, v);
+	t_flush(&l);
 }
 
 static inline void t_expect_ge(const char *key, uint64_t v)
