@@ -53,11 +53,11 @@ static void xml_text(FILE *f, const char *s)
 }
 
 /*
- * A round axis maximum >= v: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a
- * power of ten of the binary unit v is shown in (B, KiB, MiB...), so that
- * the ticks read 0, 0.5, 1, 1.5, 2 MiB rather than 0, 488.3, 976.6 KiB.
+ * A round tick step >= v: 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of
+ * ten of the binary unit v is shown in (B, KiB, MiB...), so that the ticks
+ * read 0, 6, 12, 18, 24 MiB rather than 0, 6.2, 12.5, 18.8 MiB.
  */
-static double nice_max(double v)
+static double nice_step(double v)
 {
 	if (v <= 0)
 		return 1;
@@ -65,11 +65,17 @@ static double nice_max(double v)
 	while (v / unit >= 1024)
 		unit *= 1024;
 	double x = v / unit, p = pow(10, floor(log10(x)));
-	static const double m[] = { 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 };
+	static const double m[] = { 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 };
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
 		if (m[i] * p >= x * (1 - 1e-12))
 			return m[i] * p * unit;
 	return 10 * p * unit;
+}
+
+/* Four ticks: the axis maximum is four round steps. */
+static double nice_max(double v)
+{
+	return v < 4 ? 4 : 4 * nice_step(v / 4);
 }
 
 static void header(FILE *f, int height, const struct mt_report *r, const char *subtitle)
@@ -234,9 +240,9 @@ static void plot_timeline(FILE *f, const struct mt_report *r)
 			ymaxv = p[i].rss;
 		rss |= p[i].rss != 0;
 	}
-	double ymax = nice_max((double)ymaxv * 1.05);
+	double ymax = nice_max((double)ymaxv * 1.04); /* room for the peak label */
 	double span = tmax > tmin ? (double)(tmax - tmin) : 1;
-#define XOF(t) (PL + PW * ((double)((t) - tmin)) / span)
+#define XOF(t) (PL + PW * ((double)(t) - (double)tmin) / span)
 #define YOF(v) (PT + PH - PH * (double)(v) / ymax)
 
 	int bar_h = sites_bar(f, r, 0, false);
@@ -247,11 +253,13 @@ static void plot_timeline(FILE *f, const struct mt_report *r)
 	         rss ? "; dashed: RSS" : "");
 	header(f, height, r, sub);
 	y_axis(f, ymax);
-	/* x axis: the allocation clock. */
-	for (int i = 0; i <= 4; i++) {
-		double t = (double)tmin + span * i / 4;
+	/* x axis: the allocation clock, ticks at round values. */
+	double xstep = nice_step(span / 4);
+	for (double t = 0; t <= span * (1 + 1e-9); t += xstep) {
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>\n",
+		        XOF(t), PT + PH, XOF(t), PT + PH + 4);
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#333\">%s</text>\n",
-		        PL + PW * i / 4.0, PT + PH + 16, mt_human((uint64_t)t, b1, sizeof b1));
+		        XOF(t), PT + PH + 16, mt_human((uint64_t)t, b1, sizeof b1));
 	}
 	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", PL, PT + PH,
 	        PL + PW, PT + PH);
@@ -282,8 +290,14 @@ static void plot_timeline(FILE *f, const struct mt_report *r)
 	if (rss) {
 		fputs("<polyline id=\"rss\" fill=\"none\" stroke=\"#888\" stroke-width=\"1.5\" "
 		      "stroke-dasharray=\"5,4\" points=\"", f);
-		for (size_t k = 0; k < nk; k++)
-			fprintf(f, "%s%.1f,%.1f", k ? " " : "", XOF(p[keep[k]].t), YOF(p[keep[k]].rss));
+		/* rss_bytes 0 = not sampled at that point (the exact peak, for one): skipped. */
+		bool first = true;
+		for (size_t k = 0; k < nk; k++) {
+			if (!p[keep[k]].rss)
+				continue;
+			fprintf(f, "%s%.1f,%.1f", first ? "" : " ", XOF(p[keep[k]].t), YOF(p[keep[k]].rss));
+			first = false;
+		}
 		fputs("\"/>\n", f);
 	}
 	fputs("<polyline id=\"heap\" fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"", f);

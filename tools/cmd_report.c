@@ -224,8 +224,8 @@ static void print_collapsed(const struct mt_report *r, bool by_blocks)
 			continue;
 		bool any = false;
 		for (size_t j = s->nframes; j-- > 0;) {
-			if (mt_frame_is_allocator(&s->frames[j]) && strncmp(mt_basename(s->frames[j].module),
-			                                                     "libmodalloc", 11) == 0)
+			/* The profiler's own frames are noise; malloc and operator new stay. */
+			if (strncmp(mt_basename(s->frames[j].module), "libmodalloc", 11) == 0)
 				continue;
 			if (any)
 				putchar(';');

@@ -251,6 +251,7 @@ static void load_timeline(struct loader *ld, struct mt_report *r, json_object *t
 	if (!pts || !json_object_is_type(pts, json_type_array))
 		fail(ld, "timeline.points is missing or not an array");
 	r->has_timeline = true;
+	r->timeline_json = json_object_get(tl);
 	r->timeline_unit = get_str(ld, tl, "timeline", "unit", "bytes_allocated");
 	size_t n = json_object_array_length(pts);
 	r->points = mt_xcalloc(n, sizeof *r->points);
@@ -361,8 +362,9 @@ struct mt_report *mt_report_load(const char *path)
 		return NULL;
 	}
 	struct mt_report *r = mt_xcalloc(1, sizeof *r);
-	json_tokener *tok = NULL;
-	json_object *root = NULL;
+	/* Assigned after setjmp and read after longjmp: volatile, or they may be stale. */
+	json_tokener *volatile tok = NULL;
+	json_object *volatile root = NULL;
 	r->path = mt_xstrdup(path);
 	r->nfiles = 1;
 	if (setjmp(ld.fail)) {
@@ -427,6 +429,8 @@ void mt_report_free(struct mt_report *r)
 	free(r->stacks);
 	free(r->points);
 	free(r->timeline_unit);
+	if (r->timeline_json)
+		json_object_put(r->timeline_json);
 	free(r->pids);
 	free(r->idx);
 	free(r->path);
@@ -667,7 +671,9 @@ static struct mt_report *normalize(struct mt_report *r)
 		n->timeline_unit = mt_xstrdup(r->timeline_unit);
 		n->points = r->points;
 		n->npoints = r->npoints;
+		n->timeline_json = r->timeline_json;
 		r->points = NULL;
+		r->timeline_json = NULL;
 	}
 	n->has_config = r->has_config;
 	mt_report_free(r);
@@ -785,7 +791,9 @@ char *mt_report_to_json(const struct mt_report *r)
 		                       json_object_new_boolean(r->stacks_shallow_warning));
 		json_object_object_add(root, "stacks", st);
 	}
-	if (r->has_timeline) {
+	if (r->has_timeline && r->timeline_json) {
+		json_object_object_add(root, "timeline", json_object_get(r->timeline_json));
+	} else if (r->has_timeline) {
 		json_object *tl = json_object_new_object();
 		json_object_object_add(tl, "unit", json_object_new_string(r->timeline_unit));
 		json_object *pts = json_object_new_array();

@@ -94,6 +94,7 @@ struct mt_report {
 	/* timeline */
 	bool has_timeline;
 	char *timeline_unit;
+	void *timeline_json; /* the "timeline" object as read (json-c), written back as is */
 	struct mt_point *points;
 	size_t npoints;
 	/* merged reports */

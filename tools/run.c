@@ -208,9 +208,9 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 	if (n > max_rows)
 		fprintf(stderr, "%9s  (%zu more processes: modalloc report lists them merged)\n", "...",
 		        n - max_rows);
-	if (n > 1) {
+	if (n) {
 		char what[48];
-		snprintf(what, sizeof what, "%zu processes (peak: sum)", n);
+		snprintf(what, sizeof what, n > 1 ? "%zu processes (peak: sum)" : "%zu process", n);
 		table_row("all", what, &all);
 	}
 	if (!n && (bad || !killed))

@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
-from tooltest import ToolTest, frame, main, report, site, tool, write_json
+from tooltest import SITES_1, ToolTest, frame, main, report, reports_in, site, tool, write_json
 
 SVG = '{http://www.w3.org/2000/svg}'
 
@@ -100,6 +100,24 @@ class Plot(ToolTest):
         self.assertEqual(titles, ['allocated: 5000 bytes', 'freed: 4000 bytes',
                                   'peak: 3000 bytes', 'leaked: 1000 bytes',
                                   'RSS peak: 8000 bytes'])
+        self.to_png(out)
+
+    def test_real_run(self):
+        d = self.path('out')
+        res = tool('-o', d, SITES_1)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        (path, rep), = reports_in(d).items()
+        pts = rep['timeline']['points']
+        out = self.path('real.svg')
+        res = tool('plot', path, '-o', out)
+        self.assertEqual((res.returncode, res.stderr), (0, ''))
+        root = ET.parse(out).getroot()
+        self.check_peak(root, pts)
+        # The library puts the exact peak among the points: alloc_big's 1000-byte block.
+        self.assertEqual(max(p[1] for p in pts), rep['totals']['peak_bytes'])
+        self.assertEqual(rep['totals']['peak_bytes'], 1000)
+        bar = root.find('.//%sg[@id="sites-at-peak"]' % SVG)
+        self.assertIn('alloc_big', ' '.join(t.text or '' for t in bar.iter(SVG + 'text')))
         self.to_png(out)
 
     def test_stdout_and_usage(self):

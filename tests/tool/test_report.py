@@ -182,6 +182,22 @@ class Report(ToolTest):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(json.loads(res.stdout)['merged']['pids'], [100, 101])
 
+    def test_json_of_one_report_keeps_its_timeline(self):
+        r = report_a()
+        r['timeline'] = {'unit': 'bytes_allocated', 'interval': 65536, 'peak': [300, 4500],
+                         'columns': ['clock', 'live_bytes', 'rss_bytes'],
+                         'points': [[100, 100, 0], [300, 4500, 0], [10100, 3200, 123]]}
+        res = tool('report', '--format', 'json', write_json(self.path('t.json'), r))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        m = json.loads(res.stdout)
+        self.assertEqual(m['timeline'], r['timeline'])
+        self.assertEqual(m['totals'], r['totals'])
+        self.assertNotIn('merged', m)
+        # Merged with another process, one clock per process means nothing: dropped.
+        b = write_json(self.path('b.json'), report_b())
+        m = json.loads(tool('report', '--format', 'json', self.path('t.json'), b).stdout)
+        self.assertNotIn('timeline', m)
+
     def test_report_without_sites(self):
         r = report(blocks=4, nbytes=400, frees=4, freed=400, peak=200, peak_blocks=2)
         p = write_json(self.path('r.json'), r)

@@ -42,6 +42,7 @@ class Run(ToolTest):
         rows = summary_rows(res.stderr)
         self.assertEqual(list(rows), [r['pid']], res.stderr)
         self.assertEqual(rows[r['pid']][1], 3)
+        self.assertRegex(res.stderr, r'\n\s+all  1 process\s+3\s+2\.9 KiB\s+2\.9 KiB\s+2\.0 KiB\n')
         last = res.stderr.splitlines()[-1]
         self.assertEqual(last, 'modalloc: reports in %s (modalloc report %s)'
                          % (os.path.realpath(d), os.path.realpath(d)))

@@ -90,7 +90,9 @@ def report(pid=1000, cmd='./app', blocks=0, nbytes=0, frees=0, freed=0, peak=0, 
         r['stacks'] = {'sites': len(sites), 'truncated': 0, 'overflow_events': 0,
                        'overflow_stacks': 0, 'buckets_needed': 0, 'shallow_warning': False}
     if timeline is not None:
-        r['timeline'] = {'unit': 'bytes_allocated', 'points': timeline}
+        top = max(timeline, key=lambda p: p[1]) if timeline else [0, 0]
+        r['timeline'] = {'unit': 'bytes_allocated', 'interval': 4096, 'peak': top[:2],
+                         'columns': ['clock', 'live_bytes', 'rss_bytes'], 'points': timeline}
     r.update(extra)
     return r
 
