@@ -111,6 +111,35 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 	return alloc_tracked(t, call, size, reserve, align, zero, fp);
 }
 
+void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                           uintptr_t fp)
+{
+	ma_own_add(&t->calls[call], 1);
+	char *base = zero ? ma_real.calloc(1, reserve + 32) : ma_real.malloc(reserve + 32);
+	if (MA_UNLIKELY(!base)) {
+		ma_own_add(&t->failed, 1);
+		return NULL;
+	}
+	void *user = base + 32;
+	ma_hdr_set(user, size, t->key, t->epoch, MA_HDR_MAX_LOG2);
+	born(t, user, size, fp);
+	return user;
+}
+
+void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
+{
+	struct ma_hdr *h = ma_hdr_of(p);
+	uint64_t size = h->size;
+	void *base = ma_hdr_base(p, h);
+	ma_tier2_on_free(t, ma_hdr_site_of(p), size);
+	h->check = 0;
+	ma_own_add(&t->calls[call], 1);
+	ma_own_add(&t->frees, 1);
+	ma_own_add(&t->freed_bytes, size);
+	ma_live_shrink(t, (int64_t)size, 1);
+	ma_real.free(base);
+}
+
 static bool is_ours(void *p, const struct ma_hdr *h)
 {
 	return ma_real.free && h->check == ma_hdr_check(p, ma_hdr_key(h->epoch));

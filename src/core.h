@@ -36,6 +36,11 @@
 MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
                                      size_t reserve, size_t align, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
+/* Tier 2's versions of the two fast paths: kept out of line so that the
+ * Tier 1 fast paths need no callee-saved registers for them. */
+MA_NOINLINE void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size,
+                                       size_t reserve, bool zero, uintptr_t fp);
+MA_NOINLINE void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p);
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
 size_t ma_core_usable_size(void *p);
 /* A call refused before reaching the allocator (bad size or alignment). */
@@ -69,19 +74,18 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 	struct ma_thread *t = ma_tls.rec;
 	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || reserve > MA_MAX_REQUEST))
 		return ma_core_alloc_slow(t, call, size, reserve, align, zero, MA_FRAME());
+	if (MA_UNLIKELY(ma_g.backtraces))
+		return ma_core_alloc_traced(t, call, size, reserve, zero, MA_FRAME());
 	ma_own_add(&t->calls[call], 1);
-	size_t hdr = ma_g.hdr_bytes;
-	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
+	char *base = zero ? ma_real.calloc(1, reserve + 16) : ma_real.malloc(reserve + 16);
 	if (MA_UNLIKELY(!base)) {
 		ma_own_add(&t->failed, 1);
 		return NULL;
 	}
-	void *user = base + hdr;
-	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
+	void *user = base + 16;
+	ma_hdr_set(user, size, t->key, t->epoch, MA_HDR_MIN_LOG2);
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
-	if (MA_UNLIKELY(ma_g.backtraces))
-		ma_tier2_on_alloc(t, user, size, MA_FRAME());
 	ma_live_grow(t, (int64_t)size, 1);
 	return user;
 }
@@ -100,10 +104,12 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		ma_core_free_slow(t, call, p);
 		return;
 	}
+	if (MA_UNLIKELY(ma_g.backtraces)) {
+		ma_core_free_traced(t, call, p);
+		return;
+	}
 	uint64_t size = h->size;
 	void *base = ma_hdr_base(p, h);
-	if (MA_UNLIKELY(ma_g.backtraces))
-		ma_tier2_on_free(t, ma_hdr_site_of(p), size);
 	h->check = 0;
 	ma_own_add(&t->calls[call], 1);
 	ma_own_add(&t->frees, 1);
