@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "os.h"
 #include "internal.h"
 #include "options.h"
 #include "report.h"
@@ -36,6 +37,9 @@ static bool before(char *path, size_t cap)
 {
 	path[0] = '\0';
 	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE || !ma_g.opt.report)
+		return false;
+	/* vfork/posix_spawn children share the parent's memory: not their report. */
+	if (ma_os_getpid() != ma_g.pid)
 		return false;
 	int saved = errno;
 	ma_guard_enter();

@@ -54,6 +54,7 @@ static void after_fork_child(void)
 {
 	struct ma_thread *self = ma_thread_self();
 	ma_g.epoch++;
+	ma_g.pid = ma_os_getpid();
 	ma_registry_reset_after_fork(self, ma_g.epoch);
 	ma_live_reset();
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
@@ -116,6 +117,7 @@ static void boot(void)
 	ma_g.cookie = (uint32_t)ma_os_random64() | 1u;
 	ma_g.epoch = 1;
 	ma_g.start_ns = ma_os_monotonic_ns();
+	ma_g.pid = ma_os_getpid();
 	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
 		ma_g.cwd[0] = '\0';
 	read_cmdline();
@@ -155,6 +157,10 @@ __attribute__((constructor(101))) static void ma_ctor(void)
 __attribute__((destructor(101))) static void ma_dtor(void)
 {
 	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
+		return;
+	/* A child made without fork()'s handlers (vfork, raw clone, _Fork) shares
+	 * or copied the parent's counters without a reset: it has no report of its own. */
+	if (ma_os_getpid() != ma_g.pid)
 		return;
 	uint32_t no = 0;
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "internal.h"
 #include "options.h"
@@ -30,6 +31,7 @@ struct ma_global {
 	char cwd[MA_PATH_MAX];
 	char cmd[4096];
 	uint64_t start_ns;
+	pid_t pid;                        /* set at start-up and in fork children */
 	ma_au32 reporting;                /* one report at a time */
 	ma_au32 exit_reported;
 };
