@@ -265,6 +265,12 @@ def case_thread_stats(ctx):
     check(res.out == "thread_stats done\n", res.describe())
 
 
+def case_exit_records(ctx):
+    res = ctx.run([ctx.prog(), "exit_records"])
+    bypid, _ = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 1 and "exit_records done" in res.out, res.describe())
+
+
 def case_peak_threads(ctx):
     simple_case(ctx, timeout=30, min_checks=4)
 

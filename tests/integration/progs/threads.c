@@ -8,7 +8,9 @@
  *   B  70 threads alive at once (more than one 64-record chunk).
  *   C  100 threads created and joined one after another (records reused).
  * With "thread_stats", a separate check of the thread stats of a thread
- * whose record is reused (its own stats must start at zero).
+ * whose record is reused (its own stats must start at zero); with
+ * "exit_records", of frees glibc makes in an exiting thread after the TSD
+ * destructors.
  *
  * Thread stats are checked exactly per thread; process stats exactly across
  * each phase, measured while every thread is parked at a barrier.  Creating
@@ -143,12 +145,42 @@ static int thread_stats(void)
 	return 0;
 }
 
+/* "exit_records": glibc frees a thread's strsignal() buffer after the TSD
+ * destructors (__libc_thread_freeres), when the thread's record has been
+ * released already.  The thread must not end up holding a record forever. */
+static void *uses_strsignal(void *arg)
+{
+	(void)arg;
+	const char *s = strsignal(1000); /* "Unknown signal 1000": a malloc'd buffer */
+	T_ESCAPE(s);
+	return NULL;
+}
+
+static int exit_records(void)
+{
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+		T_EQ(pthread_create(&t, NULL, uses_strsignal, NULL), 0);
+		T_EQ(pthread_join(t, NULL), 0);
+	}
+	if (modalloc_is_active()) {
+		struct modalloc_stats s = t_now();
+		T_EQ(s.threads, 1);
+		T_EQ(s.live_blocks, 1); /* the first thread's DTV, kept with its cached stack */
+	}
+	t_expect("threads", 1);
+	t_say("exit_records done", NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[NB];
 	struct t_mark m;
 	if (argc > 1 && strcmp(argv[1], "thread_stats") == 0)
 		return thread_stats();
+	if (argc > 1 && strcmp(argv[1], "exit_records") == 0)
+		return exit_records();
 	payload = !(argc > 1 && strcmp(argv[1], "empty") == 0);
 
 	/* A */
