@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * exec.c: the exec family.  exec replaces the image without running
+ * exec.c: the exec family, and _exit.
+ *
+ * _exit and _Exit skip destructors (dash and many daemons' children leave
+ * that way), so they write the exit report first, like exit() would.
+ *
+ * The exec family.  exec replaces the image without running
  * destructors, so the allocations made before it would be lost.  Each
  * wrapper writes this image's report first (marked "exec": true); if the
  * exec fails, that report is removed again and the process goes on to
@@ -17,7 +22,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+static inline void syscall_exit_group(int status)
+{
+	syscall(SYS_exit_group, status);
+}
 
 #include "init.h"
 #include "os.h"
@@ -136,4 +147,29 @@ MA_EXPORT int execle(const char *path, const char *arg, ...)
 	char **envp = NULL;
 	MA_VARARGS_TO_ARGV(arg, argv, true, envp);
 	return execve(path, argv, envp);
+}
+
+/* Writes the exit report, as the destructor would, for exits that skip it. */
+static void report_before_exit(void)
+{
+	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE || ma_os_getpid() != ma_g.pid)
+		return;
+	ma_report_at_exit_once();
+}
+
+MA_EXPORT __attribute__((noreturn)) void _exit(int status)
+{
+	static void (*real)(int);
+	if (!real)
+		real = (void (*)(int))next("_exit");
+	report_before_exit();
+	if (real)
+		real(status);
+	for (;;)
+		syscall_exit_group(status);
+}
+
+MA_EXPORT __attribute__((noreturn)) void _Exit(int status)
+{
+	_exit(status);
 }

@@ -154,14 +154,8 @@ __attribute__((constructor(101))) static void ma_ctor(void)
 		ma_thread_enter();
 }
 
-__attribute__((destructor(101))) static void ma_dtor(void)
+void ma_report_at_exit_once(void)
 {
-	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
-		return;
-	/* A child made without fork()'s handlers (vfork, raw clone, _Fork) shares
-	 * or copied the parent's counters without a reset: it has no report of its own. */
-	if (ma_os_getpid() != ma_g.pid)
-		return;
 	uint32_t no = 0;
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
 		return;
@@ -170,4 +164,15 @@ __attribute__((destructor(101))) static void ma_dtor(void)
 	ma_report_at_exit();
 	ma_guard_leave();
 	errno = saved;
+}
+
+__attribute__((destructor(101))) static void ma_dtor(void)
+{
+	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
+		return;
+	/* A child made without fork()'s handlers (vfork, raw clone, _Fork) shares
+	 * or copied the parent's counters without a reset: it has no report of its own. */
+	if (ma_os_getpid() != ma_g.pid)
+		return;
+	ma_report_at_exit_once();
 }

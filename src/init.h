@@ -40,6 +40,8 @@ extern struct ma_global ma_g;
 
 /* Runs process initialisation once; true when tracking is active. */
 bool ma_init_ensure(void);
+/* Writes the exit report unless one was written (destructor, _exit). */
+void ma_report_at_exit_once(void);
 /* Called (under the guard) when a thread gets its record. */
 void ma_init_thread_started(struct ma_thread *t);
 
