@@ -100,11 +100,16 @@ static void print_totals(const struct mt_report *r)
 	char a[32], b[32], c[32];
 	const struct mt_totals *t = &r->totals;
 	if (r->nfiles > 1) {
-		printf("modalloc report: %zu processes (pids", r->nfiles);
-		size_t shown = r->npids < 8 ? r->npids : 8;
-		for (size_t i = 0; i < shown; i++)
+		/* A pid appears once per image it ran (exec): list it once. */
+		printf("modalloc report: %zu reports merged (pids", r->nfiles);
+		size_t shown = 0, i = 0;
+		for (; i < r->npids && shown < 8; i++) {
+			if (i && r->pids[i] == r->pids[i - 1])
+				continue;
 			printf(" %llu", (unsigned long long)r->pids[i]);
-		printf("%s)\n", r->npids > shown ? " ..." : "");
+			shown++;
+		}
+		printf("%s)\n", i < r->npids ? " ..." : "");
 	} else {
 		char cmd[80];
 		printf("modalloc report: %s\n", r->path);

@@ -290,6 +290,7 @@ static void load_body(struct loader *ld, struct mt_report *r, json_object *root)
 	r->cmd = get_str(ld, root, "report", "cmd", "");
 	r->tool = get_str(ld, root, "report", "tool", "");
 	r->at_exit = get_bool(root, "at_exit", false);
+	r->at_exec = get_bool(root, "at_exec", false);
 
 	json_object *t = member(root, "totals");
 	if (!t || !json_object_is_type(t, json_type_object))
@@ -398,6 +399,9 @@ struct mt_report *mt_report_load(const char *path)
 	json_object_put(root);
 	json_tokener_free(tok);
 	free(text);
+	uint64_t pid_in_name;
+	if (!mt_report_name(mt_basename(path), &pid_in_name, &r->seq))
+		r->seq = 0;
 	if (!r->pids) {
 		r->npids = 1;
 		r->pids = mt_xmalloc(sizeof *r->pids);
@@ -443,6 +447,7 @@ void mt_report_free(struct mt_report *r)
 
 struct named {
 	uint64_t pid;
+	unsigned seq;
 	char *path;
 };
 
@@ -451,22 +456,29 @@ static int by_pid(const void *a, const void *b)
 	const struct named *x = a, *y = b;
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
 	return strcmp(x->path, y->path);
 }
 
-/* modalloc.<pid>.json or modalloc.<pid>.<n>.json; not the library's temporaries. */
-static bool report_name(const char *name, uint64_t *pid)
+bool mt_report_name(const char *name, uint64_t *pid, unsigned *seq)
 {
 	if (strncmp(name, "modalloc.", 9) != 0 || strstr(name, ".tmp."))
 		return false;
 	size_t n = strlen(name);
-	if (n < 14 || strcmp(name + n - 5, ".json") != 0)
+	if (n < 15 || strcmp(name + n - 5, ".json") != 0)
 		return false;
 	const char *p = name + 9;
+	char *end;
 	if (*p < '0' || *p > '9')
 		return false;
-	*pid = strtoull(p, NULL, 10);
-	return true;
+	*pid = strtoull(p, &end, 10);
+	*seq = 0;
+	if (*end == '.' && end[1] >= '0' && end[1] <= '9') {
+		unsigned long v = strtoul(end + 1, &end, 10);
+		*seq = v > 1000000 ? 1000000 : (unsigned)v;
+	}
+	return strcmp(end, ".json") == 0;
 }
 
 size_t mt_expand_paths(char **args, size_t nargs, char ***out)
@@ -489,11 +501,13 @@ size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			uint64_t pid;
-			if (!report_name(e->d_name, &pid))
+			unsigned seq;
+			if (!mt_report_name(e->d_name, &pid, &seq))
 				continue;
 			if (nf == fcap)
 				found = mt_xrealloc(found, (fcap = fcap ? fcap * 2 : 16) * sizeof *found);
 			found[nf].pid = pid;
+			found[nf].seq = seq;
 			found[nf].path = mt_xasprintf("%s/%s", args[a], e->d_name);
 			nf++;
 		}
@@ -663,6 +677,8 @@ static struct mt_report *normalize(struct mt_report *r)
 	n->cmd = mt_xstrdup(r->cmd);
 	n->tool = mt_xstrdup(r->tool);
 	n->at_exit = true;
+	n->at_exec = r->at_exec;
+	n->seq = r->seq;
 	mt_report_merge(n, r);
 	n->nfiles = r->nfiles;
 	n->has_sites = r->has_sites;
@@ -729,6 +745,7 @@ char *mt_report_to_json(const struct mt_report *r)
 	json_object_object_add(root, "cmd", json_object_new_string(r->cmd));
 	json_object_object_add(root, "tool", json_object_new_string(r->tool));
 	json_object_object_add(root, "at_exit", json_object_new_boolean(r->at_exit));
+	json_object_object_add(root, "at_exec", json_object_new_boolean(r->at_exec && r->nfiles == 1));
 	json_object *t = json_object_new_object();
 #define X(k) put_u64(t, #k, r->totals.k);
 	MT_TOTALS(X)

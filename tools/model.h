@@ -75,6 +75,8 @@ struct mt_report {
 	char *cmd;
 	char *tool;
 	bool at_exit;
+	bool at_exec;    /* written by an image that exec replaced */
+	unsigned seq;    /* n of modalloc.<pid>.<n>.json (0 without): a pid's reports in order */
 	struct mt_totals totals;
 	uint64_t calls[12];
 	uint64_t inherited_frees, inherited_freed_bytes;
@@ -119,6 +121,13 @@ void mt_report_free(struct mt_report *r);
  * number of paths; dies with one line when a directory holds none.
  */
 size_t mt_expand_paths(char **args, size_t nargs, char ***out);
+
+/*
+ * n of modalloc.<pid>.<n>.json, 0 for modalloc.<pid>.json: the library
+ * never replaces a report, so a pid that wrote several (one per exec'd
+ * image) numbers the later ones.  Sets *pid; false for other names.
+ */
+bool mt_report_name(const char *name, uint64_t *pid, unsigned *seq);
 
 /*
  * Loads every path; NULL (after the error line) if any fails.  With more

@@ -120,9 +120,9 @@ struct names {
 
 static bool is_report(const char *name)
 {
-	size_t n = strlen(name);
-	return strncmp(name, "modalloc.", 9) == 0 && n > 14 && strcmp(name + n - 5, ".json") == 0 &&
-	       !strstr(name, ".tmp.");
+	uint64_t pid;
+	unsigned seq;
+	return mt_report_name(name, &pid, &seq);
 }
 
 static void list_reports(const char *dir, struct names *out)
@@ -153,6 +153,8 @@ static int by_pid(const void *a, const void *b)
 	const struct mt_report *x = *(struct mt_report *const *)a, *y = *(struct mt_report *const *)b;
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1; /* a pid's images in the order they ran */
 	return strcmp(x->path, y->path);
 }
 
@@ -202,15 +204,28 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 		if (i < max_rows) {
 			char pid[24];
 			snprintf(pid, sizeof pid, "%llu", (unsigned long long)r->pid);
-			table_row(pid, r->cmd, &r->totals);
+			/* An image that exec replaced: the same pid goes on as the next row. */
+			char *cmd = r->at_exec ? mt_xasprintf("[until exec] %s", r->cmd) : r->cmd;
+			table_row(pid, cmd, &r->totals);
+			if (cmd != r->cmd)
+				free(cmd);
 		}
 	}
 	if (n > max_rows)
 		fprintf(stderr, "%9s  (%zu more processes: modalloc report lists them merged)\n", "...",
 		        n - max_rows);
 	if (n) {
+		/* Images that exec replaced share their pid with the next image. */
+		size_t pids = 0;
+		for (size_t i = 0; i < n; i++)
+			pids += i == 0 || reps[i]->pid != reps[i - 1]->pid;
 		char what[48];
-		snprintf(what, sizeof what, n > 1 ? "%zu processes (peak: sum)" : "%zu process", n);
+		if (n == 1)
+			snprintf(what, sizeof what, "1 process");
+		else if (pids == n)
+			snprintf(what, sizeof what, "%zu processes (peak: sum)", n);
+		else
+			snprintf(what, sizeof what, "%zu pids, %zu images (peak: sum)", pids, n);
 		table_row("all", what, &all);
 	}
 	if (!n && (bad || !killed))

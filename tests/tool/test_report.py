@@ -166,7 +166,7 @@ class Report(ToolTest):
         self.assertEqual(json.loads(again.stdout), m)
         # Text of the merge names the processes.
         res = tool('report', a, b)
-        self.assertIn('modalloc report: 2 processes (pids 100 101)', res.stdout)
+        self.assertIn('modalloc report: 2 reports merged (pids 100 101)\n', res.stdout)
         self.assertIn('  allocated  13.8 KiB in 150 blocks\n', res.stdout)
         folded = parse_collapsed(tool('report', '--format', 'collapsed', a, b).stdout)
         self.assertEqual(sum(folded.values()), 14100)

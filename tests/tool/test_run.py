@@ -83,21 +83,34 @@ class Run(ToolTest):
         d = self.path('out')
         res = tool('-o', d, FORKEXEC, EXITCODE, '4')
         self.assertEqual(res.returncode, 4, res.stderr)
-        reps = sorted(reports_in(d).values(), key=lambda r: r['pid'])
-        self.assertEqual(len(reps), 2, res.stderr)
-        parent, child = reps
+        reps = reports_in(d)
+        self.assertEqual(len(reps), 3, res.stderr)
+        by_name = {os.path.basename(p): r for p, r in reps.items()}
+        parent = [r for r in reps.values() if not r['at_exec'] and r['cmd'].startswith(FORKEXEC)]
+        self.assertEqual(len(parent), 1, reps)
+        parent = parent[0]
+        ppid, cpid = parent['pid'], next(r['pid'] for r in reps.values() if r['pid'] != parent['pid'])
+        # The child wrote twice under one pid: its image before exec, then exitcode's.
+        before = by_name['modalloc.%d.json' % cpid]
+        after = by_name['modalloc.%d.1.json' % cpid]
         self.assertEqual(parent['cmd'], '%s %s 4' % (FORKEXEC, EXITCODE))
         self.assertEqual((parent['totals']['blocks'], parent['totals']['bytes']), (1, 4096))
-        # The child's 512-byte block died with its image at exec: exec runs no exit code.
-        self.check_exitcode_report(child, ' 4')
-        rows = summary_rows(res.stderr)
-        self.assertEqual(sorted(rows), [parent['pid'], child['pid']])
-        self.assertRegex(res.stderr, r'\n\s+all  2 processes \(peak: sum\)\s+4\s+6\.9 KiB')
+        self.assertEqual((before['at_exec'], before['cmd']), (True, parent['cmd']))
+        self.assertEqual((before['totals']['blocks'], before['totals']['bytes']), (1, 512))
+        self.assertFalse(after['at_exec'])
+        self.check_exitcode_report(after, ' 4')
+        # Summary: in the order the images ran, the replaced one marked.
+        rows = [ln for ln in res.stderr.splitlines() if re.match(r'^\s+\d+  ', ln)]
+        self.assertEqual([int(r.split()[0]) for r in rows], [ppid, cpid, cpid], res.stderr)
+        self.assertIn('  [until exec] ', rows[1])
+        self.assertRegex(res.stderr, r'\n\s+all  2 pids, 3 images \(peak: sum\)\s+5\s+7\.4 KiB')
         merged = tool('report', '--format', 'json', d)
         self.assertEqual(merged.returncode, 0, merged.stderr)
         m = json.loads(merged.stdout)
-        self.assertEqual((m['totals']['blocks'], m['totals']['bytes']), (4, 4096 + 3000))
-        self.assertEqual(sorted(m['merged']['pids']), [parent['pid'], child['pid']])
+        self.assertEqual((m['totals']['blocks'], m['totals']['bytes']), (5, 4096 + 512 + 3000))
+        self.assertEqual(m['merged']['pids'], [ppid, cpid, cpid])
+        self.assertIn('modalloc report: 3 reports merged (pids %d %d)\n' % (ppid, cpid),
+                      tool('report', d).stdout)
 
     def test_shell_pipeline_tree(self):
         d = self.path('out')
