@@ -13,6 +13,7 @@ void *ma_core_fail(enum ma_call call, int err)
 		ma_own_add(&t->calls[call], 1);
 		ma_own_add(&t->failed, 1);
 	}
+	ma_thread_leave(t);
 	errno = err;
 	return NULL;
 }
@@ -108,7 +109,9 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 		t = ma_thread_enter();
 	if (!t)
 		return alloc_untracked(reserve, align, zero);
-	return alloc_tracked(t, call, size, reserve, align, zero, fp);
+	void *user = alloc_tracked(t, call, size, reserve, align, zero, fp);
+	ma_thread_leave(t);
+	return user;
 }
 
 void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
@@ -145,13 +148,8 @@ static bool is_ours(void *p, const struct ma_hdr *h)
 	return ma_real.free && h->check == ma_hdr_check(p, ma_hdr_key(h->epoch));
 }
 
-void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
+static void free_slow(struct ma_thread *t, enum ma_call call, void *p)
 {
-	/* free(NULL) never registers a thread: glibc calls it in every exiting
-	 * thread after the TSD destructors have run (__libc_thread_freeres), and
-	 * a record claimed there is never released (integ.threads). */
-	if (!t && p)
-		t = ma_thread_enter();
 	if (t)
 		ma_own_add(&t->calls[call], 1);
 	if (!p || ma_boot_owns(p))
@@ -171,13 +169,24 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	ma_real.free(ma_hdr_base(p, &copy));
 }
 
-void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
+void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 {
-	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	/* free(NULL) never registers a thread: glibc calls it in every exiting
+	 * thread after the TSD destructors have run (__libc_thread_freeres). */
+	bool entered = !t && p;
+	if (entered)
+		t = ma_thread_enter();
+	free_slow(t, call, p);
+	if (entered)
+		ma_thread_leave(t);
+}
+
+static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_t size, uintptr_t fp)
+{
 	if (!p)
 		return t ? alloc_tracked(t, call, size, size, 0, false, fp) : alloc_untracked(size, 0, false);
 	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
-		ma_core_free_slow(t, call, p);
+		free_slow(t, call, p);
 		return NULL;
 	}
 	if (ma_boot_owns(p)) {
@@ -236,9 +245,16 @@ void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
 	return user;
 }
 
-size_t ma_core_usable_size(void *p)
+void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
 {
 	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	void *r = realloc_impl(t, call, p, size, fp);
+	ma_thread_leave(t);
+	return r;
+}
+
+static size_t usable_impl(struct ma_thread *t, void *p)
+{
 	if (t)
 		ma_own_add(&t->calls[MA_CALL_malloc_usable_size], 1);
 	if (!p)
@@ -252,4 +268,12 @@ size_t ma_core_usable_size(void *p)
 	size_t u = ma_real.malloc_usable_size ? ma_real.malloc_usable_size(ma_hdr_base(p, h)) : 0;
 	/* Never less than requested, never past the end of the real block. */
 	return u >= off + h->size ? u - off : h->size;
+}
+
+size_t ma_core_usable_size(void *p)
+{
+	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
+	size_t n = usable_impl(t, p);
+	ma_thread_leave(t);
+	return n;
 }

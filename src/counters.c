@@ -86,6 +86,11 @@ void ma_snapshot_thread(const struct ma_thread *t, struct ma_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	add_record(s, t);
+	/* Only what this thread did: a reused record carries its predecessors' sums. */
+	s->blocks -= t->base_blocks;
+	s->bytes -= t->base_bytes;
+	s->frees -= t->base_frees;
+	s->freed_bytes -= t->base_freed_bytes;
 	s->threads = 1;
 	derive_live(s);
 }

@@ -63,6 +63,9 @@ enum kind {
 	K_VQUAL,        /* a b (vendor qualifier b) */
 	K_FLOATN,       /* _Float<b>, flags 1 = "x" */
 	K_LIST,         /* pool[a .. a+b) */
+	K_UNARY,        /* s a (expression) */
+	K_BINARY,       /* a s b (expression) */
+	K_FPARAM,       /* {parm#b} */
 };
 
 #define CV_CONST    1
@@ -225,6 +228,8 @@ static int type(struct dm *d);
 static int encoding(struct dm *d);
 static int name(struct dm *d, int substable, int *cv, int *ref);
 static int template_args(struct dm *d);
+static int expression(struct dm *d);
+static int expr_primary(struct dm *d);
 
 static int enter(struct dm *d)
 {
@@ -660,9 +665,137 @@ static int template_arg(struct dm *d)
 		int l = end_list(d, mark);
 		r = l < 0 ? -1 : mk(d, K_PACK, l, -1);
 	} else if (c == 'X') {
-		r = fail(d); /* expressions: not supported */
+		d->p++;
+		r = expression(d);
+		if (r >= 0 && !expect(d, 'E'))
+			r = -1;
 	} else {
 		r = type(d);
+	}
+	return leave(d, r);
+}
+
+/* <base-unresolved-name>: simple-id or on <operator> (not dn <destructor>). */
+static int base_unresolved(struct dm *d)
+{
+	int r;
+	if (pk(d) == 'o' && pk2(d) == 'n') {
+		d->p += 2;
+		r = operator_name(d);
+	} else if (pk(d) == 'd' && pk2(d) == 'n') {
+		return fail(d); /* destructor names in expressions: not supported */
+	} else {
+		r = source_name(d);
+	}
+	if (r >= 0 && pk(d) == 'I') {
+		int args = template_args(d);
+		r = args < 0 ? -1 : mk(d, K_TEMPLATE, r, args);
+	}
+	return r;
+}
+
+/* sr ...: a name that depends on template parameters, printed a::b::c. */
+static int unresolved_name(struct dm *d)
+{
+	int q;
+	int levels = 0;
+	if (pk(d) == 'N') {
+		d->p++;
+		q = type(d);
+		levels = 1;
+	} else if (pk(d) == 'T' || pk(d) == 'S' || pk(d) == 'D') {
+		q = type(d);
+	} else {
+		/* sr <qualifier-level>+ E: no level is a substitution candidate */
+		q = -1;
+		levels = 1;
+	}
+	if (q < 0 && !levels)
+		return -1;
+	if (levels) {
+		while (pk(d) != 'E') {
+			if (pk(d) == '\0' || d->bad)
+				return fail(d);
+			int l = source_name(d);
+			if (l >= 0 && pk(d) == 'I') {
+				int args = template_args(d);
+				l = args < 0 ? -1 : mk(d, K_TEMPLATE, l, args);
+			}
+			if (l < 0)
+				return -1;
+			q = q < 0 ? l : mk(d, K_NESTED, q, l);
+			if (q < 0)
+				return -1;
+		}
+		d->p++;
+	}
+	int b = base_unresolved(d);
+	if (q < 0)
+		return fail(d);
+	return b < 0 ? -1 : mk(d, K_NESTED, q, b);
+}
+
+static const struct { char code[3]; const char *text; } unary_ops[] = {
+	{ "nt", "!" }, { "ng", "-" }, { "ad", "&" }, { "de", "*" }, { "co", "~" },
+	{ "ps", "+" },
+};
+
+static const struct { char code[3]; const char *text; } binary_ops[] = {
+	{ "aa", "&&" }, { "oo", "||" }, { "eq", "==" }, { "ne", "!=" }, { "lt", "<" },
+	{ "gt", ">" }, { "le", "<=" }, { "ge", ">=" }, { "pl", "+" }, { "mi", "-" },
+	{ "ml", "*" }, { "dv", "/" }, { "rm", "%" }, { "an", "&" }, { "or", "|" },
+	{ "eo", "^" }, { "ls", "<<" }, { "rs", ">>" },
+};
+
+/* The expressions template arguments use in practice (enable_if
+ * conditions, function addresses); anything else fails. */
+static int expression(struct dm *d)
+{
+	if (!enter(d))
+		return -1;
+	char c = pk(d), c2 = pk2(d);
+	int r = -1;
+	if (c == 'L') {
+		r = expr_primary(d);
+	} else if (c == 'T') {
+		r = template_param(d);
+	} else if (c == 's' && c2 == 'r') {
+		d->p += 2;
+		r = unresolved_name(d);
+	} else if (c == 'f' && c2 == 'p') {
+		d->p += 2;
+		while (accept(d, 'r') || accept(d, 'V') || accept(d, 'K'))
+			;
+		long n;
+		if (seq_number(d, &n))
+			r = mk(d, K_FPARAM, -1, (int)n + 1);
+	} else if (is_digit(c)) {
+		r = base_unresolved(d);
+	} else {
+		for (size_t i = 0; i < MA_ARRAY_LEN(unary_ops) && r < 0; i++) {
+			if (unary_ops[i].code[0] != c || unary_ops[i].code[1] != c2)
+				continue;
+			d->p += 2;
+			int e = expression(d);
+			r = e < 0 ? -1 : mk_s(d, K_UNARY, unary_ops[i].text, strlen(unary_ops[i].text));
+			if (r >= 0)
+				N(d, r)->a = e;
+			return leave(d, r);
+		}
+		for (size_t i = 0; i < MA_ARRAY_LEN(binary_ops); i++) {
+			if (binary_ops[i].code[0] != c || binary_ops[i].code[1] != c2)
+				continue;
+			d->p += 2;
+			int l = expression(d);
+			int rr = l < 0 ? -1 : expression(d);
+			r = rr < 0 ? -1 : mk_s(d, K_BINARY, binary_ops[i].text, strlen(binary_ops[i].text));
+			if (r >= 0) {
+				N(d, r)->a = l;
+				N(d, r)->b = rr;
+			}
+			return leave(d, r);
+		}
+		fail(d);
 	}
 	return leave(d, r);
 }
@@ -1125,6 +1258,7 @@ static int inner_quals(struct dm *d, int id)
 static void pr(struct dm *d, int id);
 static void pr_left(struct dm *d, int id);
 static void pr_right(struct dm *d, int id);
+static void pr_subexpr(struct dm *d, int id);
 
 /* Elements separated by ", ".  As in c++filt, separators followed only by
  * elements that print nothing (empty packs) are taken back. */
@@ -1287,6 +1421,18 @@ static void pr_targ(struct dm *d, const struct node *n, int right)
 	else
 		pr_left(d, arg);
 	d->tstack[d->ntstack++] = top;
+}
+
+/* An operand: in parentheses unless it is a plain (qualified) name. */
+static void pr_subexpr(struct dm *d, int id)
+{
+	int k = id < 0 ? -1 : N(d, id)->kind;
+	int simple = k == K_NAME || k == K_NESTED || k == K_FPARAM;
+	if (!simple)
+		emit_c(d, '(');
+	pr(d, id);
+	if (!simple)
+		emit_c(d, ')');
 }
 
 static void pr_left(struct dm *d, int id)
@@ -1505,6 +1651,32 @@ static void pr_left(struct dm *d, int id)
 	case K_LIST:
 		pr_list(d, id);
 		break;
+	case K_FPARAM:
+		EMIT_LIT(d, "{parm#");
+		emit_num(d, n->b);
+		emit_c(d, '}');
+		break;
+	case K_UNARY: {
+		int operand = n->a;
+		/* c++filt: &ns::f, not &(ns::f(int)), for a qualified non-template function */
+		if (n->s[0] == '&' && operand >= 0 && N(d, operand)->kind == K_ENCODING &&
+		    N(d, operand)->b >= 0 && N(d, N(d, operand)->a)->kind == K_NESTED)
+			operand = N(d, operand)->a;
+		emit(d, n->s, n->len);
+		pr_subexpr(d, operand);
+		break;
+	}
+	case K_BINARY: {
+		int gt = n->len == 1 && n->s[0] == '>';
+		if (gt)
+			emit_c(d, '(');
+		pr_subexpr(d, n->a);
+		emit(d, n->s, n->len);
+		pr_subexpr(d, n->b);
+		if (gt)
+			emit_c(d, ')');
+		break;
+	}
 	default:
 		fail(d);
 		break;

@@ -37,11 +37,26 @@ static void thread_exit(void *rec)
 	ma_registry_release(t);
 }
 
+static void take_record(struct ma_thread *t)
+{
+	t->epoch = ma_g.epoch;
+	t->key = ma_hdr_key(t->epoch);
+	t->is_owner = false;
+	t->base_blocks = ma_load_relaxed(&t->blocks);
+	t->base_bytes = ma_load_relaxed(&t->bytes);
+	t->base_frees = ma_load_relaxed(&t->frees);
+	t->base_freed_bytes = ma_load_relaxed(&t->freed_bytes);
+}
+
+void ma_init_thread_transient(struct ma_thread *t)
+{
+	take_record(t);
+}
+
 void ma_init_thread_started(struct ma_thread *t)
 {
 	uint32_t no = 0;
-	t->epoch = ma_g.epoch;
-	t->key = ma_hdr_key(t->epoch);
+	take_record(t);
 	t->is_owner = ma_cas_acq_rel(&ma_g.owner_taken, &no, 1);
 	if (t->is_owner)
 		atomic_store_explicit(&ma_live.owner, t, memory_order_release);

@@ -44,5 +44,7 @@ bool ma_init_ensure(void);
 void ma_report_at_exit_once(void);
 /* Called (under the guard) when a thread gets its record. */
 void ma_init_thread_started(struct ma_thread *t);
+/* The same for a one-call record of a thread past its exit destructor. */
+void ma_init_thread_transient(struct ma_thread *t);
 
 #endif

@@ -9,6 +9,7 @@
 #include "counters.h"
 #include "init.h"
 #include "os.h"
+#include "tier2.h"
 
 MA_TLS struct ma_tls ma_tls;
 
@@ -88,7 +89,9 @@ struct ma_thread *ma_thread_enter(void)
 	struct ma_thread *t = NULL;
 	if (ma_init_ensure()) {
 		t = ma_registry_claim();
-		if (t) {
+		if (t && ma_tls.state == MA_TLS_EXITED) {
+			ma_init_thread_transient(t); /* the fast path stays off: rec stays NULL */
+		} else if (t) {
 			ma_init_thread_started(t);
 			ma_tls.state = MA_TLS_ACTIVE;
 			ma_tls.held = t;
@@ -97,4 +100,12 @@ struct ma_thread *ma_thread_enter(void)
 	ma_guard_leave();
 	errno = saved;
 	return t;
+}
+
+void ma_thread_leave(struct ma_thread *t)
+{
+	if (MA_LIKELY(ma_tls.state != MA_TLS_EXITED) || !t)
+		return;
+	ma_tier2_thread_exit(t);
+	ma_registry_release(t);
 }

@@ -54,6 +54,8 @@ struct ma_thread {
 	uint16_t epoch;
 	uint32_t key;             /* ma_hdr_key(epoch), cached */
 	bool is_owner;           /* updates the live counter unbatched (counters.h) */
+	/* The counters when the current thread claimed this record (thread stats). */
+	uint64_t base_blocks, base_bytes, base_frees, base_freed_bytes;
 	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
 	void *tier2;
 	/* Registry links. */
@@ -78,6 +80,12 @@ extern MA_TLS struct ma_tls ma_tls;
  * when the call must not be tracked (guard held, library not active).
  */
 struct ma_thread *ma_thread_enter(void);
+/*
+ * Ends a slow-path call.  A thread that calls in after its exit destructor
+ * ran (glibc frees per-thread buffers then) gets a record for that one call
+ * only: this releases it again.  A no-op otherwise.
+ */
+void ma_thread_leave(struct ma_thread *t);
 
 /* Guard: hides the record so that any allocation inside goes untracked. */
 MA_INLINE void ma_guard_enter(void)
