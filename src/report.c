@@ -13,8 +13,7 @@
 #include "fmt.h"
 #include "init.h"
 #include "os.h"
-#include <dlfcn.h>
-
+#include "symbolize.h"
 #include "tier2.h"
 #include "timeline.h"
 
@@ -40,8 +39,10 @@ void ma_report_freeze(struct ma_report *r, bool at_exit)
 	r->timeline[n++] = (struct ma_timeline_point){ r->clock_end, r->snap.live_bytes, ma_os_rss_now_bytes() };
 	r->timeline_count = n;
 	static struct ma_t2_frozen frozen; /* reports are serialised by lock_reporting */
-	if (ma_g.backtraces && ma_tier2_freeze(&frozen))
+	if (ma_g.backtraces && ma_tier2_freeze(&frozen)) {
 		r->sites = &frozen;
+		ma_sym_refresh_modules();
+	}
 }
 
 void ma_report_thaw(struct ma_report *r)
@@ -54,22 +55,26 @@ void ma_report_thaw(struct ma_report *r)
 void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
                      char *mod_buf, size_t mod_cap)
 {
-	Dl_info info;
+	static struct ma_sym_result res; /* reports are serialised by lock_reporting */
 	fi->ip = ip;
 	fi->module = "";
 	fi->offset = ip;
 	fi->function = "??";
-	(void)fn_buf;
-	(void)fn_cap;
-	(void)mod_buf;
-	(void)mod_cap;
 	/* ip - 1: a return address may already belong to the next function. */
-	if (dladdr((void *)(ip - 1), &info)) {
-		if (info.dli_fname)
-			fi->module = info.dli_fname;
-		fi->offset = ip - (uintptr_t)info.dli_fbase;
-		if (info.dli_sname)
-			fi->function = info.dli_sname;
+	if (!ma_sym_resolve(ip - 1, &res))
+		return;
+	if (res.found_module) {
+		size_t n = strnlen(res.module, mod_cap - 1);
+		memcpy(mod_buf, res.module, n);
+		mod_buf[n] = '\0';
+		fi->module = mod_buf;
+		fi->offset = res.offset + 1;
+	}
+	if (res.found_function) {
+		size_t n = strnlen(res.function, fn_cap - 1);
+		memcpy(fn_buf, res.function, n);
+		fn_buf[n] = '\0';
+		fi->function = fn_buf;
 	}
 }
 

@@ -27,6 +27,7 @@
 #include "os.h"
 #include "site.h"
 #include "stack.h"
+#include "symbolize.h"
 #include "tier2_report.h"
 
 #define T2_CACHE 64
@@ -281,7 +282,8 @@ void ma_tier2_thread_exit(struct ma_thread *t)
 
 void ma_tier2_before_dlclose(void)
 {
-	/* The symbolizer keeps its module list from here (see symbolize.h). */
+	/* The symbolizer keeps modules it has seen after they are unmapped. */
+	ma_sym_refresh_modules();
 }
 
 void ma_tier2_after_fork(struct ma_thread *self)
