@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 2 (call sites) end-to-end checks over tests/tier2/sites.c.
+
+    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | setuid
+"""
+import glob
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+class Fail(Exception):
+    pass
+
+
+def expect(what, got, want):
+    if got != want:
+        raise Fail(f"{what}: got {got!r}, want {want!r}")
+
+
+def run(lib, prog, args, env_extra=None, cwd=None):
+    out = tempfile.mkdtemp(prefix="modalloc-t2-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOD_ALLOC_") and k != "MALLOC_PERTURB_"}
+    env.update({"LD_PRELOAD": lib, "MOD_ALLOC_BACKTRACES": "1", "MOD_ALLOC_QUIET": "1",
+                "MOD_ALLOC_OUT": os.path.join(out, "r.%p.json")})
+    env.update(env_extra or {})
+    r = subprocess.run([prog] + args, env=env, capture_output=True, text=True, timeout=60, cwd=cwd)
+    if r.returncode != 0:
+        raise Fail(f"{prog} {args}: exit {r.returncode}\n{r.stderr}")
+    files = glob.glob(os.path.join(out, "r.*.json"))
+    reports = [json.load(open(f)) for f in files]
+    shutil.rmtree(out)
+    return reports, r
+
+
+def one(reports):
+    if len(reports) != 1:
+        raise Fail(f"expected one report, got {len(reports)}")
+    return reports[0]
+
+
+def names(site, n=None):
+    fr = [f["function"] for f in site["frames"]]
+    return fr if n is None else fr[:n]
+
+
+def invariants(d, exact_peak=True):
+    t, sites = d["totals"], d["sites"]
+    for key, skey in (("blocks", "blocks"), ("bytes", "bytes"), ("live_bytes", "live_bytes"),
+                      ("live_blocks", "live_blocks")):
+        expect(f"sum of sites' {skey}", sum(s[skey] for s in sites), t[key])
+    if exact_peak:
+        expect("sum of at_peak_bytes", sum(s["at_peak_bytes"] for s in sites), t["peak_bytes"])
+        expect("sum of at_peak_blocks", sum(s["at_peak_blocks"] for s in sites), t["peak_blocks"])
+    for s in sites:
+        if s["max_bytes"] < s["at_peak_bytes"] or s["max_bytes"] < s["live_bytes"]:
+            raise Fail(f"site max below at_peak/live: {s}")
+    expect("sites sorted by bytes", [s["bytes"] for s in sites], sorted((s["bytes"] for s in sites), reverse=True))
+
+
+def find(sites, prefix):
+    m = [s for s in sites if names(s, len(prefix)) == prefix]
+    if len(m) != 1:
+        raise Fail(f"sites starting {prefix}: {len(m)}; all: {[names(s, 4) for s in sites]}")
+    return m[0]
+
+
+def case_basic(lib, prog):
+    d = one(run(lib, prog, ["basic"])[0])
+    expect("backtraces", d["config"]["backtraces"], True)
+    t = d["totals"]
+    expect("blocks", t["blocks"], 13)
+    expect("bytes", t["bytes"], 1000 + 5000 + 16 + 64)
+    expect("peak_bytes", t["peak_bytes"], 6000)
+    expect("peak_blocks", t["peak_blocks"], 11)
+    invariants(d)
+    a = find(d["sites"], ["site_a", "basic", "main"])
+    expect("site_a", (a["blocks"], a["bytes"], a["live_blocks"], a["live_bytes"], a["at_peak_bytes"], a["max_bytes"]),
+           (10, 1000, 5, 500, 1000, 1000))
+    expect("site_a histogram (100 B in [64,128))", a["size_hist_log2"], [0] * 7 + [10])
+    b = find(d["sites"], ["site_b", "basic", "main"])
+    expect("site_b: freed elsewhere, attributed here", (b["blocks"], b["frees"], b["live_bytes"], b["at_peak_bytes"]),
+           (1, 1, 0, 5000))
+    c = find(d["sites"], ["site_c", "basic", "main"])
+    expect("site_c: its block moved to site_d by realloc", (c["blocks"], c["bytes"], c["frees"], c["live_bytes"]),
+           (1, 16, 1, 0))
+    dd = find(d["sites"], ["site_d", "basic", "main"])
+    expect("site_d: realloc's own site", (dd["blocks"], dd["bytes"], dd["frees"]), (1, 64, 1))
+    # Lifetimes on the allocation clock: site_b's block lived from its birth to its free,
+    # during which nothing else was allocated: 5000 bytes (its own).
+    expect("site_b lifetime", b["lifetime_total"], 5000)
+    expect("lifetime unit", b["lifetime_unit"], "bytes_allocated")
+    for s in d["sites"]:
+        for f in s["frames"]:
+            if not f["module"] or not f["ip"].startswith("0x"):
+                raise Fail(f"frame without module/ip: {f}")
+
+
+def strip_addresses(d):
+    """A report minus what ASLR moves: per-site numbers keyed by function names."""
+    return sorted((tuple(names(s)), tuple((k, v) for k, v in sorted(s.items()) if k != "frames"))
+                  for s in d["sites"])
+
+
+def case_determinism(lib, prog):
+    a = one(run(lib, prog, ["basic"])[0])
+    b = one(run(lib, prog, ["basic"])[0])
+    expect("identical per-site numbers over two runs", strip_addresses(a), strip_addresses(b))
+    expect("identical timelines (clock, live bytes)", [p[:2] for p in a["timeline"]["points"]],
+           [p[:2] for p in b["timeline"]["points"]])
+
+
+def case_overflow(lib, prog):
+    d = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "64", "MOD_ALLOC_DEPTH": "128"})[0])
+    expect("buckets", d["config"]["buckets"], 64)
+    invariants(d)
+    over = [s for s in d["sites"] if s.get("overflow")]
+    real = [s for s in d["sites"] if not s.get("overflow")]
+    expect("overflow sites", len(over), 1)
+    # 64 buckets hold 48 sites (3/4); 100 distinct stacks: 52 overflow.
+    expect("sites held", len(real), 48)
+    expect("overflow_stacks", d["stacks"]["overflow_stacks"], 52)
+    expect("overflow_events", d["stacks"]["overflow_events"], 52)
+    expect("overflow blocks", over[0]["blocks"], 52)
+    expect("buckets_needed", d["stacks"]["buckets_needed"], 256)
+    # Two different stacks never share a site: each held site has exactly one block.
+    expect("one block per held site", sorted({s["blocks"] for s in real}), [1])
+    d2 = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "256", "MOD_ALLOC_DEPTH": "128"})[0])
+    expect("no overflow with the suggested buckets", d2["stacks"]["overflow_events"], 0)
+    expect("sites with 256 buckets", len(d2["sites"]), 100)
+
+
+def case_depth(lib, prog):
+    d = one(run(lib, prog, ["deep", "100"], {"MOD_ALLOC_DEPTH": "16"})[0])
+    s = find(d["sites"], ["deep"] * 3)
+    expect("frames kept", len(s["frames"]), 16)
+    expect("truncated", s["truncated"], True)
+    expect("stacks.truncated", d["stacks"]["truncated"], 1)
+    d = one(run(lib, prog, ["deep", "10"], {"MOD_ALLOC_DEPTH": "16"})[0])
+    s = find(d["sites"], ["deep"] * 3)
+    expect("not truncated", s["truncated"], False)
+    expect("frames: 10 x deep + main + libc start", names(s)[:11], ["deep"] * 10 + ["main"])
+
+
+def case_setuid(lib, prog):
+    """A setuid program (AT_SECURE) takes no paths or options from the environment."""
+    if os.geteuid() != 0:
+        print("skip: needs root to make a setuid binary")
+        sys.exit(SKIP)
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        print("skip: no user 'nobody'")
+        sys.exit(SKIP)
+    work = tempfile.mkdtemp(prefix="modalloc-suid-")
+    os.chmod(work, 0o777)
+    suid = os.path.join(work, "suid_prog")
+    shutil.copy(prog, suid)
+    os.chown(suid, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(suid, 0o4755)
+    # A preloaded library must live in a trusted directory with the setuid bit for
+    # ld.so to load it into a secure process: copy it to a system library directory.
+    libdir = "/usr/lib/x86_64-linux-gnu" if os.path.isdir("/usr/lib/x86_64-linux-gnu") else "/usr/lib"
+    libcopy = os.path.join(libdir, "libmodalloc-suidtest.so")
+    shutil.copy(lib, libcopy)
+    os.chmod(libcopy, 0o4755)
+    evil = os.path.join(work, "evil")
+    os.mkdir(evil)
+    try:
+        env = {"PATH": "/usr/bin:/bin", "LD_PRELOAD": os.path.basename(libcopy),
+               "MOD_ALLOC_OUT": os.path.join(evil, "x.%p.json"), "MOD_ALLOC_BACKTRACES": "1",
+               "MOD_ALLOC_QUIET": "1"}
+        r = subprocess.run([suid, "uid"], env=env, cwd=work, capture_output=True, text=True, timeout=60)
+        expect("exit code", r.returncode, 0)
+        expect("nothing written where the environment said", os.listdir(evil), [])
+        got = [f for f in os.listdir(work) if f.startswith("modalloc.") and f.endswith(".json")]
+        expect("report at the default path", len(got), 1)
+        d = json.load(open(os.path.join(work, got[0])))
+        expect("options ignored (backtraces)", d["config"]["backtraces"], False)
+        expect("blocks", d["totals"]["blocks"], 1)
+        expect("stderr summary printed (MOD_ALLOC_QUIET ignored)", "modalloc: pid" in r.stderr, True)
+    finally:
+        os.unlink(libcopy)
+        shutil.rmtree(work)
+
+
+def main():
+    lib, prog, case = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
+    try:
+        globals()["case_" + case](lib, prog)
+    except Fail as e:
+        print(f"FAIL {case}: {e}")
+        return 1
+    print(f"ok {case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Call-site scenarios for tests/tier2/run.py.  No stdio: the totals are
+ * exactly what this file allocates.
+ *
+ *   basic     site_a: 10 x 100 B, 5 leaked; site_b: 1 x 5000 B freed by
+ *             free_elsewhere() (attributed to site_b); grow(): malloc 16 at
+ *             site_c then realloc to 64 at site_d (realloc's own site).
+ *             peak = 10*100 + 5000 = 6000 B in 11 blocks.
+ *   many N    N distinct call stacks (recursion depth 1..N), one 8 B block each, freed.
+ *   deep N    one 32 B block from a recursion N deep.
+ *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#define NOINLINE __attribute__((noinline))
+#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+static void *keep[64];
+
+NOINLINE void *site_a(void) { void *p = malloc(100); KEEP(p); return p; }
+NOINLINE void *site_b(void) { void *p = malloc(5000); KEEP(p); return p; }
+NOINLINE void free_elsewhere(void *p) { KEEP(p); free(p); }
+NOINLINE void *site_c(void) { void *p = malloc(16); KEEP(p); return p; }
+NOINLINE void *site_d(void *p) { p = realloc(p, 64); KEEP(p); return p; }
+
+NOINLINE void basic(void)
+{
+	for (int i = 0; i < 10; i++)
+		keep[i] = site_a();
+	void *b = site_b();
+	free_elsewhere(b);
+	for (int i = 0; i < 5; i++)
+		free(keep[i]);
+	void *c = site_c();
+	c = site_d(c);
+	free(c);
+}
+
+NOINLINE void *recurse(int depth)
+{
+	void *p;
+	if (depth <= 1)
+		p = malloc(8);
+	else
+		p = recurse(depth - 1);
+	KEEP(p);
+	return p;
+}
+
+NOINLINE void *deep(int depth)
+{
+	void *p;
+	if (depth <= 1)
+		p = malloc(32);
+	else
+		p = deep(depth - 1);
+	KEEP(p);
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	if (!strcmp(argv[1], "basic")) {
+		basic();
+	} else if (!strcmp(argv[1], "many") && argc > 2) {
+		int n = atoi(argv[2]);
+		for (int i = 1; i <= n; i++)
+			free(recurse(i));
+	} else if (!strcmp(argv[1], "deep") && argc > 2) {
+		free(deep(atoi(argv[2])));
+	} else if (!strcmp(argv[1], "uid")) {
+		void *p = malloc(10);
+		KEEP(p);
+		free(p);
+	} else {
+		return 2;
+	}
+	return 0;
+}
