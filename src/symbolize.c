@@ -187,13 +187,14 @@ static bool is_func(const Elf64_Sym *s)
 	       s->st_shndx < SHN_LORESERVE && s->st_value != 0;
 }
 
-/* Lower is better among symbols at one address: sized, global, no leading '_'. */
+/* Lower is better among symbols at one address: sized, then public names
+ * (getpid over __getpid, malloc over __libc_malloc), then global, weak, local. */
 static unsigned sym_rank(const Elf64_Sym *s, const char *name)
 {
 	int bind = ELF64_ST_BIND(s->st_info);
-	unsigned r = s->st_size ? 0 : 8;
-	r += bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 2 : 4;
-	r += name[0] == '_';
+	unsigned r = s->st_size ? 0 : 16;
+	r += name[0] == '_' ? (name[1] == '_' ? 8 : 4) : 0;
+	r += bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
 	return r;
 }
 
@@ -212,22 +213,15 @@ struct hit {
 	bool sized;
 };
 
-static bool better(const struct hit *h, uint64_t addr, unsigned rank, bool sized)
-{
-	if (!h->name)
-		return true;
-	if (sized != h->sized)
-		return sized;
-	if (addr != h->addr)
-		return addr > h->addr;
-	return rank < h->rank;
-}
-
 /* Linear scan: the sized FUNC symbol covering v (innermost), else the
- * nearest unsized FUNC symbol before v in the same section. */
+ * nearest FUNC symbol at or before v if it is unsized and in v's section
+ * (the same answer index_lookup gives). */
 static bool table_scan(const struct elf *e, const struct symtab *t, uint64_t v, struct hit *h)
 {
+	struct hit nearest;
 	memset(h, 0, sizeof *h);
+	memset(&nearest, 0, sizeof nearest);
+	uint64_t nearest_shndx = 0;
 	if (!t->ok)
 		return false;
 	for (uint64_t i = 0; i < t->count; i++) {
@@ -235,20 +229,29 @@ static bool table_scan(const struct elf *e, const struct symtab *t, uint64_t v, 
 		read_sym(e, t, i, &s);
 		if (!is_func(&s) || s.st_value > v)
 			continue;
-		bool sized = s.st_size != 0;
-		if (sized ? v - s.st_value >= s.st_size : !section_contains(e, s.st_shndx, v))
-			continue;
 		const char *name = sym_name(e, t, s.st_name);
 		if (!name)
 			continue;
+		bool sized = s.st_size != 0;
 		unsigned rank = sym_rank(&s, name);
-		if (better(h, s.st_value, rank, sized)) {
+		if (!nearest.name || s.st_value > nearest.addr ||
+		    (s.st_value == nearest.addr && rank < nearest.rank)) {
+			nearest.addr = s.st_value;
+			nearest.name = name;
+			nearest.rank = rank;
+			nearest.sized = sized;
+			nearest_shndx = s.st_shndx;
+		}
+		if (sized && v - s.st_value < s.st_size &&
+		    (!h->name || s.st_value > h->addr || (s.st_value == h->addr && rank < h->rank))) {
 			h->addr = s.st_value;
 			h->name = name;
 			h->rank = rank;
-			h->sized = sized;
+			h->sized = true;
 		}
 	}
+	if (!h->name && nearest.name && !nearest.sized && section_contains(e, nearest_shndx, v))
+		*h = nearest;
 	return h->name != NULL;
 }
 
@@ -904,7 +907,7 @@ bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out)
 		}
 	}
 	unlock();
-	return out->found_function;
+	return true;
 }
 
 void ma_sym_release(void)

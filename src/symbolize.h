@@ -39,7 +39,8 @@ struct ma_sym_stats {
  * resolve: call this before each dlclose and at report time. */
 void ma_sym_refresh_modules(void);
 /* Resolves one address (callers pass a return address minus 1).  Refreshes
- * the module list first if it was never read.  Returns found_function. */
+ * the module list first if it was never read.  Returns found_module: a
+ * frame in a known module without a symbol still has module and offset. */
 bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out);
 /* Unmaps every file and index and forgets all modules. */
 void ma_sym_release(void);
