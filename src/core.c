@@ -217,8 +217,13 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 	void *base = ma_hdr_base(p, &old);
 	void *user;
 	if (old.shift == ma_g.hdr_log2) {
+		/* If the block moves, the real realloc frees it: its header must not
+		 * look live to anyone after that.  Put back if the realloc fails. */
+		h->check = 0;
 		char *nb = ma_real.realloc(base, size + ma_g.hdr_bytes);
 		user = nb ? nb + ma_g.hdr_bytes : NULL;
+		if (!nb)
+			h->check = old.check;
 	} else {
 		/* An over-aligned block: realloc promises only malloc's alignment. */
 		uint8_t shift;

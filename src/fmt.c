@@ -31,6 +31,10 @@ static void flush(struct ma_buf *b)
 void ma_buf_mem(struct ma_buf *b, const void *p, size_t n)
 {
 	const char *s = p;
+	if (b->cap == 0) {
+		b->truncated = b->truncated || n > 0;
+		return;
+	}
 	/* A string buffer keeps one byte for the terminating NUL. */
 	size_t room_cap = b->fd < 0 ? b->cap - 1 : b->cap;
 	while (n) {

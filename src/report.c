@@ -189,7 +189,7 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 		ma_os_unlink(tmp);
 		return err;
 	}
-	if (final) {
+	if (final && cap) {
 		size_t len = strlen(dst);
 		if (len >= cap)
 			len = cap - 1;

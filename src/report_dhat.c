@@ -20,9 +20,13 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "options.h"
 #include "init.h"
 #include "os.h"
 #include "report.h"
+
+/* "0x" + 16 digits + ": " + function (1023) + " (in " + module path + ")" */
+#define MA_DHAT_FRAME_MAX (32 + 1024 + MA_PATH_MAX)
 
 /* Interned frame strings: a hash set over an arena of NUL-terminated text. */
 struct strtab {
@@ -69,7 +73,7 @@ static uint32_t intern(struct strtab *t, const char *s)
 
 static void frame_string(uintptr_t ip, char *out, size_t cap)
 {
-	char fn[1024], mod[512];
+	char fn[1024], mod[MA_PATH_MAX];
 	struct ma_frame_info fi;
 	struct ma_buf b;
 	ma_report_frame(ip, &fi, fn, sizeof fn, mod, sizeof mod);
@@ -120,7 +124,9 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 		frames_total += f->sites[f->order[i]].nframes + 1;
 
 	struct strtab t = { 0 };
-	t.cap = 256 * (frames_total + 16);
+	/* Room for every frame string at its longest: the mapping is only touched
+	 * as far as it is used. */
+	t.cap = MA_DHAT_FRAME_MAX * (frames_total + 16);
 	t.nslots = 64;
 	while (t.nslots < 4 * (frames_total + 16))
 		t.nslots <<= 1;
@@ -143,7 +149,7 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 
 	/* Symbolize every site's frames into frame indices. */
 	size_t used = 0, npp = 0;
-	char str[2048];
+	char str[MA_DHAT_FRAME_MAX];
 	for (size_t i = 0; i < nsites; i++) {
 		const struct ma_site_total *s = &f->sites[f->order[i]];
 		struct pp *p = &pps[npp++];
@@ -160,8 +166,11 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 		for (uint32_t k = 0; k < s->nframes; k++) {
 			frame_string(s->frames[k], str, sizeof str);
 			uint32_t ix = intern(&t, str);
-			if (ix == UINT32_MAX)
-				break;
+			if (ix == UINT32_MAX) { /* cannot happen with the sizes above; never write a wrong stack */
+				b->error = b->error ? b->error : -12;
+				ma_os_unmap(mem, need);
+				return;
+			}
 			fs_pool[used++] = ix;
 			h = h * 1000003 + ix;
 		}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* report_json.c: the modalloc JSON report, format version 1. */
 #include "fmt.h"
+#include "options.h"
 #include "init.h"
 #include "report.h"
 
@@ -31,7 +32,7 @@ static void write_frames(struct ma_buf *b, const struct ma_site_total *s)
 {
 	ma_buf_char(b, '[');
 	for (uint32_t i = 0; i < s->nframes; i++) {
-		char fn[1024], mod[512];
+		char fn[1024], mod[MA_PATH_MAX];
 		struct ma_frame_info fi;
 		ma_report_frame(s->frames[i], &fi, fn, sizeof fn, mod, sizeof mod);
 		ma_buf_str(b, i ? ",\n    {" : "\n    {");

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "options.h"
 #include "init.h"
 #include "report.h"
 
@@ -27,7 +28,7 @@ static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
 		return;
 	}
 	for (uint32_t i = 0; i < s->nframes && shown < 3; i++) {
-		char fn[1024], mod[512];
+		char fn[1024], mod[MA_PATH_MAX];
 		struct ma_frame_info fi;
 		ma_report_frame(s->frames[i], &fi, fn, sizeof fn, mod, sizeof mod);
 		if (shown == 0 && i + 1 < s->nframes && is_wrapper(fi.function))

@@ -36,15 +36,6 @@ static struct ma_snapshot now(void)
 #define D(field) (now().field - s0.field)
 #define DCALL(name) (now().calls[MA_CALL_##name] - s0.calls[MA_CALL_##name])
 
-/* Tests of src/ behaviour that is wrong today: skipped unless MA_UNIT_KNOWN_BUGS=1. */
-#define KNOWN_BUG(why)                                                           \
-	do {                                                                     \
-		if (!getenv("MA_UNIT_KNOWN_BUGS")) {                             \
-			print_message("known bug, skipped (MA_UNIT_KNOWN_BUGS=1 runs it): %s\n", why); \
-			skip();                                                  \
-		}                                                                \
-	} while (0)
-
 static int setup(void **state)
 {
 	(void)state;
@@ -659,7 +650,6 @@ static void *realloc_move_no_scrub(void *base, size_t n)
 static void test_realloc_move_invalidates_old_header(void **state)
 {
 	(void)state;
-	KNOWN_BUG("core.c ma_core_realloc: a moving real realloc frees the old block with its check still valid");
 	void *p = xmalloc(100);
 	orig_realloc = ma_real.realloc;
 	ma_real.realloc = realloc_move_no_scrub;
