@@ -198,10 +198,15 @@ static void print_text(const struct mt_report *r, size_t top)
 			const struct mt_frame *f = &s->frames[j];
 			if (j > first && mt_frame_is_allocator(f))
 				continue;
-			char lb[256], fn[80], mod[40];
+			char lb[256], fn[80], mod[40], src[64] = "";
 			mt_trunc(mt_frame_label(f, lb, sizeof lb), 56, fn, sizeof fn);
 			mt_trunc(mt_basename(f->module), 30, mod, sizeof mod);
-			printf("     %s %s (%s)\n", printed ? "<-" : "at", fn, mod);
+			/* Reports annotated by `modalloc lines` also show the source line. */
+			if (f->file && f->line)
+				snprintf(src, sizeof src, ", %.40s:%llu", mt_basename(f->file),
+				         (unsigned long long)f->line);
+			printf("     %s %s (%s%s%s)\n", printed ? "<-" : "at", fn, mod, src,
+			       f->inlined ? ", inlined" : "");
 			printed++;
 		}
 		if (first == SIZE_MAX)

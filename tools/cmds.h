@@ -3,6 +3,7 @@
 #ifndef MT_CMDS_H
 #define MT_CMDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,15 @@ int mt_cmd_report(int argc, char **argv);
 int mt_cmd_diff(int argc, char **argv);
 int mt_cmd_check(int argc, char **argv);
 int mt_cmd_plot(int argc, char **argv);
+int mt_cmd_lines(int argc, char **argv);
+
+/*
+ * `modalloc lines` on one file: writes the annotated copy to out (NULL: in
+ * place, "-": stdout).  report: the JSON report of a DHAT file's process,
+ * or NULL (then modalloc.<pid>.json beside dhat.<pid>.json if any).
+ * Returns 0, or 2 after one error line.  quiet: no summary line.
+ */
+int mt_lines_rewrite(const char *in, const char *out, const char *report, bool quiet);
 
 /* Shared by report and diff: the site's stack as "f1 < f2 < f3" (callers to the right). */
 char *mt_site_stack_line(const struct mt_site *s, size_t max_frames);

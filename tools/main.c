@@ -16,6 +16,7 @@ static const char usage[] =
 	"       modalloc diff OLD NEW\n"
 	"       modalloc check [limits] FILE|DIR...\n"
 	"       modalloc plot FILE [-o OUT.svg]\n"
+	"       modalloc lines [-o OUT] FILE\n"
 	"\n"
 	"A heap-allocation profiler. `modalloc PROGRAM` runs it (and every process\n"
 	"it starts) with libmodalloc.so preloaded and writes one JSON report per\n"
@@ -26,6 +27,7 @@ static const char usage[] =
 	"  diff     compare two reports by call site\n"
 	"  check    fail when a report exceeds limits (for CI)\n"
 	"  plot     memory over time as an SVG\n"
+	"  lines    add file:line and inlined frames from DWARF to a report or DHAT file\n"
 	"\n"
 	"  -h, --help     this help; `modalloc COMMAND --help` for each command\n"
 	"  --version      print the version\n";
@@ -52,6 +54,7 @@ int main(int argc, char **argv)
 		{ "diff", mt_cmd_diff },
 		{ "check", mt_cmd_check },
 		{ "plot", mt_cmd_plot },
+		{ "lines", mt_cmd_lines },
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(cmd, cmds[i].name) == 0)

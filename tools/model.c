@@ -173,7 +173,7 @@ static char *site_key(const struct mt_site *s)
 	char *k = mt_xmalloc(cap), *o = k;
 	for (size_t i = 0; i < s->nframes; i++) {
 		const struct mt_frame *f = &s->frames[i];
-		if (is_self_module(f->module))
+		if (is_self_module(f->module) || f->inlined)
 			continue;
 		const char *b = mt_basename(f->module);
 		bool unk = unknown_function(f->function);
@@ -202,6 +202,10 @@ static void load_frames(struct loader *ld, json_object *arr, struct mt_site *s, 
 		fr->module = get_str(ld, f, what, "module", "??");
 		fr->offset = get_str(ld, f, what, "offset", "0x0");
 		fr->function = get_str(ld, f, what, "function", "??");
+		if (member(f, "file"))
+			fr->file = get_str(ld, f, what, "file", "");
+		fr->line = get_u64(ld, f, what, "line", false, 0);
+		fr->inlined = get_bool(f, "inlined", false);
 	}
 }
 
@@ -421,6 +425,7 @@ void mt_report_free(struct mt_report *r)
 			free(s->frames[j].module);
 			free(s->frames[j].offset);
 			free(s->frames[j].function);
+			free(s->frames[j].file);
 		}
 		free(s->frames);
 		free(s->hist);
@@ -602,6 +607,9 @@ static void copy_site(struct mt_site *d, const struct mt_site *s)
 		d->frames[i].module = mt_xstrdup(s->frames[i].module);
 		d->frames[i].offset = mt_xstrdup(s->frames[i].offset);
 		d->frames[i].function = mt_xstrdup(s->frames[i].function);
+		d->frames[i].file = s->frames[i].file ? mt_xstrdup(s->frames[i].file) : NULL;
+		d->frames[i].line = s->frames[i].line;
+		d->frames[i].inlined = s->frames[i].inlined;
 	}
 }
 
@@ -793,6 +801,12 @@ char *mt_report_to_json(const struct mt_report *r)
 				json_object_object_add(fo, "module", json_object_new_string(f->module));
 				json_object_object_add(fo, "offset", json_object_new_string(f->offset));
 				json_object_object_add(fo, "function", json_object_new_string(f->function));
+				if (f->file)
+					json_object_object_add(fo, "file", json_object_new_string(f->file));
+				if (f->line)
+					put_u64(fo, "line", f->line);
+				if (f->inlined)
+					json_object_object_add(fo, "inlined", json_object_new_boolean(1));
 				json_object_array_add(fa, fo);
 			}
 			json_object_object_add(o, "frames", fa);

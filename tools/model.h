@@ -7,7 +7,9 @@
  * A site's key is its list of (module basename, function) pairs, innermost
  * first; a frame whose function is "??" uses (module basename, offset)
  * instead.  Addresses never enter the key: they move with ASLR and rebuilds.
- * Frames inside libmodalloc itself are dropped from keys and labels.
+ * Frames inside libmodalloc itself are dropped from keys and labels, and so
+ * are inlined frames (added by `modalloc lines`), so that a report keys the
+ * same with or without file:line.
  */
 #ifndef MT_MODEL_H
 #define MT_MODEL_H
@@ -44,6 +46,10 @@ struct mt_frame {
 	char *module;   /* full path */
 	char *offset;   /* "0x..." */
 	char *function; /* "??" when unknown */
+	/* From `modalloc lines` (DWARF); absent in the library's reports. */
+	char *file;     /* source file, or NULL */
+	uint64_t line;  /* 0 when unknown */
+	bool inlined;   /* a function inlined at this ip: no return address of its own */
 };
 
 struct mt_site {

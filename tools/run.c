@@ -43,7 +43,9 @@ static const char usage[] =
 	"  --counters-only    totals only, no call sites (faster)\n"
 	"  --depth N          frames kept per call site (MOD_ALLOC_DEPTH)\n"
 	"  --buckets N        call-site table size (MOD_ALLOC_BUCKETS)\n"
-	"  --dhat             also write DHAT files, DIR/dhat.<pid>.json\n"
+	"  --dhat             also write DHAT files, DIR/dhat.<pid>.json, with\n"
+	"                     file:line from DWARF (modalloc lines) when it ends\n"
+	"  --no-lines         with --dhat: leave the DHAT files as the library wrote them\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"The library is $MODALLOC_LIB, else the build tree's, else the one in\n"
@@ -118,6 +120,13 @@ struct names {
 	size_t n;
 };
 
+static bool is_dhat(const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(name, "dhat.", 5) == 0 && n > 10 && strcmp(name + n - 5, ".json") == 0 &&
+	       !strstr(name, ".tmp.");
+}
+
 static bool is_report(const char *name)
 {
 	uint64_t pid;
@@ -125,19 +134,24 @@ static bool is_report(const char *name)
 	return mt_report_name(name, &pid, &seq);
 }
 
-static void list_reports(const char *dir, struct names *out)
+static void list_files(const char *dir, struct names *out, bool (*want)(const char *))
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		mt_die(2, "%s: %s", dir, strerror(errno));
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (!is_report(e->d_name))
+		if (!want(e->d_name))
 			continue;
 		out->v = mt_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
 		out->v[out->n++] = mt_xstrdup(e->d_name);
 	}
 	closedir(d);
+}
+
+static void list_reports(const char *dir, struct names *out)
+{
+	list_files(dir, out, is_report);
 }
 
 static bool has_name(const struct names *s, const char *name)
@@ -241,7 +255,7 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 int mt_cmd_run(int argc, char **argv)
 {
 	const char *out = NULL, *depth = NULL, *buckets = NULL;
-	bool counters_only = false, dhat = false;
+	bool counters_only = false, dhat = false, lines = true;
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i], *v;
@@ -262,6 +276,8 @@ int mt_cmd_run(int argc, char **argv)
 			counters_only = true;
 		} else if (strcmp(a, "--dhat") == 0) {
 			dhat = true;
+		} else if (strcmp(a, "--no-lines") == 0) {
+			lines = false;
 		} else if (mt_opt_value(argc, argv, &i, "--output", &v) ||
 		           mt_opt_value(argc, argv, &i, "-o", &v)) {
 			out = v;
@@ -306,8 +322,9 @@ int mt_cmd_run(int argc, char **argv)
 			mt_die(2, "%s: %s", dir_arg, strerror(errno));
 	}
 	char *dir = absolute(dir_arg);
-	struct names before = { 0 };
+	struct names before = { 0 }, dhat_before = { 0 };
 	list_reports(dir, &before);
+	list_files(dir, &dhat_before, is_dhat);
 
 	int errpipe[2];
 	if (pipe2(errpipe, O_CLOEXEC) != 0)
@@ -370,6 +387,20 @@ int mt_cmd_run(int argc, char **argv)
 
 	bool top_found;
 	summarize(dir, &before, pid, WIFSIGNALED(status), &top_found);
+	if (dhat && lines) {
+		/* The new DHAT files get file:line (each with its process's report for exact offsets). */
+		struct names now = { 0 };
+		list_files(dir, &now, is_dhat);
+		for (size_t k = 0; k < now.n; k++) {
+			if (!has_name(&dhat_before, now.v[k])) {
+				char *p = mt_xasprintf("%s/%s", dir, now.v[k]);
+				mt_lines_rewrite(p, NULL, NULL, true);
+				free(p);
+			}
+			free(now.v[k]);
+		}
+		free(now.v);
+	}
 	int rc;
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
@@ -388,6 +419,9 @@ int mt_cmd_run(int argc, char **argv)
 	for (size_t k = 0; k < before.n; k++)
 		free(before.v[k]);
 	free(before.v);
+	for (size_t k = 0; k < dhat_before.n; k++)
+		free(dhat_before.v[k]);
+	free(dhat_before.v);
 	free(dir);
 	free(dir_arg);
 	free(lib);
