@@ -25,7 +25,8 @@
 #define MA_CALLS(X) \
 	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
 	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
-	X(malloc_usable_size)
+	X(malloc_usable_size) \
+	X(operator_new) X(operator_new_array) X(operator_delete) X(operator_delete_array)
 
 enum ma_call {
 #define X(name) MA_CALL_##name,

@@ -253,7 +253,7 @@ def baseline_case(ctx, n_checks, timeout=30):
 
 
 def case_cxx(ctx):
-    baseline_case(ctx, 10)
+    baseline_case(ctx, 14)
 
 
 def case_threads(ctx):
