@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Suite `stress`: C programs that push the library where interposers break
+(threads by the thousand, fork under load, dlclose, signals, deep and broken
+stacks, ten million blocks, huge alignments, odd exits).
+
+    stress.py --lib build/src/libmodalloc.so [--bt 0|1] [--env K=V]... CASE PROG [ARG...]
+
+Each case runs PROG bare (it must succeed without the library too), then
+preloaded; checks the exit status, that nothing hangs (timeouts), the
+program's own expectation lines (protocol in progs/stress.h), every report's
+invariants (tests/real/reportcheck.py) and the case's own checks below.
+Exit status: 0 pass, 1 fail, 77 skip.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "real"))
+from reportcheck import (REPORT_RE, Fail, check, check_report, clean_env,  # noqa: E402
+                         load_report, preload_env, reports_in, sites_with)
+
+SKIP = 77
+
+
+def get(r, key):
+    v = r
+    for part in key.split("."):
+        check(isinstance(v, dict) and part in v, f"report has no key {key}")
+        v = v[part]
+    return v
+
+
+class Ctx:
+    def __init__(self, a):
+        self.lib = os.path.abspath(a.lib)
+        self.bt = a.bt == "1"
+        self.prog = [os.path.abspath(a.prog)] + a.args
+        self.extra = dict(kv.split("=", 1) for kv in a.env)
+        self.root = tempfile.mkdtemp(prefix="modalloc-stress-")
+        self.timeout = a.timeout
+
+    def outdir(self):
+        return tempfile.mkdtemp(dir=self.root)
+
+    def env(self, outdir, quiet=True):
+        env = preload_env(self.lib, outdir, backtraces=self.bt, extra=self.extra)
+        if not quiet:
+            del env["MOD_ALLOC_QUIET"]
+        return env
+
+    def run(self, env, rc=0, argv=None, timeout=None, what="preloaded"):
+        argv = argv or self.prog
+        timeout = timeout or self.timeout
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(argv, env=env, timeout=timeout, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, errors="replace")
+        except subprocess.TimeoutExpired as e:
+            raise Fail(f"{what} run timed out after {timeout}s (deadlock?): {' '.join(argv)}\n"
+                       f"stdout so far: {(e.stdout or b'')[-2000:]!r}\nstderr so far: {(e.stderr or b'')[-2000:]!r}")
+        p.seconds = time.monotonic() - t0
+        desc = (f"{what} run: {' '.join(argv)}\nexit status {p.returncode}, expected {rc}\n"
+                f"--- stdout ---\n{p.stdout[-3000:]}\n--- stderr ---\n{p.stderr[-3000:]}")
+        for line in p.stdout.splitlines():
+            check(not line.startswith("FAIL "), f"the program found a fault: {line}\n{desc}")
+        check(rc is None or p.returncode == rc, desc)
+        p.desc = desc
+        return p
+
+    def bare(self, rc=0):
+        return self.run(clean_env(), rc=rc, what="bare")
+
+
+def by_pid(reps):
+    """{pid: report, "pid/exec": pre-exec report}; one of each at most."""
+    out = {}
+    for name, r in reps:
+        key = f"{r['pid']}/exec" if r.get("at_exec") else str(r["pid"])
+        check(key not in out, f"two reports for {key}: {name}")
+        out[key] = r
+    return out
+
+
+def check_protocol(out, reps):
+    """The program's E/GE/LE/SITE lines against the reports (by_pid)."""
+    n = 0
+    for line in out.splitlines():
+        f = line.split()
+        if not f or f[0] not in ("E", "GE", "LE", "SITE"):
+            continue
+        n += 1
+        check(f[1] in reps, f"no report for pid {f[1]} (line {line!r}); reports: {sorted(reps)}")
+        r = reps[f[1]]
+        if f[0] == "SITE":
+            if not r["config"]["backtraces"]:
+                continue
+            fn, want = f[2], [int(x) for x in f[3:6]]
+            sites = sites_with(r, fn, innermost=True)
+            got = [sum(s[k] for s in sites) for k in ("blocks", "bytes", "live_blocks")]
+            check(got == want, f"sites of {fn}: blocks/bytes/live_blocks {got}, expected {want} "
+                  f"({len(sites)} sites)")
+            continue
+        if f[2].startswith("stacks.") and not r["config"]["backtraces"]:
+            continue
+        v, want = get(r, f[2]), int(f[3])
+        ok = {"E": v == want, "GE": v >= want, "LE": v <= want}[f[0]]
+        check(ok, f"pid {f[1]}: {f[2]} = {v}, expected {f[0]} {want}")
+    return n
+
+
+def standard(c, rc=0, max_threads=1, files=1, bare=True, min_lines=1):
+    """Bare run, preloaded run, one checked report per process, the protocol."""
+    if bare:
+        c.bare(rc)
+    d = c.outdir()
+    p = c.run(c.env(d), rc=rc)
+    reps = reports_in(d)
+    check(files is None or len(reps) == files,
+          f"{len(reps)} reports, expected {files}: {[n for n, _ in reps]}\n{p.desc}")
+    for name, r in reps:
+        check_report(r, name, max_threads)
+        check(r["config"]["backtraces"] == c.bt, f"{name}: config.backtraces {r['config']['backtraces']}")
+    byp = by_pid(reps)
+    n = check_protocol(p.stdout, byp)
+    check(n >= min_lines, f"the program printed {n} expectations, expected at least {min_lines}\n{p.desc}")
+    p.reps, p.byp, p.dir = reps, byp, d
+    return p
+
+
+def main_report(p):
+    """The report of the process that was started (one without at_exec)."""
+    mains = [r for _, r in p.reps if not r.get("at_exec")]
+    return mains[0] if len(mains) == 1 else None
+
+
+# ---- cases -------------------------------------------------------------------
+
+def case_xfree(c):
+    p = standard(c, max_threads=9)
+    check(main_report(p)["threads"] == 1, "xfree: threads alive at exit != 1")
+
+
+def case_churn(c):
+    p = standard(c, max_threads=21)
+    r = main_report(p)
+    check(r["threads"] == 1, f"churn: {r['threads']} threads alive at exit, expected 1")
+    if c.bt:
+        # Records (and their call-site state) are reused: 4000 threads, 20 at a
+        # time, must not cost 4000 thread states and frame arenas.
+        check(r["stacks"]["profiler_bytes"] <= 16 << 20,
+              f"churn: profiler_bytes {r['stacks']['profiler_bytes']}: thread state not reused?")
+
+
+def case_forkexec(c):
+    c.bare()
+    d = c.outdir()
+    p = c.run(c.env(d))
+    m = re.search(r"^FILES (\d+)$", p.stdout, re.M)
+    check(m, f"forkexec: no FILES line\n{p.desc}")
+    reps = reports_in(d)
+    check(len(reps) == int(m.group(1)), f"forkexec: {len(reps)} reports, expected {m.group(1)}")
+    parent = int(re.search(r"^PARENT (\d+)$", p.stdout, re.M).group(1))
+    for name, r in reps:
+        check_report(r, name, 6 if r["pid"] == parent else 1)
+    byp = by_pid(reps)
+    check(check_protocol(p.stdout, byp) > 40, "forkexec: too few expectations")
+    for name, r in reps:
+        # A fork child's totals start at zero; the parent's blocks it freed are "inherited".
+        if r["pid"] != parent and r.get("at_exec"):
+            check(r["inherited"]["frees"] == 1, f"{name}: inherited {r['inherited']}")
+
+
+def case_dlclose(c):
+    p = standard(c, max_threads=1)
+    if not c.bt:
+        return
+    r = main_report(p)
+    libs = {"mod_keep": "/libstressmod.so", "mod_churn": "/libstressmod.so"}
+    if len(c.prog) == 3:
+        libs["mod2_keep"] = "/libstressmod2.so"
+    for fn, lib in libs.items():
+        sites = sites_with(r, fn, innermost=True)
+        check(sites, f"dlclose: no site names {fn}")
+        for s in sites:
+            mod = s["frames"][0]["module"]
+            check(mod.endswith(lib), f"dlclose: frame of {fn} in a dlclose()d library names module {mod!r}")
+    # Every frame inside either library names one of their functions.
+    for s in r["sites"]:
+        for f in s["frames"]:
+            if "/libstressmod" in f["module"]:
+                check(f["function"] in libs,
+                      f"dlclose: frame {f} of site {s['bytes']} bytes: a function it never ran in "
+                      f"(another library now occupies the address?)")
+
+
+def case_signals(c):
+    p = standard(c)
+    if not c.bt:
+        return
+    r = main_report(p)
+    sites = sites_with(r, "alt_handler_alloc", innermost=True)
+    check(sites, "signals: no site of the sigaltstack handler")
+    for s in sites:
+        names = [f["function"] for f in s["frames"]]
+        check(len(names) <= 4 and "main" not in names,
+              f"signals: a site of the alternate-stack handler has {len(names)} frames: {names}")
+        check(names[:2] == ["alt_handler_alloc", "alt_handler"],
+              f"signals: handler site frames {names}")
+
+
+def case_deep(c):
+    depth = int(c.extra.get("MOD_ALLOC_DEPTH", "32"))
+    p = standard(c)
+    r = main_report(p)
+    check(r["config"]["depth"] == depth, f"deep: config.depth {r['config']['depth']}, expected {depth}")
+    if not c.bt:
+        return
+    leaf = sites_with(r, "deep_leaf", innermost=True)
+    check(leaf and all(s["truncated"] and len(s["frames"]) == depth for s in leaf),
+          f"deep: leaf sites (frames, truncated): {[(len(s['frames']), s['truncated']) for s in leaf]}")
+    for s in leaf:
+        names = [f["function"] for f in s["frames"]]
+        check(names[1:] == ["recurse"] * (depth - 1), f"deep: leaf frames {names}")
+    check(r["stacks"]["truncated"] == 1000, f"deep: stacks.truncated {r['stacks']['truncated']}, expected 1000")
+    shallow = sites_with(r, "shallow_leaf", innermost=True)
+    check(shallow and not any(s["truncated"] for s in shallow), "deep: the shallow site is truncated")
+    check(all("main" in [f["function"] for f in s["frames"]] for s in shallow),
+          f"deep: the shallow site does not reach main: {[f['function'] for f in shallow[0]['frames']]}")
+
+
+def case_tenmillion(c):
+    p = standard(c)
+    r = main_report(p)
+    if c.bt:
+        (s,) = sites_with(r, "big_alloc", innermost=True)
+        n = 10_000_000
+        check(s["max_blocks"] == n and s["at_peak_blocks"] == n and s["live_blocks"] == 0,
+              f"tenmillion: site max_blocks {s['max_blocks']} at_peak_blocks {s['at_peak_blocks']} "
+              f"live_blocks {s['live_blocks']}")
+        check(s["max_bytes"] == s["bytes"] == s["at_peak_bytes"],
+              f"tenmillion: site bytes {s['bytes']} max_bytes {s['max_bytes']} at_peak {s['at_peak_bytes']}")
+    print(f"tenmillion: preloaded run {p.seconds:.2f}s (call sites {'on' if c.bt else 'off'})")
+
+
+def case_align(c):
+    standard(c)
+
+
+def case_exitthread(c):
+    c.bare(rc=7)
+    d = c.outdir()
+    p = c.run(c.env(d), rc=7)
+    reps = reports_in(d)
+    check(len(reps) == 1, f"exitthread: {len(reps)} reports, expected 1")
+    name, r = reps[0]
+    check(r["at_exit"], f"{name}: at_exit false")
+    check_report(r, name, max_threads=6)
+    check_protocol(p.stdout, by_pid(reps))
+
+
+def case_sigkill(c):
+    """SIGKILL leaves nothing: no report, no temporary file.  The library
+    writes only at exit, exec and on request, and SIGKILL runs none of them."""
+    d = c.outdir()
+    proc = subprocess.Popen(c.prog, env=c.env(d), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = proc.stdout.readline()
+    check(line == b"READY\n", f"sigkill: the program said {line!r}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    check(proc.returncode == -signal.SIGKILL, f"sigkill: status {proc.returncode}")
+    check(os.listdir(d) == [], f"sigkill: files left after SIGKILL: {os.listdir(d)}")
+    # Killed while writing its report (many sites make writing take a while):
+    # whatever survives under a report's name is a whole report; only
+    # temporary files (r.<pid>.json.tmp.*) may be left half-written.
+    seen = {"whole": 0, "tmp": 0, "none": 0}
+    for i in range(12):
+        d = c.outdir()
+        proc = subprocess.Popen(c.prog + ["exit"], env=c.env(d), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        check(proc.stdout.readline() == b"EXITING\n", "sigkill: no EXITING line")
+        time.sleep(0.002 * i)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        names = os.listdir(d)
+        for n in names:
+            path = os.path.join(d, n)
+            if REPORT_RE.match(n):
+                check_report(load_report(path), path, 1)
+                seen["whole"] += 1
+            else:
+                check(re.match(r"^r\.\d+\.json\.tmp\.\d+\.\d+$", n), f"sigkill: unexpected file {n}")
+                seen["tmp"] += 1
+        if not names:
+            seen["none"] += 1
+    print(f"sigkill during the exit report, 12 runs: {seen}")
+
+
+def case_coro(c):
+    p = standard(c)
+    if not c.bt:
+        return
+    r = main_report(p)
+    sites = sites_with(r, "coro_leaf", innermost=True)
+    check(sites, "coro: no coroutine site")
+    for s in sites:
+        names = [f["function"] for f in s["frames"]]
+        check(len(names) <= 5 and "main" not in names, f"coro: a coroutine site has frames {names}")
+    empty = sum(s["blocks"] for s in r["sites"] if not s["frames"])
+    print(f"coro {' '.join(c.prog[1:])}: {empty} blocks with an empty stack")
+
+
+def case_badfp(c):
+    p = standard(c)
+    if not c.bt:
+        return
+    r = main_report(p)
+    sites = sites_with(r, "call_with_fp", innermost=True)
+    check(sites, "badfp: no site of call_with_fp")
+    bad = sites_with(r, "clobber_saved_fp", innermost=True)
+    check(bad, "badfp: no site of clobber_saved_fp")
+    for s in bad:
+        names = [f["function"] for f in s["frames"]]
+        check(len(names) <= 2, f"badfp: clobbered chain gave frames {names}")
+
+
+def case_nofp(c):
+    p = standard(c)
+    if not c.bt:
+        return
+    r = main_report(p)
+    check(r["stacks"]["shallow_warning"] is True and "hint" in r["stacks"],
+          f"nofp: stacks {r['stacks']}")
+    for s in sites_with(r, "nofp_leaf", innermost=True):
+        check(len(s["frames"]) <= 2, f"nofp: {len(s['frames'])} frames without frame pointers")
+    # Not quiet: the summary on stderr carries the hint.
+    d = c.outdir()
+    q = c.run(c.env(d, quiet=False))
+    check("-fno-omit-frame-pointer" in q.stderr, f"nofp: no hint on stderr:\n{q.stderr}")
+
+
+CASES = {"xfree": case_xfree, "churn": case_churn, "forkexec": case_forkexec, "dlclose": case_dlclose,
+         "signals": case_signals, "deep": case_deep, "tenmillion": case_tenmillion, "align": case_align,
+         "exitthread": case_exitthread, "sigkill": case_sigkill, "coro": case_coro, "badfp": case_badfp,
+         "nofp": case_nofp}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--bt", choices=("0", "1"), default="1", help="call sites (MOD_ALLOC_BACKTRACES)")
+    ap.add_argument("--env", action="append", default=[], help="K=V for the preloaded run")
+    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("prog")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args()
+    c = Ctx(a)
+    try:
+        CASES[a.case](c)
+    except Fail as e:
+        print(f"FAIL {a.case}: {e}\n(files kept in {c.root})")
+        return 1
+    print(f"PASS {a.case} (call sites {'on' if c.bt else 'off'})")
+    shutil.rmtree(c.root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
