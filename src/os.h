@@ -38,6 +38,9 @@ ssize_t ma_os_getcwd(char *buf, size_t cap);
 uint64_t ma_os_monotonic_ns(void);
 /* The process's peak resident set in bytes (VmHWM), or 0 if unknown. */
 uint64_t ma_os_rss_peak_bytes(void);
+/* Copies len bytes at addr of this process without faulting: 0, or -EFAULT
+ * when any of it is not mapped readable (process_vm_readv on ourselves). */
+int ma_os_read_checked(uintptr_t addr, void *buf, size_t len);
 /* The process's resident set now, in bytes, or 0. */
 uint64_t ma_os_rss_now_bytes(void);
 /* A random 64-bit value from the kernel (AT_RANDOM or getrandom). */

@@ -260,10 +260,6 @@ void ma_report_at_exit(void)
 		ma_buf_init(&b, storage, sizeof storage, 2);
 		ma_report_summary(&b, &r, json_path[0] ? json_path : NULL);
 		ma_buf_finish(&b);
-	} else if (r.sites && r.sites->shallow_warning) {
-		/* A warning, not part of the summary: it prints even when quiet. */
-		ma_warn("most stacks are 1-2 frames deep: frame pointers are missing; "
-		        "rebuild with -fno-omit-frame-pointer", NULL, NULL, NULL);
 	}
 	ma_report_thaw(&r);
 	unlock_reporting();

@@ -98,35 +98,42 @@ static bool in_range(const struct ma_range *r, uintptr_t p)
 	return p >= r->lo && p < r->hi;
 }
 
-/* The range of the stack `fp` is on, learning new ones within a budget. */
-static bool range_of(struct ma_stack_state *s, uintptr_t fp, struct ma_range *r)
+/* Is fp on the thread's own stack?  The main thread's stack grows down:
+ * learn its new bottom, within a budget of /proc/self/maps reads. */
+static bool on_own_stack(struct ma_stack_state *s, uintptr_t fp)
 {
-	if (MA_LIKELY(in_range(&s->own, fp))) {
-		*r = s->own;
+	if (MA_LIKELY(in_range(&s->own, fp)))
 		return true;
-	}
-	for (unsigned i = 0; i < MA_STACK_ALT_SLOTS; i++)
-		if (in_range(&s->alt[i], fp)) {
-			*r = s->alt[i];
-			return true;
-		}
-	if (s->lookups >= MA_STACK_MAX_LOOKUPS)
+	if (fp >= s->own.lo || s->own.lo - fp > (64u << 20) || s->lookups >= MA_STACK_MAX_LOOKUPS)
 		return false;
 	s->lookups++;
 	struct ma_range found;
-	if (!ma_stack_find_mapping(fp, &found))
-		return false;
-	if (found.hi == s->own.hi) { /* the main stack grew down */
+	if (ma_stack_find_mapping(fp, &found) && found.hi == s->own.hi) {
 		s->own = found;
-	} else {
-		s->alt[s->alt_next] = found;
-		s->alt_next = (s->alt_next + 1) % MA_STACK_ALT_SLOTS;
+		return true;
 	}
-	*r = found;
+	return false;
+}
+
+/* One frame record: by loads inside a range known mapped, else by a checked read. */
+static bool read_record(uintptr_t fp, bool checked, uintptr_t *next, uintptr_t *ret)
+{
+	if (!checked) {
+		ma_arch_record(fp, next, ret);
+		return true;
+	}
+	uintptr_t rec[2];
+	if (ma_os_read_checked(fp, rec, sizeof rec) != 0)
+		return false;
+	*next = rec[0];
+	*ret = rec[1];
 	return true;
 }
 
-unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated)
+/* r: the stack's bounds; a frame pointer outside them ends the walk.
+ * checked: r is not known to stay mapped: read each record with a checked read. */
+static unsigned walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
+                     bool *truncated)
 {
 	unsigned n = 0;
 	bool in_self = true; /* our own frames come first; skip them, then stop looking */
@@ -136,8 +143,7 @@ unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned
 	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
 	while (!(fp & (sizeof(uintptr_t) - 1)) && fp >= r.lo && fp <= top) {
 		uintptr_t next, ret;
-		ma_arch_record(fp, &next, &ret);
-		if (!ret)
+		if (!read_record(fp, checked, &next, &ret) || !ret)
 			break;
 		uintptr_t pc = ma_arch_pc(ret);
 		if (in_self && pc >= self_lo && pc < self_hi) {
@@ -157,6 +163,11 @@ unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned
 	return n;
 }
 
+unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated)
+{
+	return walk(fp, r, false, out, max, truncated);
+}
+
 unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max, bool *truncated)
 {
 	return ma_stack_capture_from(s, ma_arch_frame(), out, max, truncated);
@@ -165,13 +176,17 @@ unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max
 unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated)
 {
-	struct ma_range r;
 	*truncated = false;
 	if (!MA_ARCH_CAN_WALK)
 		return 0;
-	if (MA_UNLIKELY(!range_of(s, fp, &r))) {
-		s->unknown_stack_events++;
-		return 0;
-	}
-	return ma_stack_walk(fp, r, out, max, truncated);
+	if (MA_LIKELY(on_own_stack(s, fp)))
+		return walk(fp, s->own, false, out, max, truncated);
+	/* Another stack (sigaltstack, a coroutine): its extent is unknown, so the
+	 * walk may go MA_STACK_FOREIGN_SPAN above where it starts, reading every
+	 * record with a checked read. */
+	s->foreign_stack_captures++;
+	struct ma_range r = { fp, fp + MA_STACK_FOREIGN_SPAN };
+	if (r.hi < r.lo)
+		r.hi = UINTPTR_MAX;
+	return walk(fp, r, true, out, max, truncated);
 }

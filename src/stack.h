@@ -9,9 +9,13 @@
  * pointers, signal frames, alternate signal stacks, makecontext stacks and
  * corrupted chains all give short stacks, never a fault.
  *
- * Ranges come from /proc/self/maps, read with raw system calls: once per
- * thread for its own stack, and lazily (bounded per thread) for any other
- * stack the thread is found running on.
+ * The thread's own stack range comes from /proc/self/maps, read with raw
+ * system calls once per thread (again, within a budget, if the main stack
+ * grows).  On any other stack (a signal handler on sigaltstack, a
+ * makecontext coroutine, garbage in the frame pointer) nothing is known to
+ * stay mapped, so every frame record there is read with a fault-proof
+ * system call (process_vm_readv) instead of a load, and the walk stays
+ * within MA_STACK_FOREIGN_SPAN above its start: slower, never a crash.
  */
 #ifndef MA_STACK_H
 #define MA_STACK_H
@@ -23,15 +27,13 @@ struct ma_range {
 	uintptr_t lo, hi; /* [lo, hi) */
 };
 
-#define MA_STACK_ALT_SLOTS 4
-#define MA_STACK_MAX_LOOKUPS 256
+#define MA_STACK_MAX_LOOKUPS 64
+#define MA_STACK_FOREIGN_SPAN (1u << 20) /* how far a walk may climb a foreign stack */
 
 struct ma_stack_state {
 	struct ma_range own;                       /* the thread's stack */
-	struct ma_range alt[MA_STACK_ALT_SLOTS];   /* other stacks seen: sigaltstack, ucontext */
-	unsigned alt_next;
 	unsigned lookups;                          /* /proc/self/maps reads so far */
-	uint64_t unknown_stack_events;             /* captures with no known range */
+	uint64_t foreign_stack_captures;           /* walks done with checked reads */
 };
 
 /* The library's own code: return addresses inside it are skipped. */
@@ -47,7 +49,7 @@ unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max
 /* The same, starting at frame `fp` (the shim's), which must be on this thread's stack. */
 unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated);
-/* Walks from an explicit frame pointer (tests). */
+/* Walks from an explicit frame pointer inside r, a range known mapped (tests). */
 unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated);
 /* The /proc/self/maps mapping containing addr. */
 bool ma_stack_find_mapping(uintptr_t addr, struct ma_range *r);

@@ -9,6 +9,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +160,15 @@ uint64_t ma_os_rss_peak_bytes(void)
 	while (*p >= '0' && *p <= '9')
 		kib = kib * 10 + (uint64_t)(*p++ - '0');
 	return kib * 1024;
+}
+
+int ma_os_read_checked(uintptr_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	int saved = errno;
+	ssize_t r = syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL);
+	errno = saved;
+	return r == (ssize_t)len ? 0 : -EFAULT;
 }
 
 uint64_t ma_os_rss_now_bytes(void)
