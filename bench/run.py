@@ -246,6 +246,7 @@ def main():
         if ("tier1" in configs or "tier2" in configs) and not os.path.exists(runner.lib):
             sys.exit("run.py: %s not found" % runner.lib)
         emit(machine_line())
+        emit()
         emit("tools: %s; %d runs per configuration, alternating; MALLOC_PERTURB_ unset" %
              (tool_versions(runner), args.reps))
         emit()
@@ -319,7 +320,9 @@ def main():
         if "tier2" in configs and runner.tier2_on is False:
             notes.append("Tier 2: n/a, the report says config.backtraces false (this build captures no stacks).")
         if "threads" in modes:
-            notes.append("threads: ns per call as seen by one of the 2 threads (wall time x 2 / calls).")
+            notes.append("threads: ns per call as seen by one of the 2 threads (wall time x 2 / calls)."
+                         if args.clock == "wall" else
+                         "threads: CPU time of both threads / calls (includes waiting for the other thread).")
         notes.append("**MISS** = ratio above the design target.")
         notes.append("load average (1 min) at the end: %.2f (2 cores; above ~1 the 2-thread rows are unreliable)."
                      % os.getloadavg()[0])
