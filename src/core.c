@@ -109,7 +109,13 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 		t = ma_thread_enter();
 	if (!t)
 		return alloc_untracked(reserve, align, zero);
-	void *user = alloc_tracked(t, call, size, reserve, align, zero, fp);
+	void *user;
+	if (ma_update_begin(t, &ma_g.mode)) {
+		user = alloc_tracked(t, call, size, reserve, align, zero, fp);
+		ma_update_end(t);
+	} else {
+		user = alloc_untracked(reserve, align, zero);
+	}
 	ma_thread_leave(t);
 	return user;
 }
@@ -117,15 +123,20 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                            uintptr_t fp)
 {
+	if (!ma_update_begin(t, &ma_g.mode)) /* counting stopped: a plain block, never counted */
+		return alloc_untracked(reserve, 0, zero);
 	ma_own_add(&t->calls[call], 1);
-	char *base = zero ? ma_real.calloc(1, reserve + 32) : ma_real.malloc(reserve + 32);
+	size_t hdr = ma_g.hdr_bytes;
+	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
 	if (MA_UNLIKELY(!base)) {
 		ma_own_add(&t->failed, 1);
+		ma_update_end(t);
 		return NULL;
 	}
-	void *user = base + 32;
-	ma_hdr_set(user, size, t->key, t->epoch, MA_HDR_MAX_LOG2);
+	void *user = base + hdr;
+	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
 	born(t, user, size, fp);
+	ma_update_end(t);
 	return user;
 }
 
@@ -134,12 +145,16 @@ void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
 	struct ma_hdr *h = ma_hdr_of(p);
 	uint64_t size = h->size;
 	void *base = ma_hdr_base(p, h);
-	ma_tier2_on_free(t, ma_hdr_site_of(p), size);
+	if (ma_update_begin(t, &ma_g.mode)) {
+		if (ma_g.backtraces)
+			ma_tier2_on_free(t, ma_hdr_site_of(p), size);
+		ma_own_add(&t->calls[call], 1);
+		ma_own_add(&t->frees, 1);
+		ma_own_add(&t->freed_bytes, size);
+		ma_live_shrink(t, (int64_t)size, 1);
+		ma_update_end(t);
+	}
 	h->check = 0;
-	ma_own_add(&t->calls[call], 1);
-	ma_own_add(&t->frees, 1);
-	ma_own_add(&t->freed_bytes, size);
-	ma_live_shrink(t, (int64_t)size, 1);
 	ma_real.free(base);
 }
 
@@ -176,7 +191,12 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	bool entered = !t && p;
 	if (entered)
 		t = ma_thread_enter();
-	free_slow(t, call, p);
+	if (t && ma_update_begin(t, &ma_g.mode)) {
+		free_slow(t, call, p);
+		ma_update_end(t);
+	} else {
+		free_slow(NULL, call, p);
+	}
 	if (entered)
 		ma_thread_leave(t);
 }
@@ -253,7 +273,13 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
 {
 	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
-	void *r = realloc_impl(t, call, p, size, fp);
+	void *r;
+	if (t && ma_update_begin(t, &ma_g.mode)) {
+		r = realloc_impl(t, call, p, size, fp);
+		ma_update_end(t);
+	} else {
+		r = realloc_impl(NULL, call, p, size, fp);
+	}
 	ma_thread_leave(t);
 	return r;
 }

@@ -26,6 +26,13 @@
 
 /* The shim's frame: Tier 2 starts its walk there, skipping the library's own frames. */
 #define MA_FRAME() ((uintptr_t)__builtin_frame_address(0))
+/*
+ * A call that received MA_FRAME() must not be a tail call: the shim's frame
+ * record would be gone (reused by the callee's frame on aarch64) before the
+ * walk reads it.  An empty asm that uses the result keeps the call out of
+ * tail position.
+ */
+#define MA_KEEP_FRAME(v) __asm__ volatile("" : "+r"(v))
 
 /* glibc refuses requests above PTRDIFF_MAX; so do we, header included. */
 #define MA_MAX_REQUEST ((size_t)PTRDIFF_MAX - (size_t)(2u << 20))
@@ -36,8 +43,9 @@
 MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
                                      size_t reserve, size_t align, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
-/* Tier 2's versions of the two fast paths: kept out of line so that the
- * Tier 1 fast paths need no callee-saved registers for them. */
+/* The two fast paths when ma_g.mode is set (call sites on, or counting
+ * stopped): kept out of line so that the Tier 1 fast paths need no
+ * callee-saved registers for them. */
 MA_NOINLINE void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size,
                                        size_t reserve, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p);
@@ -72,10 +80,16 @@ MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint32_t key, uint16_t epoc
 MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, size_t align, bool zero)
 {
 	struct ma_thread *t = ma_tls.rec;
-	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || reserve > MA_MAX_REQUEST))
-		return ma_core_alloc_slow(t, call, size, reserve, align, zero, MA_FRAME());
-	if (MA_UNLIKELY(ma_g.backtraces))
-		return ma_core_alloc_traced(t, call, size, reserve, zero, MA_FRAME());
+	if (MA_UNLIKELY(!t || align > MA_MALLOC_ALIGN || reserve > MA_MAX_REQUEST)) {
+		void *r = ma_core_alloc_slow(t, call, size, reserve, align, zero, MA_FRAME());
+		MA_KEEP_FRAME(r);
+		return r;
+	}
+	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
+		void *r = ma_core_alloc_traced(t, call, size, reserve, zero, MA_FRAME());
+		MA_KEEP_FRAME(r);
+		return r;
+	}
 	ma_own_add(&t->calls[call], 1);
 	char *base = zero ? ma_real.calloc(1, reserve + 16) : ma_real.malloc(reserve + 16);
 	if (MA_UNLIKELY(!base)) {
@@ -104,7 +118,7 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		ma_core_free_slow(t, call, p);
 		return;
 	}
-	if (MA_UNLIKELY(ma_g.backtraces)) {
+	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
 		ma_core_free_traced(t, call, p);
 		return;
 	}

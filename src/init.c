@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -75,6 +76,7 @@ static void after_fork_child(void)
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
 	ma_store_relaxed(&ma_g.reporting, 0);
 	ma_store_relaxed(&ma_g.exit_reported, 0);
+	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
 	ma_tier2_after_fork(self);
 	ma_timeline_init();
 }
@@ -126,6 +128,9 @@ static void boot(void)
 		        "counting totals only", NULL, NULL, NULL);
 	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
 		ma_g.backtraces = false; /* tier2 said why on stderr */
+	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
+	/* For ma_init_freeze's asymmetric barrier; without it, freezing waits longer. */
+	ma_g.membarrier_ok = ma_os_membarrier_register() == 0;
 	/* Fixed before the first tracked block: every header has this size. */
 	ma_g.hdr_log2 = ma_g.backtraces ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
 	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
@@ -169,12 +174,32 @@ __attribute__((constructor(101))) static void ma_ctor(void)
 		ma_thread_enter();
 }
 
+void ma_init_freeze(void)
+{
+	atomic_fetch_or_explicit(&ma_g.mode, MA_MODE_FROZEN, memory_order_seq_cst);
+	/* Every thread now either saw the flag or set its busy mark before looking
+	 * (thread.h): after this barrier, its mark is visible here. */
+	if (!ma_g.membarrier_ok || ma_os_membarrier() != 0) {
+		struct timespec ts = { 0, 2000000 }; /* no membarrier: give in-flight updates 2 ms */
+		nanosleep(&ts, NULL);
+	}
+	struct ma_thread *self = ma_thread_self();
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		/* Bounded: a thread stopped inside an update (a debugger) must not hang exit. */
+		for (unsigned spins = 0; t != self && ma_load_acquire(&t->busy) && spins < 100000; spins++)
+			sched_yield();
+	}
+}
+
 void ma_report_at_exit_once(void)
 {
 	uint32_t no = 0;
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
 		return;
 	int saved = errno;
+	/* The report covers what happened until exit began: other threads may go
+	 * on allocating while it is written, uncounted. */
+	ma_init_freeze();
 	ma_guard_enter();
 	ma_report_at_exit();
 	ma_guard_leave();

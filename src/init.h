@@ -17,12 +17,17 @@
 
 enum ma_state { MA_UNINIT = 0, MA_BOOTING, MA_ACTIVE, MA_OFF };
 
+#define MA_MODE_TRACED 1u  /* call sites on */
+#define MA_MODE_FROZEN 2u  /* the exit report is being written: count nothing more */
+
 struct ma_global {
 	/* Read on every call: kept together on one line. */
 	MA_ALIGNED_LINE uint32_t cookie;  /* key of ma_hdr_check */
 	uint32_t hdr_bytes;               /* 16, or 32 with call sites */
 	uint8_t hdr_log2;
 	bool backtraces;
+	_Atomic uint8_t mode;             /* MA_MODE_*: non-zero sends the fast paths out of line */
+	bool membarrier_ok;
 	uint16_t epoch;                   /* fork generation */
 	ma_au32 state;
 	ma_au32 owner_taken;
@@ -40,6 +45,12 @@ extern struct ma_global ma_g;
 
 /* Runs process initialisation once; true when tracking is active. */
 bool ma_init_ensure(void);
+/*
+ * Stops all counting (MA_MODE_FROZEN) and waits until no thread is half-way
+ * through an update, so that the exit report is self-consistent even while
+ * other threads keep allocating.
+ */
+void ma_init_freeze(void);
 /* Writes the exit report unless one was written (destructor, _exit). */
 void ma_report_at_exit_once(void);
 /* Called (under the guard) when a thread gets its record. */

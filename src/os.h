@@ -41,6 +41,9 @@ uint64_t ma_os_rss_peak_bytes(void);
 /* Copies len bytes at addr of this process without faulting: 0, or -EFAULT
  * when any of it is not mapped readable (process_vm_readv on ourselves). */
 int ma_os_read_checked(uintptr_t addr, void *buf, size_t len);
+/* membarrier(2), private expedited: register once, then issue.  0 or -errno. */
+int ma_os_membarrier_register(void);
+int ma_os_membarrier(void);
 /* The process's resident set now, in bytes, or 0. */
 uint64_t ma_os_rss_now_bytes(void);
 /* A random 64-bit value from the kernel (AT_RANDOM or getrandom). */

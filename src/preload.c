@@ -57,7 +57,9 @@ MA_SHIM void *calloc(size_t n, size_t size)
 
 MA_SHIM void *realloc(void *p, size_t size)
 {
-	return ma_core_realloc(MA_CALL_realloc, p, size, MA_FRAME());
+	void *r = ma_core_realloc(MA_CALL_realloc, p, size, MA_FRAME());
+	MA_KEEP_FRAME(r);
+	return r;
 }
 
 MA_SHIM void *reallocarray(void *p, size_t n, size_t size)
@@ -65,7 +67,9 @@ MA_SHIM void *reallocarray(void *p, size_t n, size_t size)
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total))
 		return ma_core_fail(MA_CALL_reallocarray, ENOMEM);
-	return ma_core_realloc(MA_CALL_reallocarray, p, total, MA_FRAME());
+	void *r = ma_core_realloc(MA_CALL_reallocarray, p, total, MA_FRAME());
+	MA_KEEP_FRAME(r);
+	return r;
 }
 
 MA_SHIM int posix_memalign(void **out, size_t align, size_t size)

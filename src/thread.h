@@ -55,6 +55,7 @@ struct ma_thread {
 	uint16_t epoch;
 	uint32_t key;             /* ma_hdr_key(epoch), cached */
 	bool is_owner;           /* updates the live counter unbatched (counters.h) */
+	ma_au32 busy;            /* inside an out-of-line update (see ma_init_freeze) */
 	/* The counters when the current thread claimed this record (thread stats). */
 	uint64_t base_blocks, base_bytes, base_frees, base_freed_bytes;
 	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
@@ -103,6 +104,28 @@ MA_INLINE void ma_guard_leave(void)
 		ma_tls.rec = ma_tls.held;
 		ma_tls.held = NULL;
 	}
+}
+
+/*
+ * Out-of-line updates announce themselves, so that ma_init_freeze can wait
+ * for them: busy is set before the frozen flag is read.  No fence here: the
+ * freezer's membarrier() orders both sides (an asymmetric Dekker).  Returns
+ * false (and clears busy) when counting has stopped.
+ */
+MA_INLINE bool ma_update_begin(struct ma_thread *t, const _Atomic uint8_t *mode)
+{
+	ma_store_relaxed(&t->busy, 1);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (MA_UNLIKELY(ma_load_relaxed(mode) & 2u /* MA_MODE_FROZEN */)) {
+		ma_store_release(&t->busy, 0);
+		return false;
+	}
+	return true;
+}
+
+MA_INLINE void ma_update_end(struct ma_thread *t)
+{
+	ma_store_release(&t->busy, 0);
 }
 
 /* The calling thread's record even inside the guard, or NULL. */

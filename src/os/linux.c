@@ -171,6 +171,16 @@ int ma_os_read_checked(uintptr_t addr, void *buf, size_t len)
 	return r == (ssize_t)len ? 0 : -EFAULT;
 }
 
+int ma_os_membarrier_register(void)
+{
+	return (int)sys(SYS_membarrier, 1 << 4 /* MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED */, 0, 0, 0);
+}
+
+int ma_os_membarrier(void)
+{
+	return (int)sys(SYS_membarrier, 1 << 3 /* MEMBARRIER_CMD_PRIVATE_EXPEDITED */, 0, 0, 0);
+}
+
 uint64_t ma_os_rss_now_bytes(void)
 {
 	char buf[128];
