@@ -136,7 +136,7 @@ MA_SHIM int dlclose(void *handle)
 		real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
 	if (ma_g.backtraces) {
 		ma_guard_enter();
-		ma_tier2_before_dlclose();
+		ma_tier2_before_dlclose(handle);
 		ma_guard_leave();
 	}
 	return real_dlclose ? real_dlclose(handle) : -1;

@@ -60,8 +60,21 @@ void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_
 	fi->module = "";
 	fi->offset = ip;
 	fi->function = "??";
-	/* ip - 1: a return address may already belong to the next function. */
-	if (!ma_sym_resolve(ip - 1, &res))
+	bool found;
+	if (ip & MA_FRAME_TAG) { /* a frame of a library dlclose()d since (tier2.h) */
+		int idx = (int)((ip & ~MA_FRAME_TAG) >> MA_FRAME_TAG_SHIFT);
+		uintptr_t lo, hi;
+		found = ma_sym_module_span(idx, &lo, &hi);
+		if (found) {
+			ip = lo + (ip & (MA_FRAME_TAG_OFFSETS - 1)); /* the address it had */
+			fi->ip = fi->offset = ip;
+			found = ma_sym_resolve_in(idx, ip - 1, &res);
+		}
+	} else {
+		/* ip - 1: a return address may already belong to the next function. */
+		found = ma_sym_resolve(ip - 1, &res);
+	}
+	if (!found)
 		return;
 	if (res.found_module) {
 		size_t n = strnlen(res.module, mod_cap - 1);

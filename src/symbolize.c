@@ -875,21 +875,18 @@ static void set_function(struct ma_sym_result *out, const char *raw)
 	}
 }
 
-bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out)
+static void reset_result(uintptr_t ip, struct ma_sym_result *out)
 {
 	out->module[0] = '\0';
 	memcpy(out->function, "??", 3);
 	out->offset = ip;
 	out->sym_offset = 0;
 	out->found_module = out->found_function = false;
-	lock();
-	if (!g_refreshed)
-		refresh_locked();
-	struct module *m = g_mods ? find_module(ip) : NULL;
-	if (!m) {
-		unlock();
-		return false;
-	}
+}
+
+/* Names ip within module m (the lock held). */
+static void resolve_in_module(struct module *m, uintptr_t ip, struct ma_sym_result *out)
+{
 	out->found_module = true;
 	copy_name(out->module, sizeof out->module, m->path);
 	out->offset = m->bias_ok ? ip - m->bias : ip - m->first_start + m->first_off;
@@ -906,8 +903,57 @@ bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out)
 			out->found_function = true;
 		}
 	}
+}
+
+bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out)
+{
+	reset_result(ip, out);
+	lock();
+	if (!g_refreshed)
+		refresh_locked();
+	struct module *m = g_mods ? find_module(ip) : NULL;
+	if (m)
+		resolve_in_module(m, ip, out);
 	unlock();
-	return true;
+	return m != NULL;
+}
+
+int ma_sym_module_at(uintptr_t ip, uintptr_t *lo, uintptr_t *hi)
+{
+	int idx = -1;
+	lock();
+	refresh_locked();
+	struct module *m = g_mods ? find_module(ip) : NULL;
+	if (m && m->live) {
+		idx = (int)(m - g_mods);
+		*lo = m->lo;
+		*hi = m->hi;
+	}
+	unlock();
+	return idx;
+}
+
+bool ma_sym_module_span(int index, uintptr_t *lo, uintptr_t *hi)
+{
+	lock();
+	bool ok = g_mods && index >= 0 && (unsigned)index < g_nmods;
+	if (ok) {
+		*lo = g_mods[index].lo;
+		*hi = g_mods[index].hi;
+	}
+	unlock();
+	return ok;
+}
+
+bool ma_sym_resolve_in(int index, uintptr_t ip, struct ma_sym_result *out)
+{
+	reset_result(ip, out);
+	lock();
+	bool ok = g_mods && index >= 0 && (unsigned)index < g_nmods;
+	if (ok)
+		resolve_in_module(&g_mods[index], ip, out);
+	unlock();
+	return ok;
 }
 
 void ma_sym_release(void)

@@ -44,6 +44,14 @@ void ma_sym_refresh_modules(void);
 bool ma_sym_resolve(uintptr_t ip, struct ma_sym_result *out);
 /* Unmaps every file and index and forgets all modules. */
 void ma_sym_release(void);
+/*
+ * The table index of the live module containing ip (after a refresh) and
+ * its address span, or -1.  With ma_sym_resolve_in, frames of a library
+ * about to be dlclose()d stay named after another one is mapped there.
+ */
+int ma_sym_module_at(uintptr_t ip, uintptr_t *lo, uintptr_t *hi);
+bool ma_sym_resolve_in(int index, uintptr_t ip, struct ma_sym_result *out);
+bool ma_sym_module_span(int index, uintptr_t *lo, uintptr_t *hi);
 void ma_sym_get_stats(struct ma_sym_stats *out);
 /* Where separate debug files are looked up by build id
  * (<root>/.build-id/xx/yyyy.debug); default /usr/lib/debug.  For tests. */

@@ -45,6 +45,7 @@ struct t2_thread {
 	bool ready;
 	/* The last stack seen and its site: loops allocate from one place. */
 	bool last_truncated;
+	uint32_t last_generation;
 	unsigned last_n;
 	uint32_t last_site;
 	uintptr_t last_frames[257];
@@ -56,6 +57,7 @@ struct t2_thread {
 
 static struct {
 	unsigned depth;
+	ma_au32 generation;         /* bumped when frames are rewritten: stale last-stack caches */
 	ma_au64 arena_bytes;       /* frame arenas mapped so far */
 	ma_au64 thread_state_bytes;
 	ma_au64 truncated_events;  /* allocations whose stack hit MOD_ALLOC_DEPTH */
@@ -228,8 +230,9 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 	uint32_t idx = 0;
 	if (MA_LIKELY(s != NULL)) {
 		n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, &truncated);
+		uint32_t gen = ma_load_relaxed(&t2.generation);
 		if (n == s->last_n && truncated == s->last_truncated && s->last_site &&
-		    ma_frames_equal(frames, s->last_frames, n)) {
+		    s->last_generation == gen && ma_frames_equal(frames, s->last_frames, n)) {
 			idx = s->last_site;
 		} else {
 			idx = ma_site_intern(frames, n, truncated, store_frames, s);
@@ -237,6 +240,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 			s->last_n = n;
 			s->last_truncated = truncated;
 			s->last_site = idx;
+			s->last_generation = gen;
 		}
 	}
 	if (truncated)
@@ -280,10 +284,62 @@ void ma_tier2_thread_exit(struct ma_thread *t)
 	s->ready = false; /* the next thread on this record has another stack */
 }
 
-void ma_tier2_before_dlclose(void)
+/* The object a dlopen handle names: its load address span. */
+struct span_query {
+	uintptr_t l_addr;
+	const char *name;
+	uintptr_t lo, hi;
+};
+
+static int find_span(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	/* The symbolizer keeps modules it has seen after they are unmapped. */
-	ma_sym_refresh_modules();
+	(void)size;
+	struct span_query *q = arg;
+	if (info->dlpi_addr != q->l_addr || !info->dlpi_name || strcmp(info->dlpi_name, q->name) != 0)
+		return 0;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		lo = a < lo ? a : lo;
+		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+	}
+	q->lo = lo;
+	q->hi = hi;
+	return 1;
+}
+
+/*
+ * Before dlclose: frames inside the library are rewritten as (symbolizer
+ * module index, offset) with MA_FRAME_TAG set (no user address has bit 63),
+ * so they keep the closed library's names even when another library is
+ * later mapped at the same address; a stack through the new library then
+ * never matches the old site.  The last-stack caches are invalidated.
+ */
+void ma_tier2_before_dlclose(void *handle)
+{
+	struct link_map *lm = NULL;
+	if (!handle || dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name || !lm->l_name[0])
+		return;
+	struct span_query q = { lm->l_addr, lm->l_name, 0, 0 };
+	if (!dl_iterate_phdr(find_span, &q) || q.lo >= q.hi)
+		return;
+	uintptr_t mlo, mhi;
+	int idx = ma_sym_module_at(q.lo, &mlo, &mhi);
+	if (idx < 0 || (uint64_t)idx >= MA_FRAME_TAG_MODULES)
+		return;
+	uint64_t used = ma_load_acquire(&ma_sites.used);
+	if (used > ma_sites.capacity)
+		used = ma_sites.capacity;
+	for (uint64_t i = 1; i < used; i++) {
+		uintptr_t *f = (uintptr_t *)ma_sites.sites[i].frames;
+		for (uint32_t k = 0; f && k < ma_sites.sites[i].nframes; k++)
+			if (f[k] >= q.lo && f[k] < q.hi && f[k] >= mlo && f[k] - mlo < MA_FRAME_TAG_OFFSETS)
+				f[k] = MA_FRAME_TAG | ((uintptr_t)idx << MA_FRAME_TAG_SHIFT) | (f[k] - mlo);
+	}
+	ma_add_relaxed(&t2.generation, 1);
 }
 
 void ma_tier2_after_fork(struct ma_thread *self)

@@ -27,7 +27,13 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
 void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);
-/* Before the real dlclose: remember the modules, so their frames stay named. */
-void ma_tier2_before_dlclose(void);
+/* Before the real dlclose: frames in that library keep its names (tier2.c). */
+void ma_tier2_before_dlclose(void *handle);
+
+/* A frame rewritten at dlclose: module index and offset instead of an address. */
+#define MA_FRAME_TAG ((uintptr_t)1 << 63)
+#define MA_FRAME_TAG_SHIFT 40
+#define MA_FRAME_TAG_MODULES ((uint64_t)1 << 22)
+#define MA_FRAME_TAG_OFFSETS ((uint64_t)1 << MA_FRAME_TAG_SHIFT)
 
 #endif

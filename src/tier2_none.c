@@ -10,7 +10,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
-void ma_tier2_before_dlclose(void) { }
+void ma_tier2_before_dlclose(void *handle) { (void)handle; }
 
 #include "tier2_report.h"
 bool ma_tier2_freeze(struct ma_t2_frozen *f) { (void)f; return false; }
