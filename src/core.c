@@ -47,7 +47,7 @@ static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
 	return (char *)base + off;
 }
 
-static void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);

@@ -132,7 +132,7 @@ static bool read_record(uintptr_t fp, bool checked, uintptr_t *next, uintptr_t *
 
 /* r: the stack's bounds; a frame pointer outside them ends the walk.
  * checked: r is not known to stay mapped: read each record with a checked read. */
-static unsigned walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
+MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
                      bool *truncated)
 {
 	unsigned n = 0;
