@@ -28,6 +28,14 @@ static void kv_bool(struct ma_buf *b, const char *k, bool v, bool first)
 	ma_buf_str(b, v ? "true" : "false");
 }
 
+static void kv_hex(struct ma_buf *b, const char *k, uint64_t v, bool first)
+{
+	key(b, k, first);
+	ma_buf_char(b, '"');
+	ma_buf_hex(b, v);
+	ma_buf_char(b, '"');
+}
+
 static void write_frames(struct ma_buf *b, const struct ma_site_total *s)
 {
 	ma_buf_char(b, '[');
@@ -36,16 +44,10 @@ static void write_frames(struct ma_buf *b, const struct ma_site_total *s)
 		struct ma_frame_info fi;
 		ma_report_frame(s->frames[i], &fi, fn, sizeof fn, mod, sizeof mod);
 		ma_buf_str(b, i ? ",\n    {" : "\n    {");
-		key(b, "ip", true);
-		ma_buf_char(b, '"');
-		ma_buf_hex(b, fi.ip);
-		ma_buf_char(b, '"');
+		kv_hex(b, "ip", fi.ip, true);
 		key(b, "module", false);
 		ma_buf_json_str(b, fi.module);
-		key(b, "offset", false);
-		ma_buf_char(b, '"');
-		ma_buf_hex(b, fi.offset);
-		ma_buf_char(b, '"');
+		kv_hex(b, "offset", fi.offset, false);
 		key(b, "function", false);
 		ma_buf_json_str(b, fi.function);
 		ma_buf_char(b, '}');

@@ -20,6 +20,15 @@ static bool is_wrapper(const char *fn)
 	return false;
 }
 
+/* "12.3 KiB in 1,234 blocks" */
+static void bytes_in_blocks(struct ma_buf *b, uint64_t bytes, uint64_t blocks)
+{
+	ma_buf_bytes_human(b, bytes);
+	ma_buf_str(b, " in ");
+	ma_buf_u64_grouped(b, blocks);
+	ma_buf_str(b, " blocks");
+}
+
 static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
 {
 	unsigned shown = 0;
@@ -86,10 +95,8 @@ static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *tit
 	for (unsigned k = 0; k < n; k++) {
 		const struct ma_site_total *s = &f->sites[pick[k]];
 		ma_buf_str(b, "modalloc:   ");
-		ma_buf_bytes_human(b, key(s));
-		ma_buf_str(b, " in ");
-		ma_buf_u64_grouped(b, key == by_bytes ? s->blocks : key == by_peak ? s->at_peak_blocks : s->live_blocks);
-		ma_buf_str(b, " blocks  ");
+		bytes_in_blocks(b, key(s), key == by_bytes ? s->blocks : key == by_peak ? s->at_peak_blocks : s->live_blocks);
+		ma_buf_str(b, "  ");
 		frames_line(b, s);
 		ma_buf_char(b, '\n');
 	}
@@ -105,14 +112,10 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 	ma_buf_str(b, " allocations, ");
 	ma_buf_bytes_human(b, s->bytes);
 	ma_buf_str(b, "; peak ");
-	ma_buf_bytes_human(b, s->peak_bytes);
-	ma_buf_str(b, " in ");
-	ma_buf_u64_grouped(b, s->peak_blocks);
-	ma_buf_str(b, " blocks; leaked ");
-	ma_buf_bytes_human(b, s->live_bytes);
-	ma_buf_str(b, " in ");
-	ma_buf_u64_grouped(b, s->live_blocks);
-	ma_buf_str(b, " blocks; RSS peak ");
+	bytes_in_blocks(b, s->peak_bytes, s->peak_blocks);
+	ma_buf_str(b, "; leaked ");
+	bytes_in_blocks(b, s->live_bytes, s->live_blocks);
+	ma_buf_str(b, "; RSS peak ");
 	ma_buf_bytes_human(b, r->rss_peak_bytes);
 	ma_buf_char(b, '\n');
 	const struct ma_t2_frozen *f = r->sites;
