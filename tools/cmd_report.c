@@ -18,6 +18,7 @@ static const char usage[] =
 	"  --sort KEY       bytes (default), blocks, peak (bytes live at the peak),\n"
 	"                   leaked (bytes live at exit), short (short-lived blocks)\n"
 	"  --format F       text (default), json (the merged report, version 1),\n"
+	"                   dhat (Valgrind's DHAT v2, for dh_view.html),\n"
 	"                   collapsed (folded stacks for flamegraph.pl, inferno,\n"
 	"                   speedscope: \"outer;...;inner weight\", one line per site)\n"
 	"  --weight W       collapsed weights: bytes (default) or blocks\n"
@@ -128,17 +129,13 @@ static void print_totals(const struct mt_report *r)
 	       r->nfiles > 1 ? " (sum)" : "");
 	if (t->failed)
 		printf("  failed     %s allocations returned NULL\n", mt_grouped(t->failed, a, sizeof a));
-	static const char *const names[12] = {
-		"malloc", "calloc", "realloc", "reallocarray", "free", "cfree", "posix_memalign",
-		"aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
-	};
 	/* Nonzero calls only, wrapped to stay inside 80 columns. */
 	size_t col = 0;
-	for (size_t i = 0; i < 12; i++) {
+	for (size_t i = 0; i < MT_NCALLS; i++) {
 		if (!r->calls[i])
 			continue;
 		char item[64];
-		int n = snprintf(item, sizeof item, "%s %s", names[i], mt_grouped(r->calls[i], a, sizeof a));
+		int n = snprintf(item, sizeof item, "%s %s", mt_call_names[i], mt_grouped(r->calls[i], a, sizeof a));
 		if (col == 0) {
 			fputs("  calls      ", stdout);
 			col = 13;
@@ -279,8 +276,8 @@ int mt_cmd_report(int argc, char **argv)
 				mt_die(2, "--sort: '%s' is not one of bytes, blocks, peak, leaked, short", v);
 			sort_key = (enum sort_key)k;
 		} else if (mt_opt_value(argc, argv, &i, "--format", &v)) {
-			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "collapsed"))
-				mt_die(2, "--format: '%s' is not one of text, json, collapsed", v);
+			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "dhat") && strcmp(v, "collapsed"))
+				mt_die(2, "--format: '%s' is not one of text, json, dhat, collapsed", v);
 			format = v;
 		} else if (mt_opt_value(argc, argv, &i, "--weight", &v)) {
 			if (strcmp(v, "bytes") && strcmp(v, "blocks"))
@@ -306,6 +303,11 @@ int mt_cmd_report(int argc, char **argv)
 		char *s = mt_report_to_json(r);
 		puts(s);
 		free(s);
+	} else if (strcmp(format, "dhat") == 0) {
+		if (!r->has_sites)
+			mt_die(2, "report --format dhat: %s has no call sites (run with MOD_ALLOC_BACKTRACES=1)", r->path);
+		if (!mt_write_dhat(stdout, r))
+			mt_die(2, "writing the output failed");
 	} else if (strcmp(format, "collapsed") == 0) {
 		print_collapsed(r, strcmp(weight, "blocks") == 0);
 	} else {

@@ -14,7 +14,7 @@
 
 #include "util.h"
 
-static const char *const call_names[12] = {
+const char *const mt_call_names[MT_NCALLS] = {
 #define X(k) #k,
 	MT_CALLS(X)
 #undef X
@@ -303,8 +303,8 @@ static void load_body(struct loader *ld, struct mt_report *r, json_object *root)
 	MT_TOTALS(X)
 #undef X
 	json_object *c = member(root, "calls");
-	for (size_t i = 0; c && i < 12; i++)
-		r->calls[i] = get_u64(ld, c, "calls", call_names[i], false, 0);
+	for (size_t i = 0; c && i < MT_NCALLS; i++)
+		r->calls[i] = get_u64(ld, c, "calls", mt_call_names[i], false, 0);
 	json_object *inh = member(root, "inherited");
 	r->inherited_frees = get_u64(ld, inh, "inherited", "frees", false, 0);
 	r->inherited_freed_bytes = get_u64(ld, inh, "inherited", "freed_bytes", false, 0);
@@ -618,7 +618,7 @@ void mt_report_merge(struct mt_report *d, const struct mt_report *s)
 #define X(k) d->totals.k += s->totals.k;
 	MT_TOTALS(X)
 #undef X
-	for (size_t i = 0; i < 12; i++)
+	for (size_t i = 0; i < MT_NCALLS; i++)
 		d->calls[i] += s->calls[i];
 	d->inherited_frees += s->inherited_frees;
 	d->inherited_freed_bytes += s->inherited_freed_bytes;
@@ -760,8 +760,8 @@ char *mt_report_to_json(const struct mt_report *r)
 #undef X
 	json_object_object_add(root, "totals", t);
 	json_object *c = json_object_new_object();
-	for (size_t i = 0; i < 12; i++)
-		put_u64(c, call_names[i], r->calls[i]);
+	for (size_t i = 0; i < MT_NCALLS; i++)
+		put_u64(c, mt_call_names[i], r->calls[i]);
 	json_object_object_add(root, "calls", c);
 	json_object *inh = json_object_new_object();
 	put_u64(inh, "frees", r->inherited_frees);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MT_VERSION 1
 
@@ -28,7 +29,15 @@
 #define MT_CALLS(X) \
 	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
 	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
-	X(malloc_usable_size)
+	X(malloc_usable_size) \
+	X(operator_new) X(operator_new_array) X(operator_delete) X(operator_delete_array)
+
+enum {
+#define X(k) MT_CALL_##k,
+	MT_CALLS(X)
+#undef X
+	MT_NCALLS
+};
 
 /* Per-site numbers; all summed when sites merge. */
 #define MT_SITE_NUMS(X) \
@@ -84,7 +93,7 @@ struct mt_report {
 	bool at_exec;    /* written by an image that exec replaced */
 	unsigned seq;    /* n of modalloc.<pid>.<n>.json (0 without): a pid's reports in order */
 	struct mt_totals totals;
-	uint64_t calls[12];
+	uint64_t calls[MT_NCALLS];
 	uint64_t inherited_frees, inherited_freed_bytes;
 	uint64_t foreign_frees, threads, wall_ns;
 	/* config */
@@ -113,6 +122,12 @@ struct mt_report {
 	size_t *idx;
 	size_t idx_cap;
 };
+
+/* The names of the calls[] entries, in order. */
+extern const char *const mt_call_names[MT_NCALLS];
+
+/* Writes r as a Valgrind DHAT v2 file (report --format dhat); false on a write error. */
+bool mt_write_dhat(FILE *out, const struct mt_report *r);
 
 /*
  * Loads one report.  On failure prints one "modalloc: FILE: why" line and

@@ -229,6 +229,43 @@ class Report(ToolTest):
         res = tool('report', d2)
         self.assertIn('  allocated  2.9 KiB in 3 blocks\n', res.stdout)
 
+    def test_dhat_format(self):
+        """--format dhat: a DHAT v2 file whose sums equal the report's totals, and the same
+        program points as the library's own MOD_ALLOC_DHAT file of the same run."""
+        d = self.path('dh')
+        self.assertEqual(tool('-o', d, '--dhat', '--no-lines', SITES_1).returncode, 0)
+        r = next(iter(reports_in(d).values()))
+        out = tool('report', '--format', 'dhat', d)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        dh = json.loads(out.stdout)
+        self.assertEqual(dh['dhatFileVersion'], 2)
+        self.assertEqual(dh['ftbl'][0], '[root]')
+        self.assertEqual((dh['bklt'], dh['bkacc']), (True, False))
+        pps, t = dh['pps'], r['totals']
+        for k, want in (('tb', t['bytes']), ('tbk', t['blocks']), ('gb', t['peak_bytes']),
+                        ('gbk', t['peak_blocks']), ('eb', t['live_bytes']), ('ebk', t['live_blocks'])):
+            self.assertEqual(sum(p[k] for p in pps), want, k)
+        fss = [tuple(p['fs']) for p in pps]
+        self.assertEqual(len(fss), len(set(fss)), 'repeated program point')
+        self.assertTrue(all(0 < i < len(dh['ftbl']) for f in fss for i in f))
+        self.assertEqual(dh['te'], t['bytes'])
+        self.assertEqual(dh['tg'], r['timeline']['peak'][0])
+        lib = [f for f in __import__('os').listdir(d) if f.startswith('dhat.')]
+        self.assertEqual(len(lib), 1, lib)
+        with open(__import__('os').path.join(d, lib[0])) as fh:
+            libdh = json.load(fh)
+        def points(doc):
+            return sorted((tuple(doc['ftbl'][i] for i in p['fs']),
+                           tuple(p[k] for k in ('tb', 'tbk', 'tl', 'mb', 'mbk', 'gb', 'gbk', 'eb', 'ebk')))
+                          for p in doc['pps'])
+        self.assertEqual(points(dh), points(libdh))
+        # Without call sites there is nothing to draw: one error line, exit 2.
+        d2 = self.path('c2')
+        self.assertEqual(tool('-o', d2, '--counters-only', EXITCODE, '0').returncode, 0)
+        res = tool('report', '--format', 'dhat', d2)
+        self.assertEqual(res.returncode, 2)
+        self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+
     def test_bad_options(self):
         a = write_json(self.path('a.json'), report_a())
         self.assertOneErrorLine(tool('report', '--sort', 'size', a), "'size'")

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dhat_out.c: `modalloc report --format dhat`: a report (or several merged)
+ * as a Valgrind DHAT v2 file for dh_view.html, the same shape as the
+ * library's MOD_ALLOC_DHAT output (src/report_dhat.c): bklt true, bkacc
+ * false, times on the allocation clock.  Frames read "0xADDR: fn (file:line)"
+ * when the report was annotated by `modalloc lines`, "0xADDR: fn (in module)"
+ * otherwise.  Program points whose frame lists come out identical are merged
+ * (the viewer rejects duplicates); a merged max is the sum of maxima, an
+ * upper bound.
+ */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "util.h"
+
+/* Frame strings interned into ftbl; a small open-addressing table of indices. */
+struct ftab {
+	json_object *ftbl;
+	size_t *slot; /* ftbl index + 1, 0 = empty */
+	size_t cap;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static size_t intern(struct ftab *t, const char *s)
+{
+	if (2 * json_object_array_length(t->ftbl) >= t->cap) {
+		size_t ncap = t->cap ? 2 * t->cap : 1024;
+		size_t *ns = mt_xcalloc(ncap, sizeof *ns);
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->slot[i])
+				continue;
+			const char *k = json_object_get_string(json_object_array_get_idx(t->ftbl, t->slot[i] - 1));
+			size_t j = str_hash(k) & (ncap - 1);
+			while (ns[j])
+				j = (j + 1) & (ncap - 1);
+			ns[j] = t->slot[i];
+		}
+		free(t->slot);
+		t->slot = ns;
+		t->cap = ncap;
+	}
+	size_t j = str_hash(s) & (t->cap - 1);
+	for (; t->slot[j]; j = (j + 1) & (t->cap - 1))
+		if (strcmp(json_object_get_string(json_object_array_get_idx(t->ftbl, t->slot[j] - 1)), s) == 0)
+			return t->slot[j] - 1;
+	json_object_array_add(t->ftbl, json_object_new_string(s));
+	t->slot[j] = json_object_array_length(t->ftbl);
+	return t->slot[j] - 1;
+}
+
+static char *frame_string(const struct mt_frame *f)
+{
+	/* Valgrind writes the address in uppercase hex after "0x". */
+	const char *ip = f->ip && !strncmp(f->ip, "0x", 2) ? f->ip + 2 : (f->ip ? f->ip : "0");
+	char hex[32];
+	size_t n = 0;
+	for (; *ip && n + 1 < sizeof hex; ip++)
+		hex[n++] = (char)(*ip >= 'a' && *ip <= 'f' ? *ip - 32 : *ip);
+	hex[n] = '\0';
+	const char *fn = f->function ? f->function : "???";
+	if (f->file && f->line)
+		return mt_xasprintf("0x%s: %s (%s:%llu)", hex, fn, f->file, (unsigned long long)f->line);
+	if (f->module && *f->module)
+		return mt_xasprintf("0x%s: %s (in %s)", hex, fn, f->module);
+	return mt_xasprintf("0x%s: %s", hex, fn);
+}
+
+struct pp {
+	size_t *fs;
+	size_t n;
+	uint64_t tb, tbk, tl, mb, mbk, gb, gbk, eb, ebk;
+	bool merged_away;
+};
+
+static uint64_t peak_clock(const struct mt_report *r)
+{
+	json_object *tl = r->timeline_json, *peak;
+	if (!tl || !json_object_object_get_ex(tl, "peak", &peak) || !json_object_is_type(peak, json_type_array) ||
+	    json_object_array_length(peak) < 1)
+		return 0;
+	return (uint64_t)json_object_get_int64(json_object_array_get_idx(peak, 0));
+}
+
+static void put(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+bool mt_write_dhat(FILE *out, const struct mt_report *r)
+{
+	struct ftab t = { json_object_new_array(), NULL, 0 };
+	intern(&t, "[root]");
+	struct pp *pps = mt_xcalloc(r->nsites ? r->nsites : 1, sizeof *pps);
+	for (size_t i = 0; i < r->nsites; i++) {
+		const struct mt_site *s = &r->sites[i];
+		struct pp *p = &pps[i];
+		p->fs = mt_xcalloc(s->nframes + 1, sizeof *p->fs);
+		for (size_t k = 0; k < s->nframes; k++) {
+			char *str = frame_string(&s->frames[k]);
+			p->fs[p->n++] = intern(&t, str);
+			free(str);
+		}
+		if (!p->n) /* the viewer wants a distinct, non-empty frame list */
+			p->fs[p->n++] = intern(&t, "0x0: [no frames captured]");
+		p->tb = s->bytes;
+		p->tbk = s->blocks;
+		p->tl = s->lifetime_total;
+		p->mb = s->max_bytes;
+		p->mbk = s->max_blocks;
+		p->gb = s->at_peak_bytes;
+		p->gbk = s->at_peak_blocks;
+		p->eb = s->live_bytes;
+		p->ebk = s->live_blocks;
+	}
+	for (size_t i = 0; i < r->nsites; i++) {
+		for (size_t j = i + 1; j < r->nsites && !pps[i].merged_away; j++) {
+			struct pp *a = &pps[i], *c = &pps[j];
+			if (c->merged_away || c->n != a->n || memcmp(a->fs, c->fs, a->n * sizeof *a->fs) != 0)
+				continue;
+			a->tb += c->tb, a->tbk += c->tbk, a->tl += c->tl, a->mb += c->mb, a->mbk += c->mbk;
+			a->gb += c->gb, a->gbk += c->gbk, a->eb += c->eb, a->ebk += c->ebk;
+			c->merged_away = true;
+		}
+	}
+	json_object *root = json_object_new_object();
+	put(root, "dhatFileVersion", 2);
+	json_object_object_add(root, "mode", json_object_new_string("heap"));
+	json_object_object_add(root, "verb", json_object_new_string("Allocated"));
+	json_object_object_add(root, "bklt", json_object_new_boolean(1));
+	json_object_object_add(root, "bkacc", json_object_new_boolean(0));
+	json_object_object_add(root, "tu", json_object_new_string("bytes allocated"));
+	json_object_object_add(root, "Mtu", json_object_new_string("MB allocated"));
+	put(root, "tuth", 4096);
+	json_object_object_add(root, "cmd", json_object_new_string(r->cmd ? r->cmd : ""));
+	put(root, "pid", r->pid);
+	uint64_t te = r->totals.bytes ? r->totals.bytes : 1, tg = peak_clock(r);
+	put(root, "te", te);
+	put(root, "tg", tg <= te ? tg : te);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < r->nsites; i++) {
+		const struct pp *p = &pps[i];
+		if (p->merged_away)
+			continue;
+		json_object *o = json_object_new_object();
+		put(o, "tb", p->tb), put(o, "tbk", p->tbk), put(o, "tl", p->tl);
+		put(o, "mb", p->mb), put(o, "mbk", p->mbk), put(o, "gb", p->gb), put(o, "gbk", p->gbk);
+		put(o, "eb", p->eb), put(o, "ebk", p->ebk);
+		json_object *fs = json_object_new_array();
+		for (size_t k = 0; k < p->n; k++)
+			json_object_array_add(fs, json_object_new_int64((int64_t)p->fs[k]));
+		json_object_object_add(o, "fs", fs);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "pps", arr);
+	json_object_object_add(root, "ftbl", t.ftbl);
+	bool ok = fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	                out) >= 0 && fputc('\n', out) != EOF;
+	json_object_put(root);
+	for (size_t i = 0; i < r->nsites; i++)
+		free(pps[i].fs);
+	free(pps);
+	free(t.slot);
+	return ok;
+}
