@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Quick start, part 2: the whole test suite.  Installs test dependencies,
-# builds, runs every meson suite (unit, integration, tool, dhat, aarch64,
-# real, stress), then the unit tests under ASan+UBSan and under TSan, and
-# prints one closing line "N passed, M failed" over all of them.
+# builds, runs every meson suite (unit, integration, tier2, tool, dhat,
+# aarch64, real, stress), then the unit tests under ASan+UBSan and under
+# TSan, then the fuzz targets (corpus replay and a 20 s run each), and prints
+# one closing line "N passed, M failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")"
 scripts/deps.sh test
@@ -19,5 +20,7 @@ run() { # build-dir, meson-setup-args..., -- meson-test-args...
 run build -- || status=1
 run build-asan -Dsanitize_tests=address,undefined -Dbench=false -- --suite unit || status=1
 run build-tsan -Dsanitize_tests=thread -Dbench=false -- --suite unit || status=1
-python3 scripts/summarize.py build build-asan build-tsan
+# libFuzzer (clang): replay the committed corpora, then a short run of each target.
+CC=clang run build-fuzz -Dfuzz=true -Dbench=false -- --suite fuzz || status=1
+python3 scripts/summarize.py build build-asan build-tsan build-fuzz
 exit $status
