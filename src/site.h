@@ -36,16 +36,30 @@
 
 #define MA_SITE_HIST 40 /* log2 size classes: [0] = 0 bytes, [k] = [2^(k-1), 2^k) */
 
+/*
+ * Live figures are derived (bytes - freed_bytes, blocks - frees), and so are
+ * lifetimes: sum over deaths of the death clock, plus live blocks x t_end,
+ * minus the sum of births = every block's (death or end) - birth.
+ */
 struct ma_site_part {
 	ma_au64 blocks, bytes, frees, freed_bytes;
-	ma_ai64 live_bytes, live_blocks;
 	ma_au64 max_bytes, max_blocks;
 	ma_ai64 g_bytes, g_blocks;   /* live at the latest global peak (valid when u is current) */
 	ma_au64 u;                   /* peak serial at the last update */
-	ma_au64 lifetime_freed;      /* summed lifetimes of freed blocks, allocation-clock bytes */
-	ma_ai64 birth_sum_live;      /* summed births of the live blocks */
+	ma_au64 birth_sum;           /* allocation clock at each birth, summed */
+	ma_au64 death_sum;           /* allocation clock at each death, summed */
 	ma_au32 hist[MA_SITE_HIST];
 };
+
+MA_INLINE int64_t ma_site_part_live_bytes(const struct ma_site_part *p)
+{
+	return (int64_t)(ma_load_relaxed(&p->bytes) - ma_load_relaxed(&p->freed_bytes));
+}
+
+MA_INLINE int64_t ma_site_part_live_blocks(const struct ma_site_part *p)
+{
+	return (int64_t)(ma_load_relaxed(&p->blocks) - ma_load_relaxed(&p->frees));
+}
 
 struct ma_site {
 	/* Immutable once published. */
@@ -61,8 +75,8 @@ struct ma_site {
 struct ma_site_event {
 	int64_t blocks, bytes;       /* births: +1, +size */
 	int64_t frees, freed_bytes;  /* deaths: +1, +size */
-	int64_t lifetime;            /* deaths: clock - birth */
-	int64_t birth;               /* births: +birth; deaths: -birth */
+	uint64_t birth_sum;          /* births: the clock at birth */
+	uint64_t death_sum;          /* deaths: the clock at death */
 	unsigned hist_class;         /* births only */
 };
 
@@ -114,36 +128,29 @@ MA_INLINE unsigned ma_site_hist_class(uint64_t size)
 MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
                                   int64_t other_live_bytes, int64_t other_live_blocks, bool atomic)
 {
-	int64_t live_b = ma_load_relaxed(&p->live_bytes);
-	int64_t live_k = ma_load_relaxed(&p->live_blocks);
+	int64_t live_b = ma_site_part_live_bytes(p);
+	int64_t live_k = ma_site_part_live_blocks(p);
 	if (ma_load_relaxed(&p->u) != serial) {
 		/* A global peak happened since this part last changed: its live value then was this. */
 		ma_store_relaxed(&p->g_bytes, live_b);
 		ma_store_relaxed(&p->g_blocks, live_k);
 		ma_store_relaxed(&p->u, serial);
 	}
-	int64_t db = e->bytes - e->freed_bytes, dk = e->blocks - e->frees;
 	if (e->blocks) {
 		PART_ADD(blocks, (uint64_t)e->blocks);
 		PART_ADD(bytes, (uint64_t)e->bytes);
+		PART_ADD(birth_sum, e->birth_sum);
+		if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
+			PART_ADD(hist[e->hist_class], 1);
 	}
 	if (e->frees) {
 		PART_ADD(frees, (uint64_t)e->frees);
 		PART_ADD(freed_bytes, (uint64_t)e->freed_bytes);
-		PART_ADD(lifetime_freed, (uint64_t)e->lifetime);
+		PART_ADD(death_sum, e->death_sum);
 	}
-	PART_ADD(birth_sum_live, e->birth);
-	if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
-		PART_ADD(hist[e->hist_class], 1);
-	if (atomic) {
-		live_b = ma_add_relaxed(&p->live_bytes, db) + db;
-		live_k = ma_add_relaxed(&p->live_blocks, dk) + dk;
-	} else {
-		live_b += db;
-		live_k += dk;
-		ma_store_relaxed(&p->live_bytes, live_b);
-		ma_store_relaxed(&p->live_blocks, live_k);
-	}
+	int64_t db = e->bytes - e->freed_bytes;
+	live_b += db;
+	live_k += e->blocks - e->frees;
 	/* The site's own high-water mark, over both parts. */
 	int64_t site_b = live_b + other_live_bytes, site_k = live_k + other_live_blocks;
 	if (db > 0 && site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {

@@ -37,7 +37,8 @@
 struct t2_delta {
 	ma_au32 site;
 	ma_au32 events;
-	ma_ai64 blocks, bytes, frees, freed_bytes, lifetime, birth;
+	ma_ai64 blocks, bytes, frees, freed_bytes;
+	ma_au64 birth_sum, death_sum;
 	ma_au32 hist[MA_SITE_HIST];
 };
 
@@ -158,12 +159,12 @@ static void flush_delta(struct t2_delta *d)
 		.bytes = ma_load_relaxed(&d->bytes),
 		.frees = ma_load_relaxed(&d->frees),
 		.freed_bytes = ma_load_relaxed(&d->freed_bytes),
-		.lifetime = ma_load_relaxed(&d->lifetime),
-		.birth = ma_load_relaxed(&d->birth),
+		.birth_sum = ma_load_relaxed(&d->birth_sum),
+		.death_sum = ma_load_relaxed(&d->death_sum),
 		.hist_class = UINT32_MAX,
 	};
 	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak_serial),
-	                   ma_load_relaxed(&site->own.live_bytes), ma_load_relaxed(&site->own.live_blocks), true);
+	                   ma_site_part_live_bytes(&site->own), ma_site_part_live_blocks(&site->own), true);
 	for (unsigned k = 0; k < MA_SITE_HIST; k++) {
 		uint32_t c = ma_load_relaxed(&d->hist[k]);
 		if (c)
@@ -175,8 +176,8 @@ static void flush_delta(struct t2_delta *d)
 	ma_store_relaxed(&d->bytes, 0);
 	ma_store_relaxed(&d->frees, 0);
 	ma_store_relaxed(&d->freed_bytes, 0);
-	ma_store_relaxed(&d->lifetime, 0);
-	ma_store_relaxed(&d->birth, 0);
+	ma_store_relaxed(&d->birth_sum, 0);
+	ma_store_relaxed(&d->death_sum, 0);
 	memset((void *)d->hist, 0, sizeof d->hist);
 }
 
@@ -193,13 +194,13 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 	struct ma_site *site = &ma_sites.sites[idx];
 	if (MA_LIKELY(t->is_owner)) {
 		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak_serial),
-		                   ma_load_relaxed(&site->shared.live_bytes),
-		                   ma_load_relaxed(&site->shared.live_blocks), false);
+		                   ma_site_part_live_bytes(&site->shared),
+		                   ma_site_part_live_blocks(&site->shared), false);
 		return;
 	}
 	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
 		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial),
-		                   ma_load_relaxed(&site->own.live_bytes), ma_load_relaxed(&site->own.live_blocks), true);
+		                   ma_site_part_live_bytes(&site->own), ma_site_part_live_blocks(&site->own), true);
 		return;
 	}
 	struct t2_delta *d = &s->cache[idx & (T2_CACHE - 1)];
@@ -212,8 +213,8 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 	ma_own_add(&d->bytes, e->bytes);
 	ma_own_add(&d->frees, e->frees);
 	ma_own_add(&d->freed_bytes, e->freed_bytes);
-	ma_own_add(&d->lifetime, e->lifetime);
-	ma_own_add(&d->birth, e->birth);
+	ma_own_add(&d->birth_sum, e->birth_sum);
+	ma_own_add(&d->death_sum, e->death_sum);
 	if (e->blocks)
 		ma_own_add(&d->hist[e->hist_class], 1);
 	s->pending_abs += e->bytes + e->freed_bytes + e->blocks + e->frees;
@@ -254,7 +255,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 	struct ma_site_event e = {
 		.blocks = 1,
 		.bytes = (int64_t)size,
-		.birth = (int64_t)birth,
+		.birth_sum = birth,
 		.hist_class = ma_site_hist_class(size),
 	};
 	apply(t, s, idx, &e);
@@ -268,8 +269,7 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 	struct ma_site_event e = {
 		.frees = 1,
 		.freed_bytes = (int64_t)size,
-		.lifetime = now >= ext->birth ? (int64_t)(now - ext->birth) : 0,
-		.birth = -(int64_t)ext->birth,
+		.death_sum = now >= ext->birth ? now : ext->birth, /* never before its birth */
 		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
 	apply(t, s, idx, &e);
@@ -364,7 +364,7 @@ void ma_tier2_after_fork(struct ma_thread *self)
 
 static void add_part(struct ma_site_total *o, const struct ma_site_part *p, uint64_t serial)
 {
-	int64_t lb = ma_load_relaxed(&p->live_bytes), lk = ma_load_relaxed(&p->live_blocks);
+	int64_t lb = ma_site_part_live_bytes(p), lk = ma_site_part_live_blocks(p);
 	bool touched_since_peak = ma_load_relaxed(&p->u) == serial;
 	o->blocks += ma_load_relaxed(&p->blocks);
 	o->bytes += ma_load_relaxed(&p->bytes);
@@ -378,8 +378,8 @@ static void add_part(struct ma_site_total *o, const struct ma_site_part *p, uint
 		o->max_bytes = mb;
 		o->max_blocks = ma_load_relaxed(&p->max_blocks);
 	}
-	o->lifetime_freed += ma_load_relaxed(&p->lifetime_freed);
-	o->birth_sum_live += ma_load_relaxed(&p->birth_sum_live);
+	o->birth_sum += ma_load_relaxed(&p->birth_sum);
+	o->death_sum += ma_load_relaxed(&p->death_sum);
 	for (unsigned k = 0; k < MA_SITE_HIST; k++)
 		o->hist[k] += ma_load_relaxed(&p->hist[k]);
 }
@@ -403,8 +403,8 @@ static void add_pending(struct ma_site_total *tot, uint64_t n)
 			o->frees += (uint64_t)f;
 			o->live_bytes_signed += by - fb;
 			o->live_blocks_signed += b - f;
-			o->lifetime_freed += (uint64_t)ma_load_relaxed(&d->lifetime);
-			o->birth_sum_live += ma_load_relaxed(&d->birth);
+			o->birth_sum += ma_load_relaxed(&d->birth_sum);
+			o->death_sum += ma_load_relaxed(&d->death_sum);
 			for (unsigned k = 0; k < MA_SITE_HIST; k++)
 				o->hist[k] += ma_load_relaxed(&d->hist[k]);
 		}
@@ -491,8 +491,9 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 			o->max_bytes = o->live_bytes;
 			o->max_blocks = o->live_blocks;
 		}
-		int64_t lt = (int64_t)o->lifetime_freed + (int64_t)(o->live_blocks * te) - o->birth_sum_live;
-		o->lifetime_total = clamp0(lt);
+		/* Every block's (death, or the end) - birth. */
+		uint64_t ends = o->death_sum + o->live_blocks * te;
+		o->lifetime_total = ends > o->birth_sum ? ends - o->birth_sum : 0;
 		if (i < n && ma_sites.sites[i].frames) {
 			o->frames = ma_sites.sites[i].frames;
 			o->nframes = ma_sites.sites[i].nframes;

@@ -22,8 +22,7 @@ struct ma_site_total {
 	uint64_t at_peak_bytes, at_peak_blocks;
 	uint64_t max_bytes, max_blocks;
 	uint64_t lifetime_total;         /* allocation-clock bytes, live blocks counted to the end */
-	uint64_t lifetime_freed;
-	int64_t birth_sum_live;
+	uint64_t birth_sum, death_sum;
 	int64_t live_bytes_signed, live_blocks_signed, at_peak_bytes_signed, at_peak_blocks_signed;
 	uint64_t hist[MA_SITE_HIST];
 };
