@@ -9,6 +9,7 @@ scripts/deps.sh build
 meson compile -C build >/dev/null
 echo "built build/src/libmodalloc.so and build/tools/modalloc"
 if [ $# -eq 0 ]; then
-  set -- python3 -c 'import json; print(len(json.dumps(list(range(100000)))))'
+  py=python3; [ -x /usr/bin/python3 ] && py=/usr/bin/python3   # not a version-manager shim
+  set -- "$py" -c 'import json; print(len(json.dumps(list(range(100000)))))'
 fi
 exec build/tools/modalloc run -- "$@"
