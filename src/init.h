@@ -37,7 +37,7 @@ struct ma_global {
 	char cmd[4096];
 	uint64_t start_ns;
 	pid_t pid;                        /* set at start-up and in fork children */
-	ma_au32 reporting;                /* one report at a time */
+	ma_au32 reporting;                /* thread id of the report writer, 0 = none */
 	ma_au32 exit_reported;
 };
 

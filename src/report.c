@@ -213,13 +213,21 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 }
 
 /* One report at a time: a second writer waits (it is rare and short). */
-static void lock_reporting(void)
+/*
+ * ma_g.reporting holds the writer's thread id.  A signal handler that
+ * reports (through _exit) while its own thread is inside a report would
+ * wait for itself: it gives up instead.  Returns false then.
+ */
+static bool lock_reporting(void)
 {
-	uint32_t no = 0;
-	while (!ma_cas_acq_rel(&ma_g.reporting, &no, 1)) {
+	uint32_t me = (uint32_t)ma_os_gettid(), no = 0;
+	while (!ma_cas_acq_rel(&ma_g.reporting, &no, me)) {
+		if (no == me)
+			return false;
 		no = 0;
 		sched_yield();
 	}
+	return true;
 }
 
 static void unlock_reporting(void)
@@ -258,7 +266,8 @@ void ma_report_at_exit(void)
 {
 	struct ma_report r;
 	char json_path[MA_PATH_MAX] = "";
-	lock_reporting();
+	if (!lock_reporting())
+		return;
 	ma_report_freeze(&r, true);
 	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
 		json_path[0] = '\0';
@@ -281,7 +290,8 @@ void ma_report_at_exit(void)
 int ma_report_now(const char *tmpl)
 {
 	struct ma_report r;
-	lock_reporting();
+	if (!lock_reporting())
+		return -EDEADLK;
 	ma_report_freeze(&r, false);
 	int err = write_json(tmpl ? tmpl : ma_g.opt.out, &r, NULL, 0, false);
 	ma_report_thaw(&r);
@@ -292,7 +302,8 @@ int ma_report_now(const char *tmpl)
 int ma_report_for_exec(char *path, size_t cap)
 {
 	struct ma_report r;
-	lock_reporting();
+	if (!lock_reporting())
+		return -EDEADLK;
 	ma_report_freeze(&r, true);
 	r.at_exec = true;
 	int err = write_json(ma_g.opt.out, &r, path, cap, true);
