@@ -20,6 +20,8 @@ void ma_live_note_peak(int64_t bytes, int64_t blocks)
 	if ((uint64_t)bytes == cur) {
 		ma_store_relaxed(&ma_live.peak_blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
 		ma_store_relaxed(&ma_live.peak_clock, ma_live_clock(NULL));
+		ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
+		ma_store_relaxed(&ma_live.dirty, 0);
 		ma_add_relaxed(&ma_live.peak_serial, 1);
 	}
 }
@@ -103,5 +105,7 @@ void ma_live_reset(void)
 	ma_store_relaxed(&ma_live.peak_blocks, 0);
 	ma_store_relaxed(&ma_live.clock_shared, 0);
 	ma_store_relaxed(&ma_live.peak_clock, 0);
+	ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
+	ma_store_relaxed(&ma_live.dirty, 1);
 	ma_add_relaxed(&ma_live.peak_serial, 1);
 }

@@ -47,8 +47,13 @@ struct ma_live {
 	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
 	ma_au64 peak_serial;
 	ma_au64 peak_clock;          /* Tier 2's allocation clock at the peak */
-	/* Tier 2: a tie with the peak is a new peak instant even with equal blocks. */
+	/* Tier 2: a tie with the peak is a new peak instant even with equal blocks,
+	 * unless the per-site composition provably equals the last peak's: since
+	 * that instant only one site (first_site) changed, and the total is equal
+	 * again, so that site is too.  Tier 2 sets dirty when another site moves. */
 	bool bump_ties;
+	ma_au32 first_site;
+	ma_au32 dirty;
 	/* The owner takes a timeline sample when its record's bytes reach this. */
 	ma_au64 sample_owner_at;
 };
@@ -84,7 +89,7 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 	uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
 	if (MA_UNLIKELY((uint64_t)bytes >= pb) && bytes >= 0 &&
 	    ((uint64_t)bytes > pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks) ||
-	     ma_live.bump_ties))
+	     (ma_live.bump_ties && ma_load_relaxed(&ma_live.dirty))))
 		ma_live_note_peak(bytes, blocks);
 }
 

@@ -98,6 +98,8 @@ bool ma_tier2_init(const struct ma_options *opt)
 		return false;
 	}
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&ma_tier2_init);
+	ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
+	ma_store_relaxed(&ma_live.dirty, 1);
 	ma_live.bump_ties = true;
 	return true;
 }
@@ -193,11 +195,20 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 {
 	struct ma_site *site = &ma_sites.sites[idx];
 	if (MA_LIKELY(t->is_owner)) {
+		uint32_t first = ma_load_relaxed(&ma_live.first_site);
+		if (MA_UNLIKELY(first != idx)) { /* see counters.h: which sites moved since the peak */
+			if (first == UINT32_MAX)
+				ma_store_relaxed(&ma_live.first_site, idx);
+			else
+				ma_store_relaxed(&ma_live.dirty, 1);
+		}
 		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak_serial),
 		                   ma_site_part_live_bytes(&site->shared),
 		                   ma_site_part_live_blocks(&site->shared), false);
 		return;
 	}
+	if (!ma_load_relaxed(&ma_live.dirty)) /* another thread's change: no shortcut for ties */
+		ma_store_relaxed(&ma_live.dirty, 1);
 	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
 		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial),
 		                   ma_site_part_live_bytes(&site->own), ma_site_part_live_blocks(&site->own), true);
