@@ -32,57 +32,17 @@
 #include <unistd.h>
 
 #include "modalloc.h"
+#include "wline.h"
 
 /* Keeps GCC from proving a block unused and deleting its malloc/free pair. */
 #define T_ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
-struct t_line {
-	char s[512];
-	size_t n;
-};
-
-static inline void t_str(struct t_line *l, const char *s)
-{
-	while (*s && l->n < sizeof l->s - 2)
-		l->s[l->n++] = *s++;
-}
-
-static inline void t_u64(struct t_line *l, uint64_t v)
-{
-	char tmp[24];
-	int i = 0;
-	do
-		tmp[i++] = (char)('0' + v % 10);
-	while ((v /= 10) && i < 23);
-	while (i > 0 && l->n < sizeof l->s - 2)
-		l->s[l->n++] = tmp[--i];
-}
-
-static inline void t_i64(struct t_line *l, int64_t v)
-{
-	if (v < 0) {
-		t_str(l, "-");
-		t_u64(l, (uint64_t)0 - (uint64_t)v);
-	} else {
-		t_u64(l, (uint64_t)v);
-	}
-}
-
-static inline void t_flush(struct t_line *l)
-{
-	l->s[l->n++] = '\n';
-	size_t off = 0;
-	while (off < l->n) {
-		ssize_t w = write(1, l->s + off, l->n - off);
-		if (w <= 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)w;
-	}
-	l->n = 0;
-}
+/* The line writer is shared with the other suite (tests/common/wline.h). */
+#define t_line wline
+#define t_str wl_str
+#define t_u64 wl_u64
+#define t_i64 wl_i64
+#define t_flush wl_flush
 
 /* A free-text line. */
 static inline void t_say(const char *a, const char *b)

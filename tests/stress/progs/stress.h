@@ -31,58 +31,18 @@
 #include <unistd.h>
 
 #include "modalloc.h"
+#include "wline.h"
 
 /* Keeps GCC from proving a block unused and deleting its malloc/free pair. */
 #define S_ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 #define S_NOINLINE __attribute__((noinline, noclone))
 
-struct s_line {
-	char s[480];
-	size_t n;
-};
-
-static inline void s_str(struct s_line *l, const char *s)
-{
-	while (*s && l->n < sizeof l->s - 2)
-		l->s[l->n++] = *s++;
-}
-
-static inline void s_u64(struct s_line *l, uint64_t v)
-{
-	char tmp[24];
-	int i = 0;
-	do
-		tmp[i++] = (char)('0' + v % 10);
-	while ((v /= 10) && i < 23);
-	while (i > 0 && l->n < sizeof l->s - 2)
-		l->s[l->n++] = tmp[--i];
-}
-
-static inline void s_i64(struct s_line *l, int64_t v)
-{
-	if (v < 0) {
-		s_str(l, "-");
-		s_u64(l, (uint64_t)0 - (uint64_t)v);
-	} else {
-		s_u64(l, (uint64_t)v);
-	}
-}
-
-static inline void s_flush(struct s_line *l)
-{
-	l->s[l->n++] = '\n';
-	size_t off = 0;
-	while (off < l->n) {
-		ssize_t w = write(1, l->s + off, l->n - off);
-		if (w <= 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)w;
-	}
-	l->n = 0;
-}
+/* The line writer is shared with the other suite (tests/common/wline.h). */
+#define s_line wline
+#define s_str wl_str
+#define s_u64 wl_u64
+#define s_i64 wl_i64
+#define s_flush wl_flush
 
 static inline void s_say(const char *a, const char *b)
 {
