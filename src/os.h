@@ -29,7 +29,6 @@ ssize_t ma_os_read_all(int fd, void *buf, size_t len);
 ssize_t ma_os_read_file(const char *path, char *buf, size_t cap);
 int ma_os_link(const char *from, const char *to);
 int ma_os_unlink(const char *path);
-int ma_os_fsync(int fd);
 
 pid_t ma_os_getpid(void);
 pid_t ma_os_gettid(void);

@@ -163,16 +163,6 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t
 	return n;
 }
 
-unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated)
-{
-	return walk(fp, r, false, out, max, truncated);
-}
-
-unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max, bool *truncated)
-{
-	return ma_stack_capture_from(s, ma_arch_frame(), out, max, truncated);
-}
-
 unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated)
 {
@@ -184,7 +174,6 @@ unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t
 	/* Another stack (sigaltstack, a coroutine): its extent is unknown, so the
 	 * walk may go MA_STACK_FOREIGN_SPAN above where it starts, reading every
 	 * record with a checked read. */
-	s->foreign_stack_captures++;
 	struct ma_range r = { fp, fp + MA_STACK_FOREIGN_SPAN };
 	if (r.hi < r.lo)
 		r.hi = UINTPTR_MAX;

@@ -33,7 +33,6 @@ struct ma_range {
 struct ma_stack_state {
 	struct ma_range own;                       /* the thread's stack */
 	unsigned lookups;                          /* /proc/self/maps reads so far */
-	uint64_t foreign_stack_captures;           /* walks done with checked reads */
 };
 
 /* The library's own code: return addresses inside it are skipped. */
@@ -41,16 +40,12 @@ void ma_stack_set_self(uintptr_t lo, uintptr_t hi);
 /* Sets up `s` for the calling thread (reads /proc/self/maps once). */
 void ma_stack_thread_init(struct ma_stack_state *s);
 /*
- * Writes up to `max` return addresses, innermost first, starting at the
- * program's call into the allocator.  *truncated is set when more valid
- * frames followed.  Returns the count.
+ * Writes up to `max` return addresses, innermost first, walking from frame
+ * `fp` (the shim's, so the program's call into the allocator comes first).
+ * *truncated is set when more valid frames followed.  Returns the count.
  */
-unsigned ma_stack_capture(struct ma_stack_state *s, uintptr_t *out, unsigned max, bool *truncated);
-/* The same, starting at frame `fp` (the shim's), which must be on this thread's stack. */
 unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated);
-/* Walks from an explicit frame pointer inside r, a range known mapped (tests). */
-unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated);
 /* The /proc/self/maps mapping containing addr. */
 bool ma_stack_find_mapping(uintptr_t addr, struct ma_range *r);
 

@@ -115,11 +115,6 @@ int ma_os_unlink(const char *path)
 	return (int)sys(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0);
 }
 
-int ma_os_fsync(int fd)
-{
-	return (int)sys(SYS_fsync, fd, 0, 0, 0);
-}
-
 pid_t ma_os_getpid(void)
 {
 	return (pid_t)sys(SYS_getpid, 0, 0, 0, 0);

@@ -8,11 +8,6 @@
 #define MA_ARCH_CAN_WALK 1
 #define MA_ARCH_NAME "aarch64"
 
-static inline __attribute__((always_inline)) uintptr_t ma_arch_frame(void)
-{
-	return (uintptr_t)__builtin_frame_address(0);
-}
-
 /* Record at x29: [0] = caller's x29, [1] = x30 (the link register). */
 static inline __attribute__((always_inline)) void ma_arch_record(uintptr_t fp, uintptr_t *next, uintptr_t *ret)
 {

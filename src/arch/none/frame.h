@@ -8,7 +8,6 @@
 #define MA_ARCH_CAN_WALK 0
 #define MA_ARCH_NAME "none"
 
-static inline uintptr_t ma_arch_frame(void) { return 0; }
 static inline void ma_arch_record(uintptr_t fp, uintptr_t *next, uintptr_t *ret) { (void)fp; *next = 0; *ret = 0; }
 static inline uintptr_t ma_arch_pc(uintptr_t ret) { return ret; }
 

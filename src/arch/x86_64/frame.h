@@ -8,11 +8,6 @@
 #define MA_ARCH_CAN_WALK 1
 #define MA_ARCH_NAME "x86_64"
 
-static inline __attribute__((always_inline)) uintptr_t ma_arch_frame(void)
-{
-	return (uintptr_t)__builtin_frame_address(0);
-}
-
 /* Record at rbp: [0] = caller's rbp, [1] = return address. */
 static inline __attribute__((always_inline)) void ma_arch_record(uintptr_t fp, uintptr_t *next, uintptr_t *ret)
 {
