@@ -329,11 +329,23 @@ int mt_cmd_run(int argc, char **argv)
 	int errpipe[2];
 	if (pipe2(errpipe, O_CLOEXEC) != 0)
 		mt_die(2, "pipe: %s", strerror(errno));
+	/*
+	 * The signals we handle stay blocked from before the fork until the
+	 * handlers are in place and child_pid is known: a SIGTERM that arrives
+	 * as soon as the program runs is forwarded, never lost with the tool.
+	 */
+	static const int handled[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+	sigset_t block, old_mask;
+	sigemptyset(&block);
+	for (size_t k = 0; k < sizeof handled / sizeof handled[0]; k++)
+		sigaddset(&block, handled[k]);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
 		mt_die(2, "fork: %s", strerror(errno));
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		close(errpipe[0]);
 		const char *old = getenv("LD_PRELOAD");
 		char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
@@ -364,6 +376,7 @@ int mt_cmd_run(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 
 	int exec_errno = 0;
 	ssize_t got;
