@@ -27,7 +27,27 @@ typedef _Atomic uint32_t ma_au32;
 	atomic_compare_exchange_strong_explicit((p), (e), (d), \
 		memory_order_acq_rel, memory_order_acquire)
 
-/* Add to a counter that only the calling thread writes. */
+/*
+ * Add to a counter that only the calling thread writes.  On x86_64 one
+ * `add` to memory: an aligned 8-byte store is single-copy atomic, so readers
+ * never see a torn value, and with one writer no lock prefix is needed.  It
+ * saves the load and store instructions that the relaxed pair compiles to
+ * (the fast paths do six of these per malloc/free pair).  ThreadSanitizer
+ * builds keep the portable form, which it can see.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MA_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MA_TSAN 1
+#endif
+#if defined(__x86_64__) && !defined(MA_TSAN)
+#define ma_own_add(p, v) \
+	__asm__("addq %1, %0" : "+m"(*(p)) : "er"((uint64_t)(v)))
+#else
 #define ma_own_add(p, v) ma_store_relaxed((p), ma_load_relaxed(p) + (v))
+#endif
 
 #endif

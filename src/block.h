@@ -21,10 +21,19 @@
 
 struct ma_hdr {
 	uint64_t size;   /* requested bytes */
-	uint32_t check;  /* ma_hdr_check(user, cookie) while live, 0 once freed */
-	uint16_t epoch;  /* fork generation of the process that allocated it */
-	uint8_t shift;   /* user - base == 1 << shift */
-	uint8_t flags;
+	union {
+		struct {
+			uint32_t check;  /* ma_hdr_check(user, cookie) while live, 0 once freed */
+			uint16_t epoch;  /* fork generation of the process that allocated it */
+			uint8_t shift;   /* user - base == 1 << shift */
+			uint8_t flags;
+		};
+		/* All four as one word: written with one store, tested by the fast
+		 * free with one compare (which also proves shift and epoch), and
+		 * cleared with one store of the same width as the allocator's own
+		 * 8-byte load there (glibc's tcache key), so it forwards. */
+		uint64_t tag;
+	};
 };
 
 /* Tier 2's extension, directly below ma_hdr when call sites are on. */
@@ -33,6 +42,16 @@ struct ma_hdr_site {
 	uint32_t site;   /* index into the call-site table */
 	uint32_t spare;
 };
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "ma_hdr_tag assumes a little-endian layout"
+#endif
+
+/* The tag word of a header: check, epoch and shift as laid out above. */
+MA_INLINE uint64_t ma_hdr_tag(uint32_t check, uint16_t epoch, uint8_t shift)
+{
+	return (uint64_t)check | (uint64_t)epoch << 32 | (uint64_t)shift << 48;
+}
 
 _Static_assert(sizeof(struct ma_hdr) == 16, "header must keep 16-byte alignment");
 _Static_assert(sizeof(struct ma_hdr_site) == 16, "site extension must keep 16-byte alignment");

@@ -53,7 +53,7 @@ MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
 		ma_tier2_on_alloc(t, user, size, fp);
-	ma_live_grow(t, (int64_t)size, 1);
+	ma_live_grow(t, (int64_t)size, 1, true);
 }
 
 /* `h` and `ext` are copies: realloc may already have released the block. */
@@ -70,6 +70,12 @@ static void died(struct ma_thread *t, const struct ma_hdr *h, const struct ma_hd
 	if (ma_g.backtraces)
 		ma_tier2_on_free(t, ext, h->size);
 	ma_live_shrink(t, (int64_t)h->size, 1);
+}
+
+void *ma_core_alloc_grown(struct ma_thread *t, void *user)
+{
+	ma_live_grow_slow(t);
+	return user;
 }
 
 static void *alloc_untracked(size_t reserve, size_t align, bool zero)
@@ -154,7 +160,7 @@ void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
 		ma_live_shrink(t, (int64_t)size, 1);
 		ma_update_end(t);
 	}
-	h->check = 0;
+	h->tag = 0;
 	ma_real.free(base);
 }
 
@@ -180,7 +186,7 @@ static void free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	struct ma_hdr copy = *h;
 	if (t)
 		died(t, &copy, ma_g.backtraces ? ma_hdr_site_of(p) : NULL);
-	h->check = 0;
+	h->tag = 0;
 	ma_real.free(ma_hdr_base(p, &copy));
 }
 
@@ -239,18 +245,18 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 	if (old.shift == ma_g.hdr_log2) {
 		/* If the block moves, the real realloc frees it: its header must not
 		 * look live to anyone after that.  Put back if the realloc fails. */
-		h->check = 0;
+		h->tag = 0;
 		char *nb = ma_real.realloc(base, size + ma_g.hdr_bytes);
 		user = nb ? nb + ma_g.hdr_bytes : NULL;
 		if (!nb)
-			h->check = old.check;
+			h->tag = old.tag;
 	} else {
 		/* An over-aligned block: realloc promises only malloc's alignment. */
 		uint8_t shift;
 		user = obtain(size, 0, false, &shift);
 		if (user) {
 			memcpy(user, p, old.size < size ? old.size : size);
-			h->check = 0;
+			h->tag = 0;
 			ma_real.free(base);
 		}
 	}

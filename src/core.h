@@ -49,6 +49,8 @@ MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void 
 MA_NOINLINE void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size,
                                        size_t reserve, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p);
+/* ma_live_grow_slow, then returns user: a tail call for the fast path. */
+MA_NOINLINE void *ma_core_alloc_grown(struct ma_thread *t, void *user);
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
 size_t ma_core_usable_size(void *p);
 /* A call refused before reaching the allocator (bad size or alignment). */
@@ -61,14 +63,27 @@ MA_INLINE uint32_t ma_hdr_key(uint16_t epoch)
 	return ma_g.cookie ^ ((uint32_t)epoch * 0x9E3779B9u);
 }
 
+/* A record's header keys for fork generation `epoch`. */
+MA_INLINE void ma_hdr_keys_set(struct ma_thread *t, uint16_t epoch)
+{
+	t->epoch = epoch;
+	t->key = ma_hdr_key(epoch);
+	t->tag_hi = ma_hdr_tag(0, epoch, ma_g.hdr_log2);
+}
+
 MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint32_t key, uint16_t epoch, uint8_t shift)
 {
 	struct ma_hdr *h = ma_hdr_of(user);
 	h->size = size;
-	h->check = ma_hdr_check(user, key);
-	h->epoch = epoch;
-	h->shift = shift;
-	h->flags = 0;
+	h->tag = ma_hdr_tag(ma_hdr_check(user, key), epoch, shift);
+}
+
+/* The same for a block of t's with the usual offset: two stores. */
+MA_INLINE void ma_hdr_set_own(void *user, uint64_t size, const struct ma_thread *t)
+{
+	struct ma_hdr *h = ma_hdr_of(user);
+	h->size = size;
+	h->tag = ma_hdr_check(user, t->key) | t->tag_hi;
 }
 
 /*
@@ -97,10 +112,11 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 		return NULL;
 	}
 	void *user = base + 16;
-	ma_hdr_set(user, size, t->key, t->epoch, MA_HDR_MIN_LOG2);
+	ma_hdr_set_own(user, size, t);
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
-	ma_live_grow(t, (int64_t)size, 1);
+	if (MA_UNLIKELY(ma_live_grow_quick(t, (int64_t)size, 1, false)))
+		return ma_core_alloc_grown(t, user);
 	return user;
 }
 
@@ -114,7 +130,9 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		return;
 	}
 	struct ma_hdr *h = ma_hdr_of(p);
-	if (MA_UNLIKELY(h->check != ma_hdr_check(p, t->key))) { /* foreign, or a fork parent's */
+	/* One compare: ours, this process's, and at the usual offset.  Foreign,
+	 * fork-inherited and over-aligned blocks take the slow path. */
+	if (MA_UNLIKELY(h->tag != (ma_hdr_check(p, t->key) | t->tag_hi))) {
 		ma_core_free_slow(t, call, p);
 		return;
 	}
@@ -122,9 +140,10 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		ma_core_free_traced(t, call, p);
 		return;
 	}
+	/* mode 0: Tier 1, so the offset is 16. */
 	uint64_t size = h->size;
-	void *base = ma_hdr_base(p, h);
-	h->check = 0;
+	void *base = (char *)p - 16;
+	h->tag = 0;
 	ma_own_add(&t->calls[call], 1);
 	ma_own_add(&t->frees, 1);
 	ma_own_add(&t->freed_bytes, size);

@@ -9,6 +9,8 @@ struct ma_live ma_live;
 
 void ma_live_note_peak(int64_t bytes, int64_t blocks)
 {
+	if (bytes < 0)
+		return; /* others freed the owner's blocks and have not flushed yet */
 	uint64_t cur = ma_load_relaxed(&ma_live.peak_bytes);
 	while ((uint64_t)bytes > cur) {
 		if (ma_cas_acq_rel(&ma_live.peak_bytes, &cur, (uint64_t)bytes)) {
@@ -24,6 +26,19 @@ void ma_live_note_peak(int64_t bytes, int64_t blocks)
 		ma_store_relaxed(&ma_live.dirty, 0);
 		ma_add_relaxed(&ma_live.peak_serial, 1);
 	}
+}
+
+void ma_live_grow_slow(struct ma_thread *t)
+{
+	if (!t->is_owner) {
+		ma_live_flush(t);
+		return;
+	}
+	uint64_t own = ma_load_relaxed(&t->bytes);
+	ma_live_check_peak((int64_t)(own - ma_load_relaxed(&t->freed_bytes)) + ma_load_relaxed(&ma_live.shared_bytes),
+	                   ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks));
+	if (own >= ma_load_relaxed(&ma_live.sample_owner_at))
+		ma_timeline_sample(t);
 }
 
 void ma_live_flush(struct ma_thread *t)

@@ -40,8 +40,7 @@ static void thread_exit(void *rec)
 
 static void take_record(struct ma_thread *t)
 {
-	t->epoch = ma_g.epoch;
-	t->key = ma_hdr_key(t->epoch);
+	ma_hdr_keys_set(t, ma_g.epoch);
 	t->is_owner = false;
 	t->base_blocks = ma_load_relaxed(&t->blocks);
 	t->base_bytes = ma_load_relaxed(&t->bytes);

@@ -73,8 +73,7 @@ void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
 		t->next = next;
 	}
 	if (self) {
-		self->epoch = epoch;
-		self->key = ma_hdr_key(epoch);
+		ma_hdr_keys_set(self, epoch);
 		self->is_owner = true;
 	}
 	atomic_store_explicit(&ma_live.owner, self, memory_order_release);

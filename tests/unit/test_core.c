@@ -52,8 +52,7 @@ static int setup(void **state)
 	saved_owner = atomic_load(&ma_live.owner);
 	t = ma_registry_claim();
 	assert_non_null(t);
-	t->epoch = 1;
-	t->key = ma_hdr_key(1);
+	ma_hdr_keys_set(t, 1);
 	t->is_owner = true;
 	atomic_store(&ma_live.owner, t);
 	ma_tls.rec = t;
@@ -494,8 +493,7 @@ static void test_inherited_epoch(void **state)
 	void *p = xmalloc(100);
 	void *r = xmalloc(30);
 	/* As after fork: the child's generation is 2; the blocks are the parent's. */
-	t->epoch = 2;
-	t->key = ma_hdr_key(2);
+	ma_hdr_keys_set(t, 2);
 	ma_g.epoch = 2;
 	xfree(p);
 	assert_int_equal(D(inherited_frees), 1);
@@ -517,8 +515,7 @@ static void test_inherited_epoch(void **state)
 	assert_int_equal(D(frees), 1);
 	assert_int_equal(D(freed_bytes), 60);
 	assert_live(130, 2);
-	t->epoch = 1;
-	t->key = ma_hdr_key(1);
+	ma_hdr_keys_set(t, 1);
 	ma_g.epoch = 1;
 }
 

@@ -196,7 +196,7 @@ static void born(struct ma_thread *r, int64_t size)
 {
 	ma_own_add(&r->blocks, 1);
 	ma_own_add(&r->bytes, (uint64_t)size);
-	ma_live_grow(r, size, 1);
+	ma_live_grow(r, size, 1, true);
 }
 
 static void died(struct ma_thread *r, int64_t size)

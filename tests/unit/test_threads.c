@@ -59,7 +59,7 @@ static void *worker(void *arg)
 			ma_own_add(&t->calls[MA_CALL_malloc], 1);
 			ma_own_add(&t->blocks, 1);
 			ma_own_add(&t->bytes, (uint64_t)size);
-			ma_live_grow(t, size, 1);
+			ma_live_grow(t, size, 1, true);
 			if (i % 3 == 0) { /* a third of them freed again */
 				ma_own_add(&t->frees, 1);
 				ma_own_add(&t->freed_bytes, (uint64_t)size);
@@ -137,7 +137,7 @@ static void test_concurrent_registry_and_live(void **state)
 		int64_t size = 64 + (i % 5);
 		ma_own_add(&owner->blocks, 1);
 		ma_own_add(&owner->bytes, (uint64_t)size);
-		ma_live_grow(owner, size, 1);
+		ma_live_grow(owner, size, 1, true);
 		owner_live += size;
 		if (i % 2) {
 			ma_own_add(&owner->frees, 1);
