@@ -140,7 +140,7 @@ void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, 
 		return NULL;
 	}
 	void *user = base + hdr;
-	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
+	ma_hdr_set_own(user, size, t);
 	born(t, user, size, fp);
 	ma_update_end(t);
 	return user;

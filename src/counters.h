@@ -84,9 +84,11 @@ MA_INLINE int64_t ma_live_owner_blocks(const struct ma_thread *o)
 /* The allocation clock as seen by t (its own pending share included). */
 MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
 {
+	if (MA_LIKELY(t && t->is_owner)) /* the owner's own record: no pointer chase */
+		return ma_load_relaxed(&t->bytes) + ma_load_relaxed(&ma_live.clock_shared);
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
 	return (o ? ma_load_relaxed(&o->bytes) : 0) + ma_load_relaxed(&ma_live.clock_shared) +
-	       (t && !t->is_owner ? (uint64_t)t->pend_clock : 0);
+	       (t ? (uint64_t)t->pend_clock : 0);
 }
 
 void ma_timeline_sample(const struct ma_thread *t);

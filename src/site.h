@@ -87,6 +87,7 @@ struct ma_site_table {
 	uint64_t capacity;           /* sites[] length: 3/4 of the buckets, + overflow */
 	MA_ALIGNED_LINE ma_au64 used; /* sites claimed, including site 0 */
 	ma_au64 lost_races;          /* sites claimed but not published */
+	ma_au32 shared_any;          /* a thread other than the owner has updated a shared part */
 	ma_au64 overflow_events;
 	ma_au64 overflow_stacks;     /* distinct stacks seen while full */
 	ma_au64 *overflow_set;       /* hashes of those stacks */
@@ -125,35 +126,38 @@ MA_INLINE unsigned ma_site_hist_class(uint64_t size)
 			ma_own_add(&p->field, (v));           \
 	} while (0)
 
+/*
+ * Applies e to part p.  `other` is the site's other part, whose live value
+ * counts toward the site's high-water mark, or NULL when it is known empty
+ * (no thread but the owner has touched any shared part yet).
+ */
 MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
-                                  int64_t other_live_bytes, int64_t other_live_blocks, bool atomic)
+                                  const struct ma_site_part *other, bool atomic)
 {
-	int64_t live_b = ma_site_part_live_bytes(p);
-	int64_t live_k = ma_site_part_live_blocks(p);
-	if (ma_load_relaxed(&p->u) != serial) {
+	if (MA_UNLIKELY(ma_load_relaxed(&p->u) != serial)) {
 		/* A global peak happened since this part last changed: its live value then was this. */
-		ma_store_relaxed(&p->g_bytes, live_b);
-		ma_store_relaxed(&p->g_blocks, live_k);
+		ma_store_relaxed(&p->g_bytes, ma_site_part_live_bytes(p));
+		ma_store_relaxed(&p->g_blocks, ma_site_part_live_blocks(p));
 		ma_store_relaxed(&p->u, serial);
-	}
-	if (e->blocks) {
-		PART_ADD(blocks, (uint64_t)e->blocks);
-		PART_ADD(bytes, (uint64_t)e->bytes);
-		PART_ADD(birth_sum, e->birth_sum);
-		if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
-			PART_ADD(hist[e->hist_class], 1);
 	}
 	if (e->frees) {
 		PART_ADD(frees, (uint64_t)e->frees);
 		PART_ADD(freed_bytes, (uint64_t)e->freed_bytes);
 		PART_ADD(death_sum, e->death_sum);
 	}
-	int64_t db = e->bytes - e->freed_bytes;
-	live_b += db;
-	live_k += e->blocks - e->frees;
+	if (!e->blocks)
+		return;
+	PART_ADD(blocks, (uint64_t)e->blocks);
+	PART_ADD(bytes, (uint64_t)e->bytes);
+	PART_ADD(birth_sum, e->birth_sum);
+	if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
+		PART_ADD(hist[e->hist_class], 1);
+	if (e->bytes <= e->freed_bytes)
+		return; /* the site's live bytes did not grow: no new high-water mark */
 	/* The site's own high-water mark, over both parts. */
-	int64_t site_b = live_b + other_live_bytes, site_k = live_k + other_live_blocks;
-	if (db > 0 && site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {
+	int64_t site_b = ma_site_part_live_bytes(p) + (other ? ma_site_part_live_bytes(other) : 0);
+	if (site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {
+		int64_t site_k = ma_site_part_live_blocks(p) + (other ? ma_site_part_live_blocks(other) : 0);
 		if (atomic) {
 			uint64_t cur = ma_load_relaxed(&p->max_bytes);
 			while ((uint64_t)site_b > cur && !ma_cas_acq_rel(&p->max_bytes, &cur, (uint64_t)site_b))

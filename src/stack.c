@@ -9,12 +9,12 @@
 #include "internal.h"
 #include "os.h"
 
-static uintptr_t self_lo, self_hi;
+uintptr_t ma_stack_self_lo, ma_stack_self_hi;
 
 void ma_stack_set_self(uintptr_t lo, uintptr_t hi)
 {
-	self_lo = lo;
-	self_hi = hi;
+	ma_stack_self_lo = lo;
+	ma_stack_self_hi = hi;
 }
 
 static int hexval(char c)
@@ -93,16 +93,11 @@ void ma_stack_thread_init(struct ma_stack_state *s)
 	s->lookups = 1;
 }
 
-static bool in_range(const struct ma_range *r, uintptr_t p)
-{
-	return p >= r->lo && p < r->hi;
-}
-
 /* Is fp on the thread's own stack?  The main thread's stack grows down:
  * learn its new bottom, within a budget of /proc/self/maps reads. */
 static bool on_own_stack(struct ma_stack_state *s, uintptr_t fp)
 {
-	if (MA_LIKELY(in_range(&s->own, fp)))
+	if (MA_LIKELY(ma_stack_in_range(&s->own, fp)))
 		return true;
 	if (fp >= s->own.lo || s->own.lo - fp > (64u << 20) || s->lookups >= MA_STACK_MAX_LOOKUPS)
 		return false;
@@ -115,67 +110,20 @@ static bool on_own_stack(struct ma_stack_state *s, uintptr_t fp)
 	return false;
 }
 
-/* One frame record: by loads inside a range known mapped, else by a checked read. */
-static bool read_record(uintptr_t fp, bool checked, uintptr_t *next, uintptr_t *ret)
-{
-	if (!checked) {
-		ma_arch_record(fp, next, ret);
-		return true;
-	}
-	uintptr_t rec[2];
-	if (ma_os_read_checked(fp, rec, sizeof rec) != 0)
-		return false;
-	*next = rec[0];
-	*ret = rec[1];
-	return true;
-}
-
-/* r: the stack's bounds; a frame pointer outside them ends the walk.
- * checked: r is not known to stay mapped: read each record with a checked read. */
-MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
-                     bool *truncated)
-{
-	unsigned n = 0;
-	bool in_self = true; /* our own frames come first; skip them, then stop looking */
-	*truncated = false;
-	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
-		return 0;
-	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
-	while (!(fp & (sizeof(uintptr_t) - 1)) && fp >= r.lo && fp <= top) {
-		uintptr_t next, ret;
-		if (!read_record(fp, checked, &next, &ret) || !ret)
-			break;
-		uintptr_t pc = ma_arch_pc(ret);
-		if (in_self && pc >= self_lo && pc < self_hi) {
-			/* still inside the library */
-		} else {
-			in_self = false;
-			if (n == max) {
-				*truncated = true;
-				break;
-			}
-			out[n++] = pc;
-		}
-		if (next <= fp) /* strictly toward the stack base, or stop */
-			break;
-		fp = next;
-	}
-	return n;
-}
-
-unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
-                               bool *truncated)
+unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
+                               bool *truncated, uintptr_t *diff)
 {
 	*truncated = false;
+	*diff = 0;
 	if (!MA_ARCH_CAN_WALK)
 		return 0;
-	if (MA_LIKELY(on_own_stack(s, fp)))
-		return walk(fp, s->own, false, out, max, truncated);
+	if (on_own_stack(s, fp))
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff);
 	/* Another stack (sigaltstack, a coroutine): its extent is unknown, so the
 	 * walk may go MA_STACK_FOREIGN_SPAN above where it starts, reading every
 	 * record with a checked read. */
 	struct ma_range r = { fp, fp + MA_STACK_FOREIGN_SPAN };
 	if (r.hi < r.lo)
 		r.hi = UINTPTR_MAX;
-	return walk(fp, r, true, out, max, truncated);
+	return ma_stack_walk(fp, r, true, out, max, truncated, diff);
 }

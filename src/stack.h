@@ -23,6 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frame.h"
+#include "internal.h"
+#include "os.h"
+
 struct ma_range {
 	uintptr_t lo, hi; /* [lo, hi) */
 };
@@ -39,13 +43,102 @@ struct ma_stack_state {
 void ma_stack_set_self(uintptr_t lo, uintptr_t hi);
 /* Sets up `s` for the calling thread (reads /proc/self/maps once). */
 void ma_stack_thread_init(struct ma_stack_state *s);
+/* The library's own code (set by ma_stack_set_self). */
+extern uintptr_t ma_stack_self_lo, ma_stack_self_hi;
+
+MA_INLINE bool ma_stack_in_range(const struct ma_range *r, uintptr_t p)
+{
+	return p >= r->lo && p < r->hi;
+}
+
+/* One frame record: by loads inside a range known mapped, else by a checked read. */
+MA_INLINE bool ma_stack_read_record(uintptr_t fp, bool checked, uintptr_t *next, uintptr_t *ret)
+{
+	if (!checked) {
+		ma_arch_record(fp, next, ret);
+		return true;
+	}
+	uintptr_t rec[2];
+	if (ma_os_read_checked(fp, rec, sizeof rec) != 0)
+		return false;
+	*next = rec[0];
+	*ret = rec[1];
+	return true;
+}
+
+/*
+ * r: the stack's bounds; a frame pointer outside them ends the walk.
+ * checked: r is not known to stay mapped: read each record with a checked read.
+ *
+ * out[] holds the previous stack on entry and is overwritten in place; *diff
+ * is non-zero when any of the first n entries changed (the caller compares
+ * the lengths), so a repeated stack costs no second pass and no copy.
+ * Per frame: two loads, the checks, one compare-and-store.
+ */
+MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
+                        bool *truncated, uintptr_t *diff)
+{
+	*truncated = false;
+	*diff = 0;
+	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
+		return 0;
+	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
+	if ((fp & (sizeof(uintptr_t) - 1)) || fp < r.lo || fp > top)
+		return 0;
+	uintptr_t next, ret, pc;
+	/* Our own frames come first: skip them. */
+	for (;;) {
+		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
+			return 0;
+		pc = ma_arch_pc(ret);
+		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
+			break;
+		if (next - fp - 1 >= top - fp || (next & (sizeof(uintptr_t) - 1)))
+			return 0;
+		fp = next;
+	}
+	uintptr_t *o = out, *end = out + max, d = 0;
+	for (;;) {
+		if (MA_UNLIKELY(o == end)) {
+			*truncated = true;
+			break;
+		}
+		d |= *o ^ pc;
+		*o++ = pc;
+		/* The next record must lie strictly toward the stack base, inside
+		 * the range, and be aligned. */
+		if (next <= fp || next > top || (next & (sizeof(uintptr_t) - 1)))
+			break;
+		fp = next;
+		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
+			break;
+		pc = ma_arch_pc(ret);
+	}
+	unsigned n = (unsigned)(o - out);
+	*diff = d;
+	return n;
+}
+
+/* Everything but the walk of the thread's own known stack (stack.c). */
+unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
+                               bool *truncated, uintptr_t *diff);
+
 /*
  * Writes up to `max` return addresses, innermost first, walking from frame
  * `fp` (the shim's, so the program's call into the allocator comes first).
  * *truncated is set when more valid frames followed.  Returns the count.
+ * out[] may hold an earlier stack: *diff is zero when its first n entries
+ * were already these (compare the lengths too).  Inline: the usual case (a
+ * walk on the thread's own stack) costs no call.
  */
-unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
-                               bool *truncated);
+MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out,
+                                         unsigned max, bool *truncated, uintptr_t *diff)
+{
+	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff);
+	return ma_stack_capture_slow(s, fp, out, max, truncated, diff);
+}
+
 /* The /proc/self/maps mapping containing addr. */
 bool ma_stack_find_mapping(uintptr_t addr, struct ma_range *r);
 

@@ -150,6 +150,13 @@ static uintptr_t *store_frames(void *ctx, unsigned n)
 }
 
 
+/* Before a thread first writes a shared part: the owner then counts shared parts in its site maxima. */
+MA_INLINE void mark_shared_any(void)
+{
+	if (MA_UNLIKELY(!ma_load_relaxed(&ma_sites.shared_any)))
+		ma_store_relaxed(&ma_sites.shared_any, 1);
+}
+
 static void flush_delta(struct t2_delta *d)
 {
 	uint32_t idx = ma_load_relaxed(&d->site);
@@ -165,8 +172,8 @@ static void flush_delta(struct t2_delta *d)
 		.death_sum = ma_load_relaxed(&d->death_sum),
 		.hist_class = UINT32_MAX,
 	};
-	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak_serial),
-	                   ma_site_part_live_bytes(&site->own), ma_site_part_live_blocks(&site->own), true);
+	mark_shared_any();
+	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak_serial), &site->own, true);
 	for (unsigned k = 0; k < MA_SITE_HIST; k++) {
 		uint32_t c = ma_load_relaxed(&d->hist[k]);
 		if (c)
@@ -203,15 +210,14 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 				ma_store_relaxed(&ma_live.dirty, 1);
 		}
 		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak_serial),
-		                   ma_site_part_live_bytes(&site->shared),
-		                   ma_site_part_live_blocks(&site->shared), false);
+		                   ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
 		return;
 	}
 	if (!ma_load_relaxed(&ma_live.dirty)) /* another thread's change: no shortcut for ties */
 		ma_store_relaxed(&ma_live.dirty, 1);
 	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
-		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial),
-		                   ma_site_part_live_bytes(&site->own), ma_site_part_live_blocks(&site->own), true);
+		mark_shared_any();
+		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial), &site->own, true);
 		return;
 	}
 	struct t2_delta *d = &s->cache[idx & (T2_CACHE - 1)];
@@ -235,20 +241,19 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
-	uintptr_t frames[257];
 	bool truncated = false;
 	struct t2_thread *s = thread_state(t);
-	unsigned n = 0;
 	uint32_t idx = 0;
 	if (MA_LIKELY(s != NULL)) {
-		n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, &truncated);
+		/* The walk overwrites the last stack in place and tells whether it changed. */
+		uintptr_t diff;
+		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff);
 		uint32_t gen = ma_load_relaxed(&t2.generation);
-		if (n == s->last_n && truncated == s->last_truncated && s->last_site &&
-		    s->last_generation == gen && ma_frames_equal(frames, s->last_frames, n)) {
+		if (MA_LIKELY(!diff && n == s->last_n && truncated == s->last_truncated && s->last_site &&
+		              s->last_generation == gen)) {
 			idx = s->last_site;
 		} else {
-			idx = ma_site_intern(frames, n, truncated, store_frames, s);
-			memcpy(s->last_frames, frames, n * sizeof *frames);
+			idx = ma_site_intern(s->last_frames, n, truncated, store_frames, s);
 			s->last_n = n;
 			s->last_truncated = truncated;
 			s->last_site = idx;
