@@ -43,11 +43,21 @@ typedef _Atomic uint32_t ma_au32;
 #if defined(__SANITIZE_THREAD__)
 #define MA_TSAN 1
 #endif
+#define ma_own_add_portable(p, v) ma_store_relaxed((p), ma_load_relaxed(p) + (v))
 #if defined(__x86_64__) && !defined(MA_TSAN)
-#define ma_own_add(p, v) \
-	__asm__("addq %1, %0" : "+m"(*(p)) : "er"((uint64_t)(v)))
+/* 8-byte counters only (the asm names its width); others take the portable
+ * form.  An add of a constant 0 is dropped, as the compiler would. */
+#define ma_own_add(p, v)                                                                   \
+	do {                                                                               \
+		if (__builtin_constant_p(v) && (v) == 0)                                   \
+			break;                                                             \
+		if (sizeof(*(p)) == 8)                                                     \
+			__asm__("addq %1, %0" : "+m"(*(p)) : "er"((uint64_t)(v)));         \
+		else                                                                       \
+			ma_own_add_portable(p, v);                                         \
+	} while (0)
 #else
-#define ma_own_add(p, v) ma_store_relaxed((p), ma_load_relaxed(p) + (v))
+#define ma_own_add(p, v) ma_own_add_portable(p, v)
 #endif
 
 #endif

@@ -141,19 +141,24 @@ void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, 
 	}
 	void *user = base + hdr;
 	ma_hdr_set_own(user, size, t);
-	born(t, user, size, fp);
+	/* Counting (not frozen) with a non-zero mode: call sites are on. */
+	ma_own_add(&t->blocks, 1);
+	ma_own_add(&t->bytes, size);
+	ma_tier2_on_alloc(t, user, size, fp);
+	ma_live_grow(t, (int64_t)size, 1, true);
 	ma_update_end(t);
 	return user;
 }
 
 void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
 {
+	/* The fast free matched the tag, so the offset is this process's header size. */
 	struct ma_hdr *h = ma_hdr_of(p);
 	uint64_t size = h->size;
-	void *base = ma_hdr_base(p, h);
+	void *base = (char *)p - ma_g.hdr_bytes;
 	if (ma_update_begin(t, &ma_g.mode)) {
-		if (ma_g.backtraces)
-			ma_tier2_on_free(t, ma_hdr_site_of(p), size);
+		/* Counting (not frozen) with a non-zero mode: call sites are on. */
+		ma_tier2_on_free(t, ma_hdr_site_of(p), size);
 		ma_own_add(&t->calls[call], 1);
 		ma_own_add(&t->frees, 1);
 		ma_own_add(&t->freed_bytes, size);

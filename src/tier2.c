@@ -280,7 +280,8 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
 	struct t2_thread *s = thread_state(t);
-	uint32_t idx = ext->site < ma_load_relaxed(&ma_sites.used) && ext->site < ma_sites.capacity ? ext->site : 0;
+	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
+	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
 	uint64_t now = ma_live_clock(t);
 	struct ma_site_event e = {
 		.frees = 1,
