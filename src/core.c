@@ -131,42 +131,19 @@ void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, 
 {
 	if (!ma_update_begin(t, &ma_g.mode)) /* counting stopped: a plain block, never counted */
 		return alloc_untracked(reserve, 0, zero);
-	ma_own_add(&t->calls[call], 1);
-	size_t hdr = ma_g.hdr_bytes;
-	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
-	if (MA_UNLIKELY(!base)) {
-		ma_own_add(&t->failed, 1);
-		ma_update_end(t);
-		return NULL;
-	}
-	void *user = base + hdr;
-	ma_hdr_set_own(user, size, t);
-	/* Counting (not frozen) with a non-zero mode: call sites are on. */
-	ma_own_add(&t->blocks, 1);
-	ma_own_add(&t->bytes, size);
-	ma_tier2_on_alloc(t, user, size, fp);
-	ma_live_grow(t, (int64_t)size, 1, true);
-	ma_update_end(t);
-	return user;
+	/* Counting with a non-zero mode: call sites are on.  Ends the update. */
+	return ma_tier2_alloc(t, call, size, reserve, zero, fp);
 }
 
 void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
 {
-	/* The fast free matched the tag, so the offset is this process's header size. */
-	struct ma_hdr *h = ma_hdr_of(p);
-	uint64_t size = h->size;
-	void *base = (char *)p - ma_g.hdr_bytes;
 	if (ma_update_begin(t, &ma_g.mode)) {
-		/* Counting (not frozen) with a non-zero mode: call sites are on. */
-		ma_tier2_on_free(t, ma_hdr_site_of(p), size);
-		ma_own_add(&t->calls[call], 1);
-		ma_own_add(&t->frees, 1);
-		ma_own_add(&t->freed_bytes, size);
-		ma_live_shrink(t, (int64_t)size, 1);
-		ma_update_end(t);
+		ma_tier2_free(t, call, p); /* ends the update */
+		return;
 	}
-	h->tag = 0;
-	ma_real.free(base);
+	/* The fast free matched the tag, so the offset is this process's header size. */
+	ma_hdr_of(p)->tag = 0;
+	ma_real.free((char *)p - ma_g.hdr_bytes);
 }
 
 static bool is_ours(void *p, const struct ma_hdr *h)

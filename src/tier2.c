@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "core.h"
 #include "counters.h"
 #include "fmt.h"
 #include "frame.h"
@@ -239,7 +240,7 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 		flush_all(s);
 }
 
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
 	bool truncated = false;
 	struct t2_thread *s = thread_state(t);
@@ -277,7 +278,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 	apply(t, s, idx, &e);
 }
 
-void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
+MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
 	struct t2_thread *s = thread_state(t);
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
@@ -290,6 +291,53 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
 	apply(t, s, idx, &e);
+}
+
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+{
+	on_alloc(t, user, size, fp);
+}
+
+void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
+{
+	on_free(t, ext, size);
+}
+
+void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                     uintptr_t fp)
+{
+	ma_own_add(&t->calls[call], 1);
+	size_t hdr = ma_g.hdr_bytes;
+	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
+	if (MA_UNLIKELY(!base)) {
+		ma_own_add(&t->failed, 1);
+		ma_update_end(t);
+		return NULL;
+	}
+	void *user = base + hdr;
+	ma_hdr_set_own(user, size, t);
+	ma_own_add(&t->blocks, 1);
+	ma_own_add(&t->bytes, size);
+	on_alloc(t, user, size, fp);
+	/* After the site counted the block: a peak noted now includes it. */
+	ma_live_grow(t, (int64_t)size, 1, true);
+	ma_update_end(t);
+	return user;
+}
+
+void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
+{
+	struct ma_hdr *h = ma_hdr_of(p);
+	uint64_t size = h->size;
+	on_free(t, ma_hdr_site_of(p), size);
+	ma_own_add(&t->calls[call], 1);
+	ma_own_add(&t->frees, 1);
+	ma_own_add(&t->freed_bytes, size);
+	ma_live_shrink(t, (int64_t)size, 1);
+	ma_update_end(t);
+	/* The fast free matched the tag, so the offset is this process's header size. */
+	h->tag = 0;
+	ma_real.free((char *)p - ma_g.hdr_bytes);
 }
 
 void ma_tier2_thread_exit(struct ma_thread *t)

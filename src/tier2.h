@@ -25,6 +25,15 @@ bool ma_tier2_init(const struct ma_options *opt);
  * fp is the shim's frame, where the walk starts. */
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp);
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
+/*
+ * The traced fast paths (core.h sends them here when the mode is set and
+ * ma_update_begin succeeded): the whole event, the real call included, in
+ * one function.  Both end the update (ma_update_end).  free's p passed the
+ * header tag check.
+ */
+void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                     uintptr_t fp);
+void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p);
 void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);
 /* Before the real dlclose: frames in that library keep its names (tier2.c). */

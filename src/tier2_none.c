@@ -3,11 +3,27 @@
 #include "tier2.h"
 
 #include "block.h"
+#include "init.h"
+#include "real.h"
 
 bool ma_tier2_available(void) { return false; }
 bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp) { (void)t; (void)user; (void)size; (void)fp; }
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
+/* Never reached: without a walker the mode is never MA_MODE_TRACED.  Kept safe anyway. */
+void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                     uintptr_t fp)
+{
+	(void)call; (void)size; (void)fp;
+	ma_update_end(t);
+	return zero ? ma_real.calloc(1, reserve) : ma_real.malloc(reserve);
+}
+void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
+{
+	(void)call;
+	ma_update_end(t);
+	ma_real.free((char *)p - ma_g.hdr_bytes);
+}
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
 void ma_tier2_before_dlclose(void *handle) { (void)handle; }
