@@ -71,8 +71,10 @@ MA_INLINE struct ma_hdr_site *ma_hdr_site_of(void *user)
 
 MA_INLINE uint32_t ma_hdr_check(const void *user, uint32_t cookie)
 {
-	/* Fibonacci hashing: one multiply; the high half mixes every address bit. */
-	return (uint32_t)(((uint64_t)(uintptr_t)user * 0x9E3779B97F4A7C15ull) >> 32) ^ cookie;
+	/* The address under a random per-process key: one shift and one xor.  A
+	 * foreign block would also have to carry our epoch and shift in the tag's
+	 * upper half (ma_hdr_tag), where glibc keeps a small size field. */
+	return (uint32_t)((uintptr_t)user >> 4) ^ cookie;
 }
 
 MA_INLINE void *ma_hdr_base(void *user, const struct ma_hdr *h)
