@@ -42,12 +42,14 @@
  * minus the sum of births = every block's (death or end) - birth.
  */
 struct ma_site_part {
+	/* First line: what every birth and death touches. */
 	ma_au64 blocks, bytes, frees, freed_bytes;
-	ma_au64 max_bytes, max_blocks;
-	ma_ai64 g_bytes, g_blocks;   /* live at the latest global peak (valid when u is current) */
 	ma_au64 u;                   /* peak serial at the last update */
 	ma_au64 birth_sum;           /* allocation clock at each birth, summed */
 	ma_au64 death_sum;           /* allocation clock at each death, summed */
+	ma_au64 max_bytes;
+	ma_au64 max_blocks;
+	ma_ai64 g_bytes, g_blocks;   /* live at the latest global peak (valid when u is current) */
 	ma_au32 hist[MA_SITE_HIST];
 };
 
