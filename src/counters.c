@@ -41,6 +41,12 @@ void ma_live_grow_slow(struct ma_thread *t)
 		ma_timeline_sample(t);
 }
 
+void ma_update_recheck(struct ma_thread *t)
+{
+	t->peak_recheck = false;
+	ma_live_grow_slow(t);
+}
+
 void ma_live_flush(struct ma_thread *t)
 {
 	int64_t b = t->pend_bytes, k = t->pend_blocks, c = t->pend_clock;

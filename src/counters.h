@@ -137,8 +137,21 @@ MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t bl
 /* The other half: the peak, the timeline sample, or the flush. */
 MA_NOINLINE void ma_live_grow_slow(struct ma_thread *t);
 
+/*
+ * With call sites (ties true) an owner's update nested in another of its
+ * own (a signal handler that allocates while the thread is inside the
+ * library) may find the interrupted one half done: its block in the record
+ * but not yet in its site, or the reverse.  A peak noted then would not
+ * match the per-site sums, so the check waits for the outermost update to
+ * end (ma_update_recheck).  A block that a handler allocates and frees
+ * within one such interruption therefore cannot raise the peak.
+ */
 MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
 {
+	if (ties && MA_UNLIKELY(ma_load_relaxed(&t->busy) > 1) && t->is_owner) {
+		t->peak_recheck = true;
+		return;
+	}
 	if (MA_UNLIKELY(ma_live_grow_quick(t, bytes, blocks, ties)))
 		ma_live_grow_slow(t);
 }

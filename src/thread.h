@@ -61,7 +61,9 @@ struct ma_thread {
 	ma_au64 inherited_freed_bytes;
 	ma_au64 foreign_frees;   /* pointers we never handed out, passed through */
 	ma_au64 failed;          /* allocation calls that returned NULL / an error */
-	ma_au32 busy;            /* inside an out-of-line update (see ma_init_freeze) */
+	ma_au32 busy;            /* out-of-line updates in progress (see ma_init_freeze); > 1: a
+	                          * signal handler's allocation nested in one of this thread's */
+	bool peak_recheck;       /* a nested update skipped the peak check (counters.h) */
 	/* The counters when the current thread claimed this record (thread stats). */
 	uint64_t base_blocks, base_bytes, base_frees, base_freed_bytes;
 	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
@@ -117,24 +119,33 @@ MA_INLINE void ma_guard_leave(void)
 
 /*
  * Out-of-line updates announce themselves, so that ma_init_freeze can wait
- * for them: busy is set before the frozen flag is read.  No fence here: the
+ * for them: busy is raised before the frozen flag is read.  It counts: a
+ * signal handler that allocates while this thread is inside an update nests
+ * one level deeper (and is told so by busy > 1).  No fence here: the
  * freezer's membarrier() orders both sides (an asymmetric Dekker).  Returns
  * false (and clears busy) when counting has stopped.
  */
 MA_INLINE bool ma_update_begin(struct ma_thread *t, const _Atomic uint8_t *mode)
 {
-	ma_store_relaxed(&t->busy, 1);
+	uint32_t outer = ma_load_relaxed(&t->busy);
+	ma_store_relaxed(&t->busy, outer + 1);
 	atomic_signal_fence(memory_order_seq_cst);
 	if (MA_UNLIKELY(ma_load_relaxed(mode) & 2u /* MA_MODE_FROZEN */)) {
-		ma_store_release(&t->busy, 0);
+		ma_store_release(&t->busy, outer);
 		return false;
 	}
 	return true;
 }
 
+/* The peak check a nested update left to the outermost one (counters.c). */
+void ma_update_recheck(struct ma_thread *t);
+
 MA_INLINE void ma_update_end(struct ma_thread *t)
 {
-	ma_store_release(&t->busy, 0);
+	uint32_t b = ma_load_relaxed(&t->busy);
+	if (MA_UNLIKELY(t->peak_recheck) && b == 1)
+		ma_update_recheck(t); /* still marked busy: the freezer waits for it */
+	ma_store_release(&t->busy, b - 1);
 }
 
 /* The calling thread's record even inside the guard, or NULL. */

@@ -43,6 +43,10 @@ struct t2_delta {
 	ma_au32 hist[MA_SITE_HIST];
 };
 
+struct t2_arena {
+	char *cur, *end;
+};
+
 struct t2_thread {
 	bool ready;
 	/* The last stack seen and its site: loops allocate from one place. */
@@ -51,8 +55,12 @@ struct t2_thread {
 	unsigned last_n;
 	uint32_t last_site;
 	uintptr_t last_frames[257];
+	/* > 0 while this thread is inside on_alloc: a signal handler that
+	 * allocates then must not touch last_frames or the arena (see on_alloc). */
+	uint32_t nesting;
 	struct ma_stack_state stack;
-	char *arena, *arena_end;
+	struct t2_arena arena;        /* frames of new sites */
+	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	int64_t pending_abs;
 	struct t2_delta cache[T2_CACHE];
 };
@@ -127,26 +135,27 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	}
 	ma_stack_thread_init(&s->stack);
 	s->last_site = 0;
+	s->nesting = 0;
 	s->ready = true;
 	return s;
 }
 
 static uintptr_t *store_frames(void *ctx, unsigned n)
 {
-	struct t2_thread *s = ctx;
+	struct t2_arena *a = ctx;
 	size_t need = (n ? n : 1) * sizeof(uintptr_t);
-	if ((size_t)(s->arena_end - s->arena) < need) {
+	if ((size_t)(a->end - a->cur) < need) {
 		if (ma_load_relaxed(&t2.arena_bytes) + T2_ARENA_CHUNK > T2_ARENA_LIMIT)
 			return NULL;
 		char *c = ma_os_map(T2_ARENA_CHUNK);
 		if (!c)
 			return NULL;
 		ma_add_relaxed(&t2.arena_bytes, T2_ARENA_CHUNK);
-		s->arena = c;
-		s->arena_end = c + T2_ARENA_CHUNK;
+		a->cur = c;
+		a->end = c + T2_ARENA_CHUNK;
 	}
-	uintptr_t *p = (uintptr_t *)s->arena;
-	s->arena += need;
+	uintptr_t *p = (uintptr_t *)a->cur;
+	a->cur += need;
 	return p;
 }
 
@@ -240,12 +249,38 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 		flush_all(s);
 }
 
+/*
+ * An allocation that interrupted on_alloc on its own thread (a signal
+ * handler): the interrupted walk owns last_frames and the arena, so this one
+ * walks into its own buffer and stores new frames in a second arena.  One
+ * level deep; deeper nesting goes to the overflow site (still counted).
+ */
+static MA_NOINLINE uint32_t site_nested(struct t2_thread *s, uintptr_t fp, bool *truncated)
+{
+	if (s->nesting > 1)
+		return 0;
+	s->nesting++;
+	atomic_signal_fence(memory_order_seq_cst);
+	uintptr_t frames[257], diff;
+	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff);
+	uint32_t idx = ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
+	atomic_signal_fence(memory_order_seq_cst);
+	s->nesting--;
+	return idx;
+}
+
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
 	bool truncated = false;
 	struct t2_thread *s = thread_state(t);
 	uint32_t idx = 0;
-	if (MA_LIKELY(s != NULL)) {
+	if (MA_UNLIKELY(s == NULL)) {
+		/* no thread state: the overflow site */
+	} else if (MA_UNLIKELY(s->nesting)) {
+		idx = site_nested(s, fp, &truncated);
+	} else {
+		s->nesting = 1;
+		atomic_signal_fence(memory_order_seq_cst);
 		/* The walk overwrites the last stack in place and tells whether it changed. */
 		uintptr_t diff;
 		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff);
@@ -254,12 +289,14 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		              s->last_generation == gen)) {
 			idx = s->last_site;
 		} else {
-			idx = ma_site_intern(s->last_frames, n, truncated, store_frames, s);
+			idx = ma_site_intern(s->last_frames, n, truncated, store_frames, &s->arena);
 			s->last_n = n;
 			s->last_truncated = truncated;
 			s->last_site = idx;
 			s->last_generation = gen;
 		}
+		atomic_signal_fence(memory_order_seq_cst);
+		s->nesting = 0;
 	}
 	if (truncated)
 		ma_add_relaxed(&t2.truncated_events, 1);

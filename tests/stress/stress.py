@@ -216,6 +216,12 @@ def case_signals(c):
               f"signals: handler site frames {names}")
 
 
+def case_signest(c):
+    p = standard(c)
+    m = re.search(r"^signals handled (\d+)$", p.stdout, re.M)
+    check(m and int(m.group(1)) >= 100, f"signest: too few signals to test nesting: {m and m.group(1)}")
+
+
 def case_deep(c):
     depth = int(c.extra.get("MOD_ALLOC_DEPTH", "32"))
     p = standard(c)
@@ -347,7 +353,7 @@ def case_nofp(c):
 
 
 CASES = {"xfree": case_xfree, "churn": case_churn, "forkexec": case_forkexec, "dlclose": case_dlclose,
-         "signals": case_signals, "deep": case_deep, "tenmillion": case_tenmillion, "align": case_align,
+         "signals": case_signals, "signest": case_signest, "deep": case_deep, "tenmillion": case_tenmillion, "align": case_align,
          "exitthread": case_exitthread, "sigkill": case_sigkill, "coro": case_coro, "badfp": case_badfp,
          "nofp": case_nofp}
 
