@@ -26,6 +26,38 @@ static unsigned registry_in_use(void)
 	return n;
 }
 
+/* ma_own_add (atomic.h): every width adds exactly, and never into its neighbour. */
+static void test_own_add_widths(void **state)
+{
+	(void)state;
+	struct {
+		ma_au32 a, b;
+		ma_au64 c;
+		ma_ai64 d;
+		ma_au64 e;
+	} x;
+	atomic_init(&x.a, UINT32_MAX);
+	atomic_init(&x.b, 7);
+	atomic_init(&x.c, 0);
+	atomic_init(&x.d, 5);
+	atomic_init(&x.e, 11);
+	ma_own_add(&x.a, 1);  /* wraps: a 64-bit add here would carry into b */
+	assert_int_equal(ma_load_relaxed(&x.a), 0);
+	assert_int_equal(ma_load_relaxed(&x.b), 7);
+	ma_own_add(&x.b, 3);
+	assert_int_equal(ma_load_relaxed(&x.b), 10);
+	uint64_t big = (uint64_t)1 << 40;
+	ma_own_add(&x.c, big);
+	ma_own_add(&x.c, 1);
+	assert_true(ma_load_relaxed(&x.c) == big + 1);
+	int64_t minus = -12;
+	ma_own_add(&x.d, minus);
+	assert_true(ma_load_relaxed(&x.d) == -7);
+	ma_own_add(&x.e, 0);
+	assert_int_equal(ma_load_relaxed(&x.e), 11);
+	assert_int_equal(ma_load_relaxed(&x.a), 0);
+}
+
 static void test_claim_release_reuse(void **state)
 {
 	(void)state;
@@ -416,6 +448,7 @@ int main(void)
 	ut_init();
 	process_owner = atomic_load(&ma_live.owner);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_own_add_widths),
 		cmocka_unit_test(test_claim_release_reuse),
 		cmocka_unit_test(test_chunk_growth),
 		cmocka_unit_test(test_snapshot_sums),
