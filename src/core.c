@@ -126,21 +126,13 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 	return user;
 }
 
-void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
-                           uintptr_t fp)
+void *ma_core_alloc_uncounted(size_t reserve, bool zero)
 {
-	if (!ma_update_begin(t, &ma_g.mode)) /* counting stopped: a plain block, never counted */
-		return alloc_untracked(reserve, 0, zero);
-	/* Counting with a non-zero mode: call sites are on.  Ends the update. */
-	return ma_tier2_alloc(t, call, size, reserve, zero, fp);
+	return alloc_untracked(reserve, 0, zero);
 }
 
-void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p)
+void ma_core_free_uncounted(void *p)
 {
-	if (ma_update_begin(t, &ma_g.mode)) {
-		ma_tier2_free(t, call, p); /* ends the update */
-		return;
-	}
 	/* The fast free matched the tag, so the offset is this process's header size. */
 	ma_hdr_of(p)->tag = 0;
 	ma_real.free((char *)p - ma_g.hdr_bytes);

@@ -43,12 +43,15 @@
 MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
                                      size_t reserve, size_t align, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
-/* The two fast paths when ma_g.mode is set (call sites on, or counting
- * stopped): kept out of line so that the Tier 1 fast paths need no
- * callee-saved registers for them. */
-MA_NOINLINE void *ma_core_alloc_traced(struct ma_thread *t, enum ma_call call, size_t size,
-                                       size_t reserve, bool zero, uintptr_t fp);
-MA_NOINLINE void ma_core_free_traced(struct ma_thread *t, enum ma_call call, void *p);
+/*
+ * When ma_g.mode is set (call sites on, or counting stopped) the fast paths
+ * hand the whole event to tier2.c (ma_tier2_alloc, ma_tier2_free): out of
+ * line, so that the Tier 1 paths need no callee-saved registers for it, and
+ * one call deep.  Once counting has stopped, these give or take back blocks
+ * that are never counted.
+ */
+void *ma_core_alloc_uncounted(size_t reserve, bool zero);
+void ma_core_free_uncounted(void *p);
 /* ma_live_grow_slow, then returns user: a tail call for the fast path. */
 MA_NOINLINE void *ma_core_alloc_grown(struct ma_thread *t, void *user);
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
@@ -101,7 +104,7 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 		return r;
 	}
 	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
-		void *r = ma_core_alloc_traced(t, call, size, reserve, zero, MA_FRAME());
+		void *r = ma_tier2_alloc(t, call, size, reserve, zero, MA_FRAME());
 		MA_KEEP_FRAME(r);
 		return r;
 	}
@@ -137,7 +140,7 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		return;
 	}
 	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
-		ma_core_free_traced(t, call, p);
+		ma_tier2_free(t, call, p);
 		return;
 	}
 	/* mode 0: Tier 1, so the offset is 16. */

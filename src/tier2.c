@@ -55,9 +55,6 @@ struct t2_thread {
 	unsigned last_n;
 	uint32_t last_site;
 	uintptr_t last_frames[257];
-	/* > 0 while this thread is inside on_alloc: a signal handler that
-	 * allocates then must not touch last_frames or the arena (see on_alloc). */
-	uint32_t nesting;
 	struct ma_stack_state stack;
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
@@ -135,7 +132,6 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	}
 	ma_stack_thread_init(&s->stack);
 	s->last_site = 0;
-	s->nesting = 0;
 	s->ready = true;
 	return s;
 }
@@ -250,23 +246,20 @@ MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, con
 }
 
 /*
- * An allocation that interrupted on_alloc on its own thread (a signal
- * handler): the interrupted walk owns last_frames and the arena, so this one
- * walks into its own buffer and stores new frames in a second arena.  One
- * level deep; deeper nesting goes to the overflow site (still counted).
+ * An allocation nested in another update of its own thread (a signal
+ * handler that allocates while the thread is inside the library: busy > 1,
+ * thread.h): the interrupted update may be walking into last_frames or
+ * storing frames in the arena, so this one walks into its own buffer and
+ * stores new frames in a second arena.  One level deep; deeper nesting goes
+ * to the overflow site (still counted).
  */
-static MA_NOINLINE uint32_t site_nested(struct t2_thread *s, uintptr_t fp, bool *truncated)
+static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s, uintptr_t fp, bool *truncated)
 {
-	if (s->nesting > 1)
+	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
-	s->nesting++;
-	atomic_signal_fence(memory_order_seq_cst);
 	uintptr_t frames[257], diff;
 	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff);
-	uint32_t idx = ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
-	atomic_signal_fence(memory_order_seq_cst);
-	s->nesting--;
-	return idx;
+	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
 
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
@@ -276,11 +269,9 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	uint32_t idx = 0;
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
-	} else if (MA_UNLIKELY(s->nesting)) {
-		idx = site_nested(s, fp, &truncated);
+	} else if (MA_UNLIKELY(ma_load_relaxed(&t->busy) > 1)) {
+		idx = site_nested(t, s, fp, &truncated);
 	} else {
-		s->nesting = 1;
-		atomic_signal_fence(memory_order_seq_cst);
 		/* The walk overwrites the last stack in place and tells whether it changed. */
 		uintptr_t diff;
 		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff);
@@ -295,8 +286,6 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			s->last_site = idx;
 			s->last_generation = gen;
 		}
-		atomic_signal_fence(memory_order_seq_cst);
-		s->nesting = 0;
 	}
 	if (truncated)
 		ma_add_relaxed(&t2.truncated_events, 1);
@@ -343,6 +332,9 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp)
 {
+	if (!ma_update_begin(t, &ma_g.mode))
+		return ma_core_alloc_uncounted(reserve, zero);
+	/* Counting with a non-zero mode: call sites are on. */
 	ma_own_add(&t->calls[call], 1);
 	size_t hdr = ma_g.hdr_bytes;
 	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
@@ -364,6 +356,10 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 {
+	if (!ma_update_begin(t, &ma_g.mode)) {
+		ma_core_free_uncounted(p);
+		return;
+	}
 	struct ma_hdr *h = ma_hdr_of(p);
 	uint64_t size = h->size;
 	on_free(t, ma_hdr_site_of(p), size);

@@ -26,10 +26,10 @@ bool ma_tier2_init(const struct ma_options *opt);
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp);
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
 /*
- * The traced fast paths (core.h sends them here when the mode is set and
- * ma_update_begin succeeded): the whole event, the real call included, in
- * one function.  Both end the update (ma_update_end).  free's p passed the
- * header tag check.
+ * The fast paths when ma_g.mode is set (core.h): the whole event, the real
+ * call included, in one function each; with counting stopped, an uncounted
+ * block (ma_core_alloc_uncounted, ma_core_free_uncounted).  free's p passed
+ * the header tag check.
  */
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp);

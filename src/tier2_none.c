@@ -3,26 +3,29 @@
 #include "tier2.h"
 
 #include "block.h"
+#include "core.h"
 #include "init.h"
-#include "real.h"
 
 bool ma_tier2_available(void) { return false; }
 bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp) { (void)t; (void)user; (void)size; (void)fp; }
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
-/* Never reached: without a walker the mode is never MA_MODE_TRACED.  Kept safe anyway. */
+/* Without a walker the mode is never MA_MODE_TRACED: only MA_MODE_FROZEN,
+ * with counting stopped, sends the fast paths here. */
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp)
 {
 	(void)call; (void)size; (void)fp;
-	ma_update_end(t);
-	return zero ? ma_real.calloc(1, reserve) : ma_real.malloc(reserve);
+	if (ma_update_begin(t, &ma_g.mode))
+		ma_update_end(t); /* not reached: kept safe anyway */
+	return ma_core_alloc_uncounted(reserve, zero);
 }
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 {
 	(void)call;
-	ma_update_end(t);
-	ma_real.free((char *)p - ma_g.hdr_bytes);
+	if (ma_update_begin(t, &ma_g.mode))
+		ma_update_end(t); /* not reached: kept safe anyway */
+	ma_core_free_uncounted(p);
 }
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
