@@ -53,7 +53,7 @@ MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
 		ma_tier2_on_alloc(t, user, size, fp);
-	ma_live_grow(t, (int64_t)size, 1, true);
+	ma_live_grow(t, (int64_t)size, 1, ma_live.bump_ties);
 }
 
 /* `h` and `ext` are copies: realloc may already have released the block. */

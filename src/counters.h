@@ -107,8 +107,8 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
  * Returns true when ma_live_grow_slow must run (a new peak, a tie with other
  * blocks, a timeline sample, a non-owner's batch to flush).  It calls
  * nothing itself, so the fast paths keep few registers live across it and
- * can leave through a tail call.  `ties` is false on the Tier 1 fast path,
- * where ma_live.bump_ties is never set.
+ * can leave through a tail call.  `ties` is ma_live.bump_ties, known to
+ * the caller: false on the Tier 1 fast path, true on Tier 2's.
  * Budget (owner): 4 loads of lines in L1, 2 compares; a tie (the usual case
  * in a steady alloc/free loop) adds 4 loads and 1 compare.
  */
@@ -122,7 +122,7 @@ MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t bl
 		if (MA_UNLIKELY((uint64_t)live >= pb)) {
 			int64_t n = ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks);
 			if ((uint64_t)live != pb || (uint64_t)n != ma_load_relaxed(&ma_live.peak_blocks) ||
-			    (ties && ma_live.bump_ties && ma_load_relaxed(&ma_live.dirty)))
+			    (ties && ma_load_relaxed(&ma_live.dirty)))
 				return true;
 		}
 		return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.sample_owner_at));
@@ -146,14 +146,19 @@ MA_NOINLINE void ma_live_grow_slow(struct ma_thread *t);
  * end (ma_update_recheck).  A block that a handler allocates and frees
  * within one such interruption therefore cannot raise the peak.
  */
-MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
+MA_INLINE void ma_live_grow_nested(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties, bool nested)
 {
-	if (ties && MA_UNLIKELY(ma_load_relaxed(&t->busy) > 1) && t->is_owner) {
+	if (ties && MA_UNLIKELY(nested) && t->is_owner) {
 		t->peak_recheck = true;
 		return;
 	}
 	if (MA_UNLIKELY(ma_live_grow_quick(t, bytes, blocks, ties)))
 		ma_live_grow_slow(t);
+}
+
+MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
+{
+	ma_live_grow_nested(t, bytes, blocks, ties, ties && ma_load_relaxed(&t->busy) > 1);
 }
 
 /* After a block died (its bytes already in t's record).  Free for the owner. */

@@ -125,27 +125,44 @@ MA_INLINE void ma_guard_leave(void)
  * freezer's membarrier() orders both sides (an asymmetric Dekker).  Returns
  * false (and clears busy) when counting has stopped.
  */
-MA_INLINE bool ma_update_begin(struct ma_thread *t, const _Atomic uint8_t *mode)
+#define MA_UPDATE_STOPPED UINT32_MAX
+
+/*
+ * Starts an update: returns the thread's busy count before it (0 unless
+ * nested in another update of the same thread), or MA_UPDATE_STOPPED (and
+ * changes nothing) when counting has stopped.  End it with ma_update_leave.
+ */
+MA_INLINE uint32_t ma_update_enter(struct ma_thread *t, const _Atomic uint8_t *mode)
 {
 	uint32_t outer = ma_load_relaxed(&t->busy);
 	ma_store_relaxed(&t->busy, outer + 1);
 	atomic_signal_fence(memory_order_seq_cst);
 	if (MA_UNLIKELY(ma_load_relaxed(mode) & 2u /* MA_MODE_FROZEN */)) {
 		ma_store_release(&t->busy, outer);
-		return false;
+		return MA_UPDATE_STOPPED;
 	}
-	return true;
+	return outer;
 }
 
 /* The peak check a nested update left to the outermost one (counters.c). */
 void ma_update_recheck(struct ma_thread *t);
 
+MA_INLINE void ma_update_leave(struct ma_thread *t, uint32_t outer)
+{
+	if (MA_UNLIKELY(t->peak_recheck) && outer == 0)
+		ma_update_recheck(t); /* still marked busy: the freezer waits for it */
+	ma_store_release(&t->busy, outer);
+}
+
+/* The same where the caller does not keep the count (the slow paths). */
+MA_INLINE bool ma_update_begin(struct ma_thread *t, const _Atomic uint8_t *mode)
+{
+	return ma_update_enter(t, mode) != MA_UPDATE_STOPPED;
+}
+
 MA_INLINE void ma_update_end(struct ma_thread *t)
 {
-	uint32_t b = ma_load_relaxed(&t->busy);
-	if (MA_UNLIKELY(t->peak_recheck) && b == 1)
-		ma_update_recheck(t); /* still marked busy: the freezer waits for it */
-	ma_store_release(&t->busy, b - 1);
+	ma_update_leave(t, ma_load_relaxed(&t->busy) - 1);
 }
 
 /* The calling thread's record even inside the guard, or NULL. */

@@ -262,14 +262,14 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
 
-MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested)
 {
 	bool truncated = false;
 	struct t2_thread *s = thread_state(t);
 	uint32_t idx = 0;
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
-	} else if (MA_UNLIKELY(ma_load_relaxed(&t->busy) > 1)) {
+	} else if (MA_UNLIKELY(nested)) {
 		idx = site_nested(t, s, fp, &truncated);
 	} else {
 		/* The walk overwrites the last stack in place and tells whether it changed. */
@@ -306,7 +306,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 
 MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
-	struct t2_thread *s = thread_state(t);
+	/* Only other threads use their state here (the delta cache). */
+	struct t2_thread *s = t->is_owner ? NULL : thread_state(t);
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
 	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
 	uint64_t now = ma_live_clock(t);
@@ -321,7 +322,7 @@ MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint6
 
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
 {
-	on_alloc(t, user, size, fp);
+	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1);
 }
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
@@ -329,34 +330,38 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 	on_free(t, ext, size);
 }
 
+/* With call sites on every header has this size (init.c). */
+#define T2_HDR (1u << MA_HDR_MAX_LOG2)
+
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp)
 {
-	if (!ma_update_begin(t, &ma_g.mode))
+	uint32_t outer = ma_update_enter(t, &ma_g.mode);
+	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED))
 		return ma_core_alloc_uncounted(reserve, zero);
 	/* Counting with a non-zero mode: call sites are on. */
 	ma_own_add(&t->calls[call], 1);
-	size_t hdr = ma_g.hdr_bytes;
-	char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
+	char *base = zero ? ma_real.calloc(1, reserve + T2_HDR) : ma_real.malloc(reserve + T2_HDR);
 	if (MA_UNLIKELY(!base)) {
 		ma_own_add(&t->failed, 1);
-		ma_update_end(t);
+		ma_update_leave(t, outer);
 		return NULL;
 	}
-	void *user = base + hdr;
+	void *user = base + T2_HDR;
 	ma_hdr_set_own(user, size, t);
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
-	on_alloc(t, user, size, fp);
+	on_alloc(t, user, size, fp, outer != 0);
 	/* After the site counted the block: a peak noted now includes it. */
-	ma_live_grow(t, (int64_t)size, 1, true);
-	ma_update_end(t);
+	ma_live_grow_nested(t, (int64_t)size, 1, true, outer != 0);
+	ma_update_leave(t, outer);
 	return user;
 }
 
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 {
-	if (!ma_update_begin(t, &ma_g.mode)) {
+	uint32_t outer = ma_update_enter(t, &ma_g.mode);
+	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED)) {
 		ma_core_free_uncounted(p);
 		return;
 	}
@@ -367,10 +372,10 @@ void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 	ma_own_add(&t->frees, 1);
 	ma_own_add(&t->freed_bytes, size);
 	ma_live_shrink(t, (int64_t)size, 1);
-	ma_update_end(t);
-	/* The fast free matched the tag, so the offset is this process's header size. */
+	ma_update_leave(t, outer);
+	/* The fast free matched the tag, so the offset is the Tier 2 header's. */
 	h->tag = 0;
-	ma_real.free((char *)p - ma_g.hdr_bytes);
+	ma_real.free((char *)p - T2_HDR);
 }
 
 void ma_tier2_thread_exit(struct ma_thread *t)
