@@ -32,6 +32,7 @@
 #include "tier2_report.h"
 
 #define T2_CACHE 64
+#define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= 256) */
 #define T2_ARENA_CHUNK (256 * 1024)
 #define T2_ARENA_LIMIT (64ull * 1024 * 1024)
 
@@ -50,9 +51,8 @@ struct t2_arena {
 struct t2_thread {
 	bool ready;
 	/* The last stack seen and its site: loops allocate from one place. */
-	bool last_truncated;
 	uint32_t last_generation;
-	unsigned last_n;
+	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
 	uint32_t last_site;
 	uintptr_t last_frames[257];
 	struct ma_stack_state stack;
@@ -132,6 +132,7 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	}
 	ma_stack_thread_init(&s->stack);
 	s->last_site = 0;
+	s->last_key = T2_NO_STACK;
 	s->ready = true;
 	return s;
 }
@@ -276,13 +277,13 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		uintptr_t diff;
 		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff);
 		uint32_t gen = ma_load_relaxed(&t2.generation);
-		if (MA_LIKELY(!diff && n == s->last_n && truncated == s->last_truncated && s->last_site &&
-		              s->last_generation == gen)) {
+		uint32_t key = n | (uint32_t)truncated << 31;
+		if (MA_LIKELY(!diff && key == s->last_key && s->last_generation == gen)) {
 			idx = s->last_site;
 		} else {
 			idx = ma_site_intern(s->last_frames, n, truncated, store_frames, &s->arena);
-			s->last_n = n;
-			s->last_truncated = truncated;
+			/* The overflow site is not remembered: the table may have room later. */
+			s->last_key = idx ? key : T2_NO_STACK;
 			s->last_site = idx;
 			s->last_generation = gen;
 		}
