@@ -7,10 +7,12 @@
  *
  * The header lets free() and realloc() learn the requested size with no
  * shared table (see docs/design.md for the measurements behind this
- * choice).  `check` is a keyed hash of the user pointer: a pointer we did not
- * hand out fails it with probability 1 - 2^-32 and is passed to the real
- * free untouched.  A freed block's check is cleared first, so a stale header
- * is never taken for a live one.
+ * choice).  `check` is the user pointer under a random per-process key; with
+ * the epoch and shift beside it, it forms one 8-byte tag that the fast free
+ * compares in one go.  A pointer we did not hand out fails it (with
+ * probability 1 - 2^-32 for the check alone) and is passed to the real free
+ * untouched.  A freed block's tag is cleared first, so a stale header is
+ * never taken for a live one.
  */
 #ifndef MA_BLOCK_H
 #define MA_BLOCK_H
