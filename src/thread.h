@@ -64,10 +64,11 @@ struct ma_thread {
 	ma_au32 busy;            /* out-of-line updates in progress (see ma_init_freeze); > 1: a
 	                          * signal handler's allocation nested in one of this thread's */
 	bool peak_recheck;       /* a nested update skipped the peak check (counters.h) */
+	/* Tier 2 per-thread state (stack bounds, arena) hangs off here; on the
+	 * line of busy, which every Tier 2 call touches too. */
+	void *tier2;
 	/* The counters when the current thread claimed this record (thread stats). */
 	uint64_t base_blocks, base_bytes, base_frees, base_freed_bytes;
-	/* Tier 2 per-thread state (stack bounds, arena) hangs off here. */
-	void *tier2;
 	/* Registry links. */
 	ma_au32 in_use;
 	struct ma_thread *next;

@@ -49,13 +49,14 @@ struct t2_arena {
 };
 
 struct t2_thread {
+	/* First line: what every allocation reads besides the frames. */
 	bool ready;
 	/* The last stack seen and its site: loops allocate from one place. */
 	uint32_t last_generation;
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
 	uint32_t last_site;
-	uintptr_t last_frames[257];
 	struct ma_stack_state stack;
+	uintptr_t last_frames[257];
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	int64_t pending_abs;
