@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define ARENA ((size_t)8 << 30) /* reserved, not committed */
+#define ARENA ((size_t)1 << 30) /* reserved, not committed: 2M pairs of 32 + 32 bytes need ~160 MiB */
 
 static char *_Atomic arena;
 static _Atomic size_t used;
