@@ -123,16 +123,14 @@ MA_INLINE void ma_guard_leave(void)
  * for them: busy is raised before the frozen flag is read.  It counts: a
  * signal handler that allocates while this thread is inside an update nests
  * one level deeper (and is told so by busy > 1).  No fence here: the
- * freezer's membarrier() orders both sides (an asymmetric Dekker).  Returns
- * false (and clears busy) when counting has stopped.
+ * freezer's membarrier() orders both sides (an asymmetric Dekker).
+ *
+ * ma_update_enter returns the busy count before this update (0 unless
+ * nested), or MA_UPDATE_STOPPED (and changes nothing) when counting has
+ * stopped.  End the update with ma_update_leave and that count.
  */
 #define MA_UPDATE_STOPPED UINT32_MAX
 
-/*
- * Starts an update: returns the thread's busy count before it (0 unless
- * nested in another update of the same thread), or MA_UPDATE_STOPPED (and
- * changes nothing) when counting has stopped.  End it with ma_update_leave.
- */
 MA_INLINE uint32_t ma_update_enter(struct ma_thread *t, const _Atomic uint8_t *mode)
 {
 	uint32_t outer = ma_load_relaxed(&t->busy);
