@@ -54,7 +54,7 @@ uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated)
 	return h;
 }
 
-bool ma_frames_equal(const uintptr_t *a, const uintptr_t *b, unsigned n)
+static bool frames_equal(const uintptr_t *a, const uintptr_t *b, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (a[i] != b[i])
@@ -65,7 +65,7 @@ bool ma_frames_equal(const uintptr_t *a, const uintptr_t *b, unsigned n)
 static bool same_stack(const struct ma_site *s, uint64_t hash, const uintptr_t *frames, unsigned n, bool truncated)
 {
 	return s->hash == hash && s->nframes == n && s->truncated == truncated &&
-	       ma_frames_equal(s->frames, frames, n);
+	       frames_equal(s->frames, frames, n);
 }
 
 static void note_overflow(uint64_t hash)

@@ -101,7 +101,6 @@ extern struct ma_site_table ma_sites;
 
 bool ma_site_table_init(uint64_t buckets);
 uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated);
-bool ma_frames_equal(const uintptr_t *a, const uintptr_t *b, unsigned n);
 /*
  * The site of this stack, inserting it if new.  `store_frames` copies the
  * frames into stable memory (the caller's arena) or returns NULL when out
