@@ -34,10 +34,9 @@ void ma_live_grow_slow(struct ma_thread *t)
 		ma_live_flush(t);
 		return;
 	}
-	uint64_t own = ma_load_relaxed(&t->bytes);
-	ma_live_check_peak((int64_t)(own - ma_load_relaxed(&t->freed_bytes)) + ma_load_relaxed(&ma_live.shared_bytes),
+	ma_live_check_peak(ma_live_owner_bytes(t) + ma_load_relaxed(&ma_live.shared_bytes),
 	                   ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks));
-	if (own >= ma_load_relaxed(&ma_live.sample_owner_at))
+	if (ma_load_relaxed(&t->bytes) >= ma_load_relaxed(&ma_live.sample_owner_at))
 		ma_timeline_sample(t);
 }
 

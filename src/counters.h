@@ -93,12 +93,22 @@ MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
 
 void ma_timeline_sample(const struct ma_thread *t);
 
+/*
+ * Live (bytes, blocks) at or above the peak pb: is this a new peak instant?
+ * More bytes, or a tie with other blocks; or with call sites (ties, the
+ * caller's ma_live.bump_ties) a tie after another site moved (`dirty`).
+ */
+MA_INLINE bool ma_live_new_peak_instant(int64_t bytes, int64_t blocks, uint64_t pb, bool ties)
+{
+	return (uint64_t)bytes != pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks) ||
+	       (ties && ma_load_relaxed(&ma_live.dirty));
+}
+
 MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 {
 	uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
 	if (MA_UNLIKELY((uint64_t)bytes >= pb) && bytes >= 0 &&
-	    ((uint64_t)bytes > pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks) ||
-	     (ma_live.bump_ties && ma_load_relaxed(&ma_live.dirty))))
+	    ma_live_new_peak_instant(bytes, blocks, pb, ma_live.bump_ties))
 		ma_live_note_peak(bytes, blocks);
 }
 
@@ -121,8 +131,7 @@ MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t bl
 		uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
 		if (MA_UNLIKELY((uint64_t)live >= pb)) {
 			int64_t n = ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks);
-			if ((uint64_t)live != pb || (uint64_t)n != ma_load_relaxed(&ma_live.peak_blocks) ||
-			    (ties && ma_load_relaxed(&ma_live.dirty)))
+			if (ma_live_new_peak_instant(live, n, pb, ties))
 				return true;
 		}
 		return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.sample_owner_at));
