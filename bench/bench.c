@@ -47,27 +47,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define NOINLINE __attribute__((noinline))
-
-/* Keeps a pointer alive in the compiler's eyes at no cost. */
-#define ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64: fixed seeds make every run do the same calls in the same order. */
-static inline uint64_t xs(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
+#include "bench_util.h"
 
 static inline size_t rand_size(uint64_t *s, size_t lo, size_t hi)
 {

@@ -34,28 +34,11 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
-#define NOINLINE  __attribute__((noinline))
+#include "bench_util.h"
 
 enum variant { V_PLAIN, V_HEADER, V_TABLE, V_COUNT };
 static const char *const vnames[V_COUNT] = { "plain glibc", "16-byte header", "pointer hash table" };
 enum pattern { P_TIGHT, P_POOL, P_COUNT };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t xs(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 /* Sizes read back by free, summed so that the reads are not dead. */
 static _Atomic uint64_t g_sink;
@@ -256,18 +239,6 @@ static double run_once(enum variant v, enum pattern pat, int nthreads, uint64_t 
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&b);
 	return (double)ns / (double)pairs;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define MAX_REPS 64

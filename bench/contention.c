@@ -33,7 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#define ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
+#include "bench_util.h"
 
 enum variant { V_OWN, V_OWN_XADD, V_FALSE, V_SHARED, V_COUNT };
 static const char *const vnames[V_COUNT] = { "own line, plain add", "own line, atomic xadd",
@@ -47,13 +47,6 @@ static struct {
 	_Alignas(64) _Atomic uint64_t c[2];
 } g_false;
 static _Alignas(64) _Atomic uint64_t g_shared;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static inline void own_add(_Atomic uint64_t *c)
 {
@@ -148,18 +141,6 @@ static double run_once(enum variant v, int nthreads, int with_malloc, uint64_t o
 	uint64_t ns = now_ns() - t0;
 	pthread_barrier_destroy(&start);
 	return (double)ns / (double)ops;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define MAX_REPS 64
