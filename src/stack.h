@@ -66,9 +66,64 @@ MA_INLINE bool ma_stack_read_record(uintptr_t fp, bool checked, uintptr_t *next,
 	return true;
 }
 
+/* At most this many of the library's own frames are skipped before the program's. */
+#define MA_STACK_SKIP_MAX 16
+/* Records one walk reads at most: the skipped ones, MOD_ALLOC_DEPTH (<= 256) more, one past the limit. */
+#define MA_STACK_MEMO_MAX (MA_STACK_SKIP_MAX + 256 + 1)
+
+/* One frame record as both supported arches lay it out (arch/README.md). */
+struct ma_stack_record {
+	uintptr_t next, ret;
+};
+
+/*
+ * What the last walk of the thread's own stack read: every record, in order,
+ * from `start`.  The walk's result is a function of those records alone (the
+ * stack's top and the library's span do not change), so when each of them
+ * still holds the same two words the stack is the same, exactly.  Checking
+ * that is not a pointer chase: record i+1's address is record i's
+ * remembered `next`, so the loads are independent and run in parallel,
+ * where a walk waits a load latency per frame (about 4 cycles; 27 frames
+ * took ~110 cycles of the ~300 an allocation costs at depth 20).
+ */
+struct ma_stack_memo {
+	unsigned reads;           /* records read; 0: nothing remembered */
+	bool truncated;           /* the caller's: the walk hit its limit */
+	uintptr_t start;
+	struct ma_stack_record rec[MA_STACK_MEMO_MAX];
+};
+
+/*
+ * Is the stack from `fp` the one the memo describes?  Safe to call on any
+ * fp: nothing is read unless fp is the remembered start, and then only
+ * addresses the remembered walk validated on the thread's own stack, which
+ * stays mapped while the thread lives.  A record that changed only sends
+ * the caller to walk again.
+ */
+MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp)
+{
+	typedef uintptr_t pair __attribute__((vector_size(2 * sizeof(uintptr_t)), aligned(sizeof(uintptr_t)),
+	                                      may_alias));
+	unsigned n = m->reads;
+	if (fp != m->start || !n)
+		return false;
+	pair d = { 0, 0 };
+	uintptr_t a = fp;
+	const struct ma_stack_record *rec = m->rec, *end = rec + n;
+	for (; rec != end; rec++) {
+		pair want;
+		__builtin_memcpy(&want, rec, sizeof want);
+		d |= *(const pair *)a ^ want;
+		a = rec->next;
+	}
+	return !(d[0] | d[1]);
+}
+
 /*
  * r: the stack's bounds; a frame pointer outside them ends the walk.
  * checked: r is not known to stay mapped: read each record with a checked read.
+ * m: when not NULL (unchecked walks only), every record read is remembered
+ * there (m->reads is left 0 when the walk ends before the program's frames).
  *
  * out[] holds the previous stack on entry and is overwritten in place; *diff
  * is non-zero when any of the first n entries changed (the caller compares
@@ -76,7 +131,7 @@ MA_INLINE bool ma_stack_read_record(uintptr_t fp, bool checked, uintptr_t *next,
  * Per frame: two loads, the checks, one compare-and-store.
  */
 MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
-                        bool *truncated, uintptr_t *diff)
+                                 bool *truncated, uintptr_t *diff, struct ma_stack_memo *m)
 {
 	*truncated = false;
 	*diff = 0;
@@ -85,15 +140,23 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
 	if ((fp & (sizeof(uintptr_t) - 1)) || fp < r.lo || fp > top)
 		return 0;
-	uintptr_t next, ret, pc;
+	uintptr_t start = fp, next, ret, pc;
+	unsigned k = 0; /* records read */
+#define MA_STACK_REMEMBER()                                                      \
+	do {                                                                     \
+		if (m)                                                           \
+			m->rec[k] = (struct ma_stack_record){ next, ret };       \
+		k++;                                                             \
+	} while (0)
 	/* Our own frames come first: skip them. */
 	for (;;) {
 		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
 			return 0;
+		MA_STACK_REMEMBER();
 		pc = ma_arch_pc(ret);
 		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
 			break;
-		if (next - fp - 1 >= top - fp || (next & (sizeof(uintptr_t) - 1)))
+		if (k == MA_STACK_SKIP_MAX || next - fp - 1 >= top - fp || (next & (sizeof(uintptr_t) - 1)))
 			return 0;
 		fp = next;
 	}
@@ -110,9 +173,17 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		if (next <= fp || next > top || (next & (sizeof(uintptr_t) - 1)))
 			break;
 		fp = next;
-		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
+		if (!ma_stack_read_record(fp, checked, &next, &ret))
+			break;
+		MA_STACK_REMEMBER();
+		if (!ret)
 			break;
 		pc = ma_arch_pc(ret);
+	}
+#undef MA_STACK_REMEMBER
+	if (m) {
+		m->reads = k;
+		m->start = start;
 	}
 	unsigned n = (unsigned)(o - out);
 	*diff = d;
@@ -129,13 +200,17 @@ unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t
  * *truncated is set when more valid frames followed.  Returns the count.
  * out[] may hold an earlier stack: *diff is zero when its first n entries
  * were already these (compare the lengths too).  Inline: the usual case (a
- * walk on the thread's own stack) costs no call.
+ * walk on the thread's own stack) costs no call.  m, when not NULL, is
+ * cleared, then filled by a walk of the thread's own known stack.
  */
 MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out,
-                                         unsigned max, bool *truncated, uintptr_t *diff)
+                                         unsigned max, bool *truncated, uintptr_t *diff,
+                                         struct ma_stack_memo *m)
 {
+	if (m)
+		m->reads = 0;
 	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
-		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff);
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m);
 	return ma_stack_capture_slow(s, fp, out, max, truncated, diff);
 }
 

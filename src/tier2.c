@@ -57,6 +57,7 @@ struct t2_thread {
 	uint32_t last_site;
 	struct ma_stack_state stack;
 	uintptr_t last_frames[257];
+	struct ma_stack_memo memo;    /* the records the last stack was read from (stack.h) */
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	int64_t pending_abs;
@@ -132,6 +133,7 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 		t->tier2 = s;
 	}
 	ma_stack_thread_init(&s->stack);
+	s->memo.reads = 0;
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
 	s->ready = true;
@@ -260,7 +262,7 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
 	uintptr_t frames[257], diff;
-	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff);
+	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL);
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
 
@@ -273,10 +275,17 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
 		idx = site_nested(t, s, fp, &truncated);
+	} else if (MA_LIKELY(ma_stack_memo_repeats(&s->memo, fp) &&
+	                     s->last_generation == ma_load_relaxed(&t2.generation))) {
+		/* The same records as last time: the same stack, so the same site. */
+		idx = s->last_site;
+		truncated = s->memo.truncated;
 	} else {
-		/* The walk overwrites the last stack in place and tells whether it changed. */
+		/* The walk overwrites the last stack in place and tells whether it
+		 * changed; it remembers what it read in the memo. */
 		uintptr_t diff;
-		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff);
+		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff,
+		                                   &s->memo);
 		uint32_t gen = ma_load_relaxed(&t2.generation);
 		uint32_t key = n | (uint32_t)truncated << 31;
 		if (MA_LIKELY(!diff && key == s->last_key && s->last_generation == gen)) {
@@ -288,6 +297,9 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			s->last_site = idx;
 			s->last_generation = gen;
 		}
+		if (!idx)
+			s->memo.reads = 0;
+		s->memo.truncated = truncated;
 	}
 	if (truncated)
 		ma_add_relaxed(&t2.truncated_events, 1);

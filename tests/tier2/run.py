@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 2 (call sites) end-to-end checks over tests/tier2/sites.c.
 
-    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | setuid
+    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | setuid
 """
 import glob
 import json
@@ -147,6 +147,24 @@ def case_depth(lib, prog):
     s = find(d["sites"], ["deep"] * 3)
     expect("not truncated", s["truncated"], False)
     expect("frames: 10 x deep + main + libc start", names(s)[:11], ["deep"] * 10 + ["main"])
+    # The same truncated stack again and again (the repeat check answers after
+    # the first walk): every event still counts as truncated.
+    d = one(run(lib, prog, ["deep", "100", "50"], {"MOD_ALLOC_DEPTH": "16"})[0])
+    s = find(d["sites"], ["deep"] * 3)
+    expect("one site, 50 blocks", (len(d["sites"]), s["blocks"], s["frees"]), (1, 50, 50))
+    expect("stacks.truncated, repeated", d["stacks"]["truncated"], 50)
+
+
+def case_alternate(lib, prog):
+    """Two stacks with equal frame pointers, told apart by one return address,
+    in runs of 3 and 2: each run's first allocation must see the change."""
+    d = one(run(lib, prog, ["alternate"])[0])
+    invariants(d)
+    expect("sites", len(d["sites"]), 2)
+    x = find(d["sites"], ["alt_leaf", "alt_mid", "alt_x", "alternate", "main"])
+    y = find(d["sites"], ["alt_leaf", "alt_mid", "alt_y", "alternate", "main"])
+    expect("alt_x blocks, bytes", (x["blocks"], x["bytes"], x["frees"]), (18, 18 * 24, 18))
+    expect("alt_y blocks, bytes", (y["blocks"], y["bytes"], y["frees"]), (12, 12 * 24, 12))
 
 
 def case_setuid(lib, prog):

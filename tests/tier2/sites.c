@@ -8,7 +8,10 @@
  *             site_c then realloc to 64 at site_d (realloc's own site).
  *             peak = 10*100 + 5000 = 6000 B in 11 blocks.
  *   many N    N distinct call stacks (recursion depth 1..N), one 8 B block each, freed.
- *   deep N    one 32 B block from a recursion N deep.
+ *   deep N [K]  K (default 1) 32 B blocks from a recursion N deep, each freed.
+ *   alternate 30 x 24 B blocks, each freed, from alt_x (18) and alt_y (12) in
+ *             runs of 3 and 2: the two stacks have the same frame addresses
+ *             and differ in one return address only.
  *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
  */
 #include <stdlib.h>
@@ -60,6 +63,21 @@ NOINLINE void *deep(int depth)
 	return p;
 }
 
+/* alt_x and alt_y are called from the same place with the same frame size:
+ * every frame pointer of the two stacks is equal; alt_mid's return address differs. */
+NOINLINE void *alt_leaf(void) { void *p = malloc(24); KEEP(p); return p; }
+NOINLINE void *alt_mid(void) { void *p = alt_leaf(); KEEP(p); return p; }
+NOINLINE void *alt_x(void) { void *p = alt_mid(); KEEP(p); return p; }
+NOINLINE void *alt_y(void) { void *p = alt_mid(); KEEP(p); return p; }
+
+NOINLINE void alternate(void)
+{
+	for (int i = 0; i < 30; i++) {
+		void *p = i % 5 < 3 ? alt_x() : alt_y();
+		free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -71,7 +89,11 @@ int main(int argc, char **argv)
 		for (int i = 1; i <= n; i++)
 			free(recurse(i));
 	} else if (!strcmp(argv[1], "deep") && argc > 2) {
-		free(deep(atoi(argv[2])));
+		int k = argc > 3 ? atoi(argv[3]) : 1;
+		for (int i = 0; i < k; i++)
+			free(deep(atoi(argv[2])));
+	} else if (!strcmp(argv[1], "alternate")) {
+		alternate();
 	} else if (!strcmp(argv[1], "uid")) {
 		void *p = malloc(10);
 		KEEP(p);
