@@ -55,6 +55,7 @@ struct t2_thread {
 	uint32_t last_generation;
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
 	uint32_t last_site;
+	ma_au64 truncated_events;     /* this thread's allocations whose stack hit MOD_ALLOC_DEPTH */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[257];
 	struct ma_stack_memo memo;    /* the records the last stack was read from (stack.h) */
@@ -69,7 +70,7 @@ static struct {
 	ma_au32 generation;         /* bumped when frames are rewritten: stale last-stack caches */
 	ma_au64 arena_bytes;       /* frame arenas mapped so far */
 	ma_au64 thread_state_bytes;
-	ma_au64 truncated_events;  /* allocations whose stack hit MOD_ALLOC_DEPTH */
+	ma_au64 truncated_events;  /* the same as t2_thread's, for threads without one */
 } t2;
 
 bool ma_tier2_available(void)
@@ -301,8 +302,12 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			s->memo.reads = 0;
 		s->memo.truncated = truncated;
 	}
-	if (truncated)
-		ma_add_relaxed(&t2.truncated_events, 1);
+	if (truncated) { /* per thread: a program deeper than the limit would share one line */
+		if (MA_LIKELY(s != NULL))
+			ma_own_add(&s->truncated_events, 1);
+		else
+			ma_add_relaxed(&t2.truncated_events, 1);
+	}
 	/* The owner's clock already counts this block (its record's bytes); the
 	 * others' pending share gets it just after this.  Birth is before it. */
 	uint64_t birth = ma_live_clock(t) - (t->is_owner ? size : 0);
@@ -469,9 +474,10 @@ void ma_tier2_after_fork(struct ma_thread *self)
 		struct t2_thread *s = t->tier2;
 		if (!s)
 			continue;
-		/* Pending deltas were the parent's: drop them. */
+		/* Pending deltas and counts were the parent's: drop them. */
 		memset(s->cache, 0, sizeof s->cache);
 		s->pending_abs = 0;
+		ma_store_relaxed(&s->truncated_events, 0);
 		if (t != self)
 			s->ready = false;
 	}
@@ -629,6 +635,11 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	f->clock_peak = ma_load_relaxed(&ma_live.peak_clock);
 	f->table_sites = n;
 	f->truncated_events = ma_load_relaxed(&t2.truncated_events);
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
+		struct t2_thread *s = t->tier2;
+		if (s)
+			f->truncated_events += ma_load_relaxed(&s->truncated_events);
+	}
 	f->overflow_events = ma_load_relaxed(&ma_sites.overflow_events);
 	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
 	f->profiler_bytes = ma_sites.mapped_bytes + ma_load_relaxed(&t2.arena_bytes) +
