@@ -13,6 +13,9 @@
  *   realloc  8 interleaved realloc chains 16 B -> 64 KiB, then free
  *   aligned  posix_memalign / aligned_alloc / memalign, alignments 32..4096
  *   deep     the pool workload run DEPTH frames below main (Tier 2 sweep)
+ *   sites    deep, with each allocation made through one wrapper from one of
+ *            4 call sites picked at random: consecutive stacks differ 3
+ *            times in 4
  *
  * Each mode runs a fixed number of operations, timed with CLOCK_MONOTONIC
  * around the measured loop only (set-up and tear-down excluded), and prints
@@ -180,10 +183,42 @@ static struct result run_pool(uint64_t ops)
 static NOINLINE uint64_t deep_a(int d, unsigned v);
 static NOINLINE uint64_t deep_b(int d, unsigned v);
 
+/* sites mode: four call sites of one allocation wrapper (a program's
+ * xmalloc), so stacks differ in the wrapper's caller, not in its call. */
+static int g_spread;
+
+static NOINLINE void *spread_alloc(size_t n)
+{
+	void *p = xmalloc(n);
+	__asm__ volatile("" : "+r"(p));
+	return p;
+}
+
+/* pool_step, its allocation made from the call site that bits of r pick. */
+static inline void pool_step_spread(struct pool *pl)
+{
+	uint64_t r = xs(&pl->seed);
+	size_t i = (size_t)(r % POOL_SLOTS), n = 16 + (size_t)((r >> 32) % (4096 - 16 + 1));
+	free(pl->slot[i]);
+	void *p;
+	switch ((r >> 20) & 3) {
+	case 0: p = spread_alloc(n); break;
+	case 1: p = spread_alloc(n); __asm__ volatile(""); break;
+	case 2: p = spread_alloc(n); __asm__ volatile("nop"); break;
+	default: p = spread_alloc(n); __asm__ volatile("nop; nop"); break;
+	}
+	pl->slot[i] = p;
+	touch(p);
+}
+
 static NOINLINE uint64_t deep_leaf(void)
 {
-	for (int i = 0; i < DEEP_CHUNK; i++)
-		pool_step(&g_pool);
+	if (g_spread)
+		for (int i = 0; i < DEEP_CHUNK; i++)
+			pool_step_spread(&g_pool);
+	else
+		for (int i = 0; i < DEEP_CHUNK; i++)
+			pool_step(&g_pool);
 	return DEEP_CHUNK;
 }
 
@@ -474,8 +509,8 @@ static struct result run_aligned(uint64_t ops)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench tight|pool|threads|realloc|aligned|deep [DEPTH] [-n OPS] [-x CROSS] [-T]\n"
-	                "  DEPTH  deep: frames of recursion above the allocating loop (1..10000)\n"
+	fprintf(stderr, "usage: bench tight|pool|threads|realloc|aligned|deep|sites [DEPTH] [-n OPS] [-x CROSS] [-T]\n"
+	                "  DEPTH  deep, sites: frames of recursion above the allocating loop (1..10000)\n"
 	                "  -n     operations (default: about 0.3 s with plain glibc)\n"
 	                "  -x     threads: one free in CROSS is cross-thread (power of two, default 16)\n"
 	                "  -T     keep glibc's default heap trimming (see docs/bench.md)\n");
@@ -498,7 +533,7 @@ int main(int argc, char **argv)
 			cross = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-T"))
 			glibc_trim = 1;
-		else if (!strcmp(mode, "deep") && argv[i][0] >= '0' && argv[i][0] <= '9')
+		else if ((!strcmp(mode, "deep") || !strcmp(mode, "sites")) && argv[i][0] >= '0' && argv[i][0] <= '9')
 			depth = atoi(argv[i]);
 		else
 			usage();
@@ -532,9 +567,10 @@ int main(int argc, char **argv)
 		r = run_realloc(ops ? ops : 2500000);
 	} else if (!strcmp(mode, "aligned")) {
 		r = run_aligned(ops ? ops : 3000000);
-	} else if (!strcmp(mode, "deep")) {
+	} else if (!strcmp(mode, "deep") || !strcmp(mode, "sites")) {
 		if (depth < 1 || depth > 10000)
 			usage();
+		g_spread = !strcmp(mode, "sites");
 		r = run_deep(ops ? ops : 3500000, depth);
 	} else {
 		usage();

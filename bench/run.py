@@ -40,6 +40,7 @@ MODES = {
     "deep20": (["deep", "20"], 3_500_000),
     "deep40": (["deep", "40"], 3_500_000),
     "deep80": (["deep", "80"], 3_500_000),
+    "sites20": (["sites", "20"], 3_500_000),
 }
 
 CONFIGS = ["plain", "memusage", "tier1", "tier2", "heaptrack"]

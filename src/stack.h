@@ -68,8 +68,6 @@ MA_INLINE bool ma_stack_read_record(uintptr_t fp, bool checked, uintptr_t *next,
 
 /* At most this many of the library's own frames are skipped before the program's. */
 #define MA_STACK_SKIP_MAX 16
-/* Records one walk reads at most: the skipped ones, MOD_ALLOC_DEPTH (<= 256) more, one past the limit. */
-#define MA_STACK_MEMO_MAX (MA_STACK_SKIP_MAX + 256 + 1)
 
 /* One frame record as both supported arches lay it out (arch/README.md). */
 struct ma_stack_record {
@@ -77,8 +75,8 @@ struct ma_stack_record {
 };
 
 /*
- * What the last walk of the thread's own stack read: every record, in order,
- * from `start`.  The walk's result is a function of those records alone (the
+ * What a walk of the thread's own stack read: every record, in order, from
+ * `start`.  The walk's result is a function of those records alone (the
  * stack's top and the library's span do not change), so when each of them
  * still holds the same two words the stack is the same, exactly.  Checking
  * that is not a pointer chase: record i+1's address is record i's
@@ -88,10 +86,19 @@ struct ma_stack_record {
  */
 struct ma_stack_memo {
 	unsigned reads;           /* records read; 0: nothing remembered */
-	bool truncated;           /* the caller's: the walk hit its limit */
+	bool truncated;           /* the walk hit its limit */
+	uint64_t key;             /* the caller's: which stacks this memo is for */
+	uint64_t value;           /* the caller's: what this stack maps to */
 	uintptr_t start;
-	struct ma_stack_record rec[MA_STACK_MEMO_MAX];
+	struct ma_stack_record rec[]; /* ma_stack_memo_bytes(max) holds them */
 };
+
+/* The size of a memo for walks of up to `max` frames: a walk reads at most
+ * MA_STACK_SKIP_MAX records of ours, then one per frame kept. */
+MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
+{
+	return sizeof(struct ma_stack_memo) + (MA_STACK_SKIP_MAX + max) * sizeof(struct ma_stack_record);
+}
 
 /*
  * Is the stack from `fp` the one the memo describes?  Safe to call on any
@@ -164,6 +171,8 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	for (;;) {
 		if (MA_UNLIKELY(o == end)) {
 			*truncated = true;
+			if (m)
+				m->truncated = true;
 			break;
 		}
 		d |= *o ^ pc;
@@ -207,8 +216,10 @@ MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp,
                                          unsigned max, bool *truncated, uintptr_t *diff,
                                          struct ma_stack_memo *m)
 {
-	if (m)
+	if (m) {
 		m->reads = 0;
+		m->truncated = false;
+	}
 	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
 		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m);
 	return ma_stack_capture_slow(s, fp, out, max, truncated, diff);

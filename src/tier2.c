@@ -32,6 +32,9 @@
 #include "tier2_report.h"
 
 #define T2_CACHE 64
+/* Stacks remembered per thread (stack.h): 8 sets of 2, picked by the first two return addresses. */
+#define T2_MEMO_SETS_LOG2 3
+#define T2_MEMOS (2u << T2_MEMO_SETS_LOG2)
 #define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= 256) */
 #define T2_ARENA_CHUNK (256 * 1024)
 #define T2_ARENA_LIMIT (64ull * 1024 * 1024)
@@ -58,15 +61,18 @@ struct t2_thread {
 	ma_au64 truncated_events;     /* this thread's allocations whose stack hit MOD_ALLOC_DEPTH */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[257];
-	struct ma_stack_memo memo;    /* the records the last stack was read from (stack.h) */
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
+	uint32_t memo_mru;            /* bit k: set k's way 1 was used last */
 	int64_t pending_abs;
 	struct t2_delta cache[T2_CACHE];
+	/* Then T2_MEMOS memos of t2.memo_bytes each (memo_of). */
+	MA_ALIGNED_LINE char memos[];
 };
 
 static struct {
 	unsigned depth;
+	size_t memo_bytes;          /* one memo for walks of `depth` frames, rounded to lines */
 	ma_au32 generation;         /* bumped when frames are rewritten: stale last-stack caches */
 	ma_au64 arena_bytes;       /* frame arenas mapped so far */
 	ma_au64 thread_state_bytes;
@@ -102,6 +108,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 bool ma_tier2_init(const struct ma_options *opt)
 {
 	t2.depth = (unsigned)opt->depth;
+	t2.memo_bytes = (ma_stack_memo_bytes(t2.depth) + MA_CACHELINE - 1) & ~(size_t)(MA_CACHELINE - 1);
 	if (!ma_site_table_init(opt->buckets)) {
 		ma_warn("cannot map the call-site table; counting totals only", NULL, NULL, NULL);
 		return false;
@@ -115,6 +122,36 @@ bool ma_tier2_init(const struct ma_options *opt)
 
 static MA_NOINLINE struct t2_thread *thread_state_slow(struct ma_thread *t);
 
+MA_INLINE struct ma_stack_memo *memo_of(struct t2_thread *s, unsigned i)
+{
+	return (struct ma_stack_memo *)(s->memos + i * t2.memo_bytes);
+}
+
+/*
+ * Which memo an allocation's stack may be in: the set is picked by the
+ * shim's return address and its caller's, so a loop that allocates from a
+ * few places, directly or through one wrapper (a program's xmalloc), keeps
+ * one stack per place; two ways per set, the older one replaced.  The
+ * shim's own record needs no check (fp is the shim's frame); the caller's
+ * is read only if the walk would read it.
+ */
+MA_INLINE struct ma_stack_memo *memo_for(struct t2_thread *s, uintptr_t fp)
+{
+	const uintptr_t *r = (const uintptr_t *)fp;
+	uintptr_t key = r[1], next = r[0];
+	struct ma_range own = s->stack.own;
+	if (MA_LIKELY(ma_stack_in_range(&own, fp) && next > fp && next <= own.hi - 2 * sizeof(uintptr_t) &&
+	              !(next & (sizeof(uintptr_t) - 1))))
+		key = key * 31 + ((const uintptr_t *)next)[1];
+	unsigned set = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> (64 - T2_MEMO_SETS_LOG2));
+	struct ma_stack_memo *m0 = memo_of(s, 2 * set), *m1 = memo_of(s, 2 * set + 1);
+	unsigned way = m0->key == key ? 0 : m1->key == key ? 1 : !((s->memo_mru >> set) & 1);
+	s->memo_mru = (s->memo_mru & ~(1u << set)) | way << set;
+	struct ma_stack_memo *m = way ? m1 : m0;
+	m->key = key;
+	return m;
+}
+
 MA_INLINE struct t2_thread *thread_state(struct ma_thread *t)
 {
 	struct t2_thread *s = t->tier2;
@@ -126,15 +163,17 @@ MA_INLINE struct t2_thread *thread_state(struct ma_thread *t)
 static struct t2_thread *thread_state_slow(struct ma_thread *t)
 {
 	struct t2_thread *s = t->tier2;
+	size_t bytes = sizeof *s + T2_MEMOS * t2.memo_bytes;
 	if (!s) {
-		s = ma_os_map(sizeof *s);
+		s = ma_os_map(bytes);
 		if (!s)
 			return NULL;
-		ma_add_relaxed(&t2.thread_state_bytes, sizeof *s);
+		ma_add_relaxed(&t2.thread_state_bytes, bytes);
 		t->tier2 = s;
 	}
 	ma_stack_thread_init(&s->stack);
-	s->memo.reads = 0;
+	for (unsigned i = 0; i < T2_MEMOS; i++)
+		memo_of(s, i)->reads = 0;
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
 	s->ready = true;
@@ -267,6 +306,32 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
 
+/*
+ * A stack not in its memo: walk it (into the last stack, in place, which
+ * tells whether it changed) and remember what the walk read in m.
+ */
+static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struct ma_stack_memo *m, uint32_t gen,
+                            bool *truncated)
+{
+	uintptr_t diff;
+	unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m);
+	uint32_t key = n | (uint32_t)*truncated << 31;
+	uint32_t idx;
+	if (!diff && key == s->last_key && s->last_generation == gen) {
+		idx = s->last_site;
+	} else {
+		idx = ma_site_intern(s->last_frames, n, *truncated, store_frames, &s->arena);
+		/* The overflow site is not remembered: the table may have room later. */
+		s->last_key = idx ? key : T2_NO_STACK;
+		s->last_site = idx;
+		s->last_generation = gen;
+	}
+	if (!idx)
+		m->reads = 0;
+	m->value = idx | (uint64_t)gen << 32;
+	return idx;
+}
+
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested)
 {
 	bool truncated = false;
@@ -276,31 +341,16 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
 		idx = site_nested(t, s, fp, &truncated);
-	} else if (MA_LIKELY(ma_stack_memo_repeats(&s->memo, fp) &&
-	                     s->last_generation == ma_load_relaxed(&t2.generation))) {
-		/* The same records as last time: the same stack, so the same site. */
-		idx = s->last_site;
-		truncated = s->memo.truncated;
 	} else {
-		/* The walk overwrites the last stack in place and tells whether it
-		 * changed; it remembers what it read in the memo. */
-		uintptr_t diff;
-		unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff,
-		                                   &s->memo);
+		struct ma_stack_memo *m = memo_for(s, fp);
 		uint32_t gen = ma_load_relaxed(&t2.generation);
-		uint32_t key = n | (uint32_t)truncated << 31;
-		if (MA_LIKELY(!diff && key == s->last_key && s->last_generation == gen)) {
-			idx = s->last_site;
+		if (MA_LIKELY(ma_stack_memo_repeats(m, fp) && (uint32_t)(m->value >> 32) == gen)) {
+			/* The same records as last time: the same stack, so the same site. */
+			idx = (uint32_t)m->value;
+			truncated = m->truncated;
 		} else {
-			idx = ma_site_intern(s->last_frames, n, truncated, store_frames, &s->arena);
-			/* The overflow site is not remembered: the table may have room later. */
-			s->last_key = idx ? key : T2_NO_STACK;
-			s->last_site = idx;
-			s->last_generation = gen;
+			idx = site_walked(s, fp, m, gen, &truncated);
 		}
-		if (!idx)
-			s->memo.reads = 0;
-		s->memo.truncated = truncated;
 	}
 	if (truncated) { /* per thread: a program deeper than the limit would share one line */
 		if (MA_LIKELY(s != NULL))

@@ -11,7 +11,10 @@
  *   deep N [K]  K (default 1) 32 B blocks from a recursion N deep, each freed.
  *   alternate 30 x 24 B blocks, each freed, from alt_x (18) and alt_y (12) in
  *             runs of 3 and 2: the two stacks have the same frame addresses
- *             and differ in one return address only.
+ *             and differ in one return address only.  Then 40 more, 10 from
+ *             each of alt_x, alt_leaf, alt_y and alt_mid called in turn from
+ *             alternate() (four stacks, two sharing their first return
+ *             addresses).
  *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
  */
 #include <stdlib.h>
@@ -74,6 +77,16 @@ NOINLINE void alternate(void)
 {
 	for (int i = 0; i < 30; i++) {
 		void *p = i % 5 < 3 ? alt_x() : alt_y();
+		free(p);
+	}
+	for (int i = 0; i < 40; i++) {
+		void *p;
+		switch (i % 4) {
+		case 0: p = alt_x(); break;
+		case 1: p = alt_leaf(); break;
+		case 2: p = alt_y(); break;
+		default: p = alt_mid(); break;
+		}
 		free(p);
 	}
 }
