@@ -114,11 +114,22 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	unsigned n = m->reads;
 	if (fp != m->start || !n)
 		return false;
-	pair d = { 0, 0 };
-	uintptr_t a = fp;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
+	pair want, d;
+	/* The innermost two records first, with a branch: stacks that differ
+	 * mostly differ there, and a caller trying memos in turn hears it soon. */
+	__builtin_memcpy(&want, rec, sizeof want);
+	d = *(const pair *)fp ^ want;
+	uintptr_t a = rec->next;
+	if (++rec != end) {
+		__builtin_memcpy(&want, rec, sizeof want);
+		d |= *(const pair *)a ^ want;
+		a = rec->next;
+		rec++;
+	}
+	if (d[0] | d[1])
+		return false;
 	for (; rec != end; rec++) {
-		pair want;
 		__builtin_memcpy(&want, rec, sizeof want);
 		d |= *(const pair *)a ^ want;
 		a = rec->next;

@@ -64,6 +64,7 @@ struct t2_thread {
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	uint32_t memo_mru;            /* bit k: set k's way 1 was used last */
+	struct ma_stack_memo *last_memo; /* the memo the last stack was found in or put in */
 	int64_t pending_abs;
 	struct t2_delta cache[T2_CACHE];
 	/* Then T2_MEMOS memos of t2.memo_bytes each (memo_of). */
@@ -174,6 +175,7 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	ma_stack_thread_init(&s->stack);
 	for (unsigned i = 0; i < T2_MEMOS; i++)
 		memo_of(s, i)->reads = 0;
+	s->last_memo = memo_of(s, 0);
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
 	s->ready = true;
@@ -342,13 +344,21 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	} else if (MA_UNLIKELY(nested)) {
 		idx = site_nested(t, s, fp, &truncated);
 	} else {
-		struct ma_stack_memo *m = memo_for(s, fp);
+		/* The last stack's memo first: a loop allocating from one place
+		 * skips choosing; then the memo this stack's set offers. */
 		uint32_t gen = ma_load_relaxed(&t2.generation);
-		if (MA_LIKELY(ma_stack_memo_repeats(m, fp) && (uint32_t)(m->value >> 32) == gen)) {
+		struct ma_stack_memo *m = s->last_memo;
+		if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp))) {
+			m = s->last_memo = memo_for(s, fp);
+			if (!ma_stack_memo_repeats(m, fp))
+				goto walk;
+		}
+		if (MA_LIKELY((uint32_t)(m->value >> 32) == gen)) {
 			/* The same records as last time: the same stack, so the same site. */
 			idx = (uint32_t)m->value;
 			truncated = m->truncated;
 		} else {
+		walk:
 			idx = site_walked(s, fp, m, gen, &truncated);
 		}
 	}
