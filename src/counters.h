@@ -81,11 +81,17 @@ MA_INLINE int64_t ma_live_owner_blocks(const struct ma_thread *o)
 	return (int64_t)(ma_load_relaxed(&o->blocks) - ma_load_relaxed(&o->frees));
 }
 
+/* The allocation clock as the owner thread t sees it: its own record, no pointer chase. */
+MA_INLINE uint64_t ma_live_clock_owner(const struct ma_thread *t)
+{
+	return ma_load_relaxed(&t->bytes) + ma_load_relaxed(&ma_live.clock_shared);
+}
+
 /* The allocation clock as seen by t (its own pending share included). */
 MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
 {
-	if (MA_LIKELY(t && t->is_owner)) /* the owner's own record: no pointer chase */
-		return ma_load_relaxed(&t->bytes) + ma_load_relaxed(&ma_live.clock_shared);
+	if (MA_LIKELY(t && t->is_owner))
+		return ma_live_clock_owner(t);
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
 	return (o ? ma_load_relaxed(&o->bytes) : 0) + ma_load_relaxed(&ma_live.clock_shared) +
 	       (t ? (uint64_t)t->pend_clock : 0);

@@ -249,11 +249,12 @@ static void flush_all(struct t2_thread *s)
 	s->pending_abs = 0;
 }
 
-/* Applies one event: at once for the owner, through the cache for others. */
-MA_INLINE void apply(struct ma_thread *t, struct t2_thread *s, uint32_t idx, const struct ma_site_event *e)
+/* Applies one event: at once for the owner (t->is_owner, read once by
+ * the caller), through the cache for others. */
+MA_INLINE void apply(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
 {
 	struct ma_site *site = &ma_sites.sites[idx];
-	if (MA_LIKELY(t->is_owner)) {
+	if (MA_LIKELY(owner)) {
 		uint32_t first = ma_load_relaxed(&ma_live.first_site);
 		if (MA_UNLIKELY(first != idx)) { /* see counters.h: which sites moved since the peak */
 			if (first == UINT32_MAX)
@@ -370,7 +371,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	}
 	/* The owner's clock already counts this block (its record's bytes); the
 	 * others' pending share gets it just after this.  Birth is before it. */
-	uint64_t birth = ma_live_clock(t) - (t->is_owner ? size : 0);
+	bool owner = t->is_owner;
+	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
 	struct ma_hdr_site *ext = ma_hdr_site_of(user);
 	ext->site = idx;
 	ext->birth = birth;
@@ -380,23 +382,24 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		.birth_sum = birth,
 		.hist_class = ma_site_hist_class(size),
 	};
-	apply(t, s, idx, &e);
+	apply(s, idx, &e, owner);
 }
 
-MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
+/* owner: t->is_owner, a constant in the owner's copy of the free. */
+MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner)
 {
 	/* Only other threads use their state here (the delta cache). */
-	struct t2_thread *s = t->is_owner ? NULL : thread_state(t);
+	struct t2_thread *s = owner ? NULL : thread_state(t);
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
 	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
-	uint64_t now = ma_live_clock(t);
+	uint64_t now = owner ? ma_live_clock_owner(t) : ma_live_clock(t);
 	struct ma_site_event e = {
 		.frees = 1,
 		.freed_bytes = (int64_t)size,
 		.death_sum = now >= ext->birth ? now : ext->birth, /* never before its birth */
 		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
-	apply(t, s, idx, &e);
+	apply(s, idx, &e, owner);
 }
 
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
@@ -406,8 +409,10 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
-	on_free(t, ext, size);
+	on_free(t, ext, size, t->is_owner);
 }
+
+static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
 
 /* With call sites on every header has this size (init.c). */
 #define T2_HDR (1u << MA_HDR_MAX_LOG2)
@@ -437,7 +442,12 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	return user;
 }
 
-void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
+/*
+ * The traced free.  `owner` is a constant at each use: the owner's copy
+ * makes no call but the last (the real free, a tail call), so it needs no
+ * callee-saved registers; a pending peak recheck leaves through free_leave.
+ */
+MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool owner)
 {
 	uint32_t outer = ma_update_enter(t, &ma_g.mode);
 	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED)) {
@@ -446,15 +456,41 @@ void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 	}
 	struct ma_hdr *h = ma_hdr_of(p);
 	uint64_t size = h->size;
-	on_free(t, ma_hdr_site_of(p), size);
+	on_free(t, ma_hdr_site_of(p), size, owner);
 	ma_own_add(&t->calls[call], 1);
 	ma_own_add(&t->frees, 1);
 	ma_own_add(&t->freed_bytes, size);
-	ma_live_shrink(t, (int64_t)size, 1);
+	if (!owner)
+		ma_live_shrink(t, (int64_t)size, 1);
+	else if (MA_UNLIKELY(t->peak_recheck) && outer == 0) {
+		free_leave(t, p);
+		return;
+	}
 	ma_update_leave(t, outer);
 	/* The fast free matched the tag, so the offset is the Tier 2 header's. */
 	h->tag = 0;
 	ma_real.free((char *)p - T2_HDR);
+}
+
+/* The end of an outermost update with a peak recheck pending. */
+static MA_NOINLINE void free_leave(struct ma_thread *t, void *p)
+{
+	ma_update_leave(t, 0);
+	ma_hdr_of(p)->tag = 0;
+	ma_real.free((char *)p - T2_HDR);
+}
+
+static MA_NOINLINE void free_other(struct ma_thread *t, enum ma_call call, void *p)
+{
+	tier2_free(t, call, p, false);
+}
+
+void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
+{
+	if (MA_LIKELY(t->is_owner))
+		tier2_free(t, call, p, true);
+	else
+		free_other(t, call, p);
 }
 
 void ma_tier2_thread_exit(struct ma_thread *t)
