@@ -69,10 +69,11 @@ MA_INLINE bool ma_stack_read_record(uintptr_t fp, bool checked, uintptr_t *next,
 /* At most this many of the library's own frames are skipped before the program's. */
 #define MA_STACK_SKIP_MAX 16
 
-/* One frame record as both supported arches lay it out (arch/README.md). */
+/* One frame record as both supported arches lay it out (arch/README.md);
+ * aligned in the memo so that the check compares with it in place. */
 struct ma_stack_record {
 	uintptr_t next, ret;
-};
+} __attribute__((aligned(2 * sizeof(uintptr_t))));
 
 /*
  * What a walk of the thread's own stack read: every record, in order, from
@@ -109,31 +110,36 @@ MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
  */
 MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp)
 {
+	/* A record on the stack (word-aligned) and one in the memo (aligned). */
 	typedef uintptr_t pair __attribute__((vector_size(2 * sizeof(uintptr_t)), aligned(sizeof(uintptr_t)),
 	                                      may_alias));
+	typedef uintptr_t kept __attribute__((vector_size(2 * sizeof(uintptr_t)), may_alias));
 	unsigned n = m->reads;
 	if (fp != m->start || !n)
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
-	pair want, d;
 	/* The innermost two records first, with a branch: stacks that differ
 	 * mostly differ there, and a caller trying memos in turn hears it soon. */
-	__builtin_memcpy(&want, rec, sizeof want);
-	d = *(const pair *)fp ^ want;
+	pair d = *(const pair *)fp ^ *(const kept *)rec;
 	uintptr_t a = rec->next;
 	if (++rec != end) {
-		__builtin_memcpy(&want, rec, sizeof want);
-		d |= *(const pair *)a ^ want;
+		d |= *(const pair *)a ^ *(const kept *)rec;
 		a = rec->next;
 		rec++;
 	}
 	if (d[0] | d[1])
 		return false;
-	for (; rec != end; rec++) {
-		__builtin_memcpy(&want, rec, sizeof want);
-		d |= *(const pair *)a ^ want;
-		a = rec->next;
+	/* Two records a round, into two accumulators. */
+	pair d2 = d;
+	for (; end - rec >= 2; rec += 2) {
+		d |= *(const pair *)a ^ *(const kept *)rec;
+		uintptr_t b = rec[0].next;
+		d2 |= *(const pair *)b ^ *(const kept *)&rec[1];
+		a = rec[1].next;
 	}
+	if (rec != end)
+		d |= *(const pair *)a ^ *(const kept *)rec;
+	d |= d2;
 	return !(d[0] | d[1]);
 }
 
