@@ -129,16 +129,22 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	}
 	if (d[0] | d[1])
 		return false;
-	/* Two records a round, into two accumulators. */
+	/* Four records a round, into two accumulators. */
 	pair d2 = d;
-	for (; end - rec >= 2; rec += 2) {
+	for (; end - rec >= 4; rec += 4) {
 		d |= *(const pair *)a ^ *(const kept *)rec;
 		uintptr_t b = rec[0].next;
 		d2 |= *(const pair *)b ^ *(const kept *)&rec[1];
 		a = rec[1].next;
+		d |= *(const pair *)a ^ *(const kept *)&rec[2];
+		b = rec[2].next;
+		d2 |= *(const pair *)b ^ *(const kept *)&rec[3];
+		a = rec[3].next;
 	}
-	if (rec != end)
+	for (; rec != end; rec++) {
 		d |= *(const pair *)a ^ *(const kept *)rec;
+		a = rec->next;
+	}
 	d |= d2;
 	return !(d[0] | d[1]);
 }
