@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 2 (call sites) end-to-end checks over tests/tier2/sites.c.
 
-    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | setuid
+    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | random | setuid
 """
 import glob
 import json
@@ -171,6 +171,35 @@ def case_alternate(lib, prog):
            [(10, 10, 240), (12, 12, 12 * 24)])
     expect("alt_leaf direct", blocks(["alt_leaf", "alternate", "main"]), [(10, 10, 240)])
     expect("alt_mid direct", blocks(["alt_leaf", "alt_mid", "alternate", "main"]), [(10, 10, 240)])
+
+
+def case_random(lib, prog):
+    """Call paths of random shapes (sites.c 'random'), some repeating, most not:
+    every site's counts must equal a replay of the program's choices."""
+    n, mask = 4000, (1 << 64) - 1
+    want = {}
+    rs = 0x2545F4914F6CDD1D
+    for _ in range(n):
+        rs ^= (rs << 13) & mask
+        rs ^= rs >> 7
+        rs ^= (rs << 17) & mask
+        d, bits = rs % 8, rs >> 3
+        path = tuple(["r_leaf"] + ["r_b" if (bits >> k) & 1 else "r_a" for k in reversed(range(d))] +
+                     ["random_paths", "main"])
+        blocks, live = want.get(path, (0, 0))
+        want[path] = (blocks + 1, live + (0 if (rs >> 40) & 7 else 1))
+    d = one(run(lib, prog, ["random", str(n)])[0])
+    invariants(d)
+    got = {}
+    for s in d["sites"]:
+        path = tuple(names(s))
+        path = path[:path.index("main") + 1] if "main" in path else path
+        blocks, live = got.get(path, (0, 0))
+        got[path] = (blocks + s["blocks"], live + s["live_blocks"])
+    expect("distinct paths", len(got), len(want))
+    bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
+    expect("paths with other counts (path, got, want)", bad[:3], [])
+    expect("sites, one per path", len(d["sites"]), len(want))
 
 
 def case_setuid(lib, prog):

@@ -15,8 +15,14 @@
  *             each of alt_x, alt_leaf, alt_y and alt_mid called in turn from
  *             alternate() (four stacks, two sharing their first return
  *             addresses).
+ *   random N  N allocations of 8 B, each from a call path picked by a fixed
+ *             xorshift64 (tests/tier2/run.py replays it): r = next(), depth
+ *             d = r % 8, at level k r_b if bit 3+k of r is set else r_a (r_b
+ *             has a bigger frame), r_leaf below them; freed unless bits
+ *             40-42 of r are all zero (then leaked).
  *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +97,49 @@ NOINLINE void alternate(void)
 	}
 }
 
+/* random: call paths of random shapes, replayed exactly by run.py. */
+static uint64_t rs = 0x2545F4914F6CDD1Dull;
+
+static uint64_t rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+
+NOINLINE void *r_leaf(void) { void *p = malloc(8); KEEP(p); return p; }
+NOINLINE void *r_a(int d, uint64_t bits);
+NOINLINE void *r_b(int d, uint64_t bits);
+
+static inline __attribute__((always_inline)) void *r_next(int d, uint64_t bits)
+{
+	if (d == 0)
+		return r_leaf();
+	return (bits & 1) ? r_b(d - 1, bits >> 1) : r_a(d - 1, bits >> 1);
+}
+
+NOINLINE void *r_a(int d, uint64_t bits) { void *p = r_next(d, bits); KEEP(p); return p; }
+
+NOINLINE void *r_b(int d, uint64_t bits)
+{
+	volatile char pad[48];
+	pad[0] = (char)d;
+	void *p = r_next(d, bits);
+	KEEP(p);
+	return pad[0] == (char)d ? p : NULL;
+}
+
+NOINLINE void random_paths(int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t r = rnd();
+		void *p = r_next((int)(r % 8), r >> 3);
+		if ((r >> 40) & 7)
+			free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -107,6 +156,8 @@ int main(int argc, char **argv)
 			free(deep(atoi(argv[2])));
 	} else if (!strcmp(argv[1], "alternate")) {
 		alternate();
+	} else if (!strcmp(argv[1], "random") && argc > 2) {
+		random_paths(atoi(argv[2]));
 	} else if (!strcmp(argv[1], "uid")) {
 		void *p = malloc(10);
 		KEEP(p);
