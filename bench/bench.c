@@ -16,6 +16,8 @@
  *   sites    deep, with each allocation made through one wrapper from one of
  *            4 call sites picked at random: consecutive stacks differ 3
  *            times in 4
+ *   paths    deep, with each allocation made through a 6-level path of two
+ *            functions picked at random: 64 stacks, a new one most times
  *
  * Each mode runs a fixed number of operations, timed with CLOCK_MONOTONIC
  * around the measured loop only (set-up and tear-down excluded), and prints
@@ -211,9 +213,47 @@ static inline void pool_step_spread(struct pool *pl)
 	touch(p);
 }
 
+/* paths mode: 6 more levels, each path_a or path_b as bits of r say. */
+static NOINLINE void *path_a(int d, uint64_t bits, size_t n);
+static NOINLINE void *path_b(int d, uint64_t bits, size_t n);
+
+static inline void *path_next(int d, uint64_t bits, size_t n)
+{
+	if (!d)
+		return spread_alloc(n);
+	return (bits & 1) ? path_b(d - 1, bits >> 1, n) : path_a(d - 1, bits >> 1, n);
+}
+
+static NOINLINE void *path_a(int d, uint64_t bits, size_t n)
+{
+	void *p = path_next(d, bits, n);
+	__asm__ volatile("" : "+r"(p));
+	return p;
+}
+
+static NOINLINE void *path_b(int d, uint64_t bits, size_t n)
+{
+	void *p = path_next(d, bits, n);
+	__asm__ volatile("nop" : "+r"(p)); /* not folded into path_a */
+	return p;
+}
+
+static inline void pool_step_paths(struct pool *pl)
+{
+	uint64_t r = xs(&pl->seed);
+	size_t i = (size_t)(r % POOL_SLOTS), n = 16 + (size_t)((r >> 32) % (4096 - 16 + 1));
+	free(pl->slot[i]);
+	void *p = path_next(6, r >> 20, n);
+	pl->slot[i] = p;
+	touch(p);
+}
+
 static NOINLINE uint64_t deep_leaf(void)
 {
-	if (g_spread)
+	if (g_spread == 2)
+		for (int i = 0; i < DEEP_CHUNK; i++)
+			pool_step_paths(&g_pool);
+	else if (g_spread)
 		for (int i = 0; i < DEEP_CHUNK; i++)
 			pool_step_spread(&g_pool);
 	else
@@ -509,8 +549,8 @@ static struct result run_aligned(uint64_t ops)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench tight|pool|threads|realloc|aligned|deep|sites [DEPTH] [-n OPS] [-x CROSS] [-T]\n"
-	                "  DEPTH  deep, sites: frames of recursion above the allocating loop (1..10000)\n"
+	fprintf(stderr, "usage: bench tight|pool|threads|realloc|aligned|deep|sites|paths [DEPTH] [-n OPS] [-x CROSS] [-T]\n"
+	                "  DEPTH  deep, sites, paths: frames of recursion above the allocating loop (1..10000)\n"
 	                "  -n     operations (default: about 0.3 s with plain glibc)\n"
 	                "  -x     threads: one free in CROSS is cross-thread (power of two, default 16)\n"
 	                "  -T     keep glibc's default heap trimming (see docs/bench.md)\n");
@@ -533,7 +573,8 @@ int main(int argc, char **argv)
 			cross = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-T"))
 			glibc_trim = 1;
-		else if ((!strcmp(mode, "deep") || !strcmp(mode, "sites")) && argv[i][0] >= '0' && argv[i][0] <= '9')
+		else if ((!strcmp(mode, "deep") || !strcmp(mode, "sites") || !strcmp(mode, "paths")) &&
+		         argv[i][0] >= '0' && argv[i][0] <= '9')
 			depth = atoi(argv[i]);
 		else
 			usage();
@@ -567,10 +608,10 @@ int main(int argc, char **argv)
 		r = run_realloc(ops ? ops : 2500000);
 	} else if (!strcmp(mode, "aligned")) {
 		r = run_aligned(ops ? ops : 3000000);
-	} else if (!strcmp(mode, "deep") || !strcmp(mode, "sites")) {
+	} else if (!strcmp(mode, "deep") || !strcmp(mode, "sites") || !strcmp(mode, "paths")) {
 		if (depth < 1 || depth > 10000)
 			usage();
-		g_spread = !strcmp(mode, "sites");
+		g_spread = !strcmp(mode, "sites") ? 1 : !strcmp(mode, "paths") ? 2 : 0;
 		r = run_deep(ops ? ops : 3500000, depth);
 	} else {
 		usage();

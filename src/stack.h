@@ -118,8 +118,10 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	if (fp != m->start || !n)
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
-	/* The innermost two records first, with a branch: stacks that differ
-	 * mostly differ there, and a caller trying memos in turn hears it soon. */
+	/* The innermost records first, checked after 2, 6 and 10 of them: stacks
+	 * that differ mostly differ near the allocation, and a miss then costs
+	 * little (a caller tries two memos before it walks); the rest in rounds
+	 * of four into two accumulators, with no branch but the loop's. */
 	pair d = *(const pair *)fp ^ *(const kept *)rec;
 	uintptr_t a = rec->next;
 	if (++rec != end) {
@@ -129,18 +131,28 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	}
 	if (d[0] | d[1])
 		return false;
-	/* Four records a round, into two accumulators. */
 	pair d2 = d;
-	for (; end - rec >= 4; rec += 4) {
-		d |= *(const pair *)a ^ *(const kept *)rec;
-		uintptr_t b = rec[0].next;
-		d2 |= *(const pair *)b ^ *(const kept *)&rec[1];
-		a = rec[1].next;
-		d |= *(const pair *)a ^ *(const kept *)&rec[2];
-		b = rec[2].next;
-		d2 |= *(const pair *)b ^ *(const kept *)&rec[3];
-		a = rec[3].next;
+#define MA_STACK_ROUND4()                                               \
+	do {                                                            \
+		d |= *(const pair *)a ^ *(const kept *)rec;             \
+		uintptr_t b = rec[0].next;                              \
+		d2 |= *(const pair *)b ^ *(const kept *)&rec[1];        \
+		a = rec[1].next;                                        \
+		d |= *(const pair *)a ^ *(const kept *)&rec[2];         \
+		b = rec[2].next;                                        \
+		d2 |= *(const pair *)b ^ *(const kept *)&rec[3];        \
+		a = rec[3].next;                                        \
+		rec += 4;                                               \
+	} while (0)
+	for (int early = 0; early < 2 && end - rec >= 4; early++) {
+		MA_STACK_ROUND4();
+		pair e = d | d2;
+		if (e[0] | e[1])
+			return false;
 	}
+	while (end - rec >= 4)
+		MA_STACK_ROUND4();
+#undef MA_STACK_ROUND4
 	for (; rec != end; rec++) {
 		d |= *(const pair *)a ^ *(const kept *)rec;
 		a = rec->next;
@@ -171,22 +183,21 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	if ((fp & (sizeof(uintptr_t) - 1)) || fp < r.lo || fp > top)
 		return 0;
 	uintptr_t start = fp, next, ret, pc;
-	unsigned k = 0; /* records read */
+	struct ma_stack_record *w = m ? m->rec : NULL; /* where the next record read is remembered */
 #define MA_STACK_REMEMBER()                                                      \
 	do {                                                                     \
 		if (m)                                                           \
-			m->rec[k] = (struct ma_stack_record){ next, ret };       \
-		k++;                                                             \
+			*w++ = (struct ma_stack_record){ next, ret };            \
 	} while (0)
 	/* Our own frames come first: skip them. */
-	for (;;) {
+	for (unsigned skipped = 1;; skipped++) {
 		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
 			return 0;
 		MA_STACK_REMEMBER();
 		pc = ma_arch_pc(ret);
 		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
 			break;
-		if (k == MA_STACK_SKIP_MAX || next - fp - 1 >= top - fp || (next & (sizeof(uintptr_t) - 1)))
+		if (skipped == MA_STACK_SKIP_MAX || next - fp - 1 >= top - fp || (next & (sizeof(uintptr_t) - 1)))
 			return 0;
 		fp = next;
 	}
@@ -214,7 +225,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	}
 #undef MA_STACK_REMEMBER
 	if (m) {
-		m->reads = k;
+		m->reads = (unsigned)(w - m->rec);
 		m->start = start;
 	}
 	unsigned n = (unsigned)(o - out);

@@ -350,8 +350,9 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		uint32_t gen = ma_load_relaxed(&t2.generation);
 		struct ma_stack_memo *m = s->last_memo;
 		if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp))) {
+			struct ma_stack_memo *tried = m;
 			m = s->last_memo = memo_for(s, fp);
-			if (!ma_stack_memo_repeats(m, fp))
+			if (m == tried || !ma_stack_memo_repeats(m, fp))
 				goto walk;
 		}
 		if (MA_LIKELY((uint32_t)(m->value >> 32) == gen)) {
