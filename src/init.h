@@ -17,16 +17,13 @@
 
 enum ma_state { MA_UNINIT = 0, MA_BOOTING, MA_ACTIVE, MA_OFF };
 
-#define MA_MODE_TRACED 1u  /* call sites on */
-#define MA_MODE_FROZEN 2u  /* the exit report is being written: count nothing more */
-
 struct ma_global {
 	/* Read on every call: kept together on one line. */
 	MA_ALIGNED_LINE uint32_t cookie;  /* key of ma_hdr_check */
 	uint32_t hdr_bytes;               /* 16, or 32 with call sites */
 	uint8_t hdr_log2;
 	bool backtraces;
-	_Atomic uint8_t mode;             /* MA_MODE_*: non-zero sends the fast paths out of line */
+	_Atomic uint8_t mode;             /* MA_MODE_* (thread.h): non-zero sends the fast paths out of line */
 	bool membarrier_ok;
 	uint16_t epoch;                   /* fork generation */
 	ma_au32 state;

@@ -131,12 +131,16 @@ MA_INLINE void ma_guard_leave(void)
  */
 #define MA_UPDATE_STOPPED UINT32_MAX
 
+/* The bits of ma_g.mode (init.h); the update protocol reads the second. */
+#define MA_MODE_TRACED 1u  /* call sites on */
+#define MA_MODE_FROZEN 2u  /* the exit report is being written: count nothing more */
+
 MA_INLINE uint32_t ma_update_enter(struct ma_thread *t, const _Atomic uint8_t *mode)
 {
 	uint32_t outer = ma_load_relaxed(&t->busy);
 	ma_store_relaxed(&t->busy, outer + 1);
 	atomic_signal_fence(memory_order_seq_cst);
-	if (MA_UNLIKELY(ma_load_relaxed(mode) & 2u /* MA_MODE_FROZEN */)) {
+	if (MA_UNLIKELY(ma_load_relaxed(mode) & MA_MODE_FROZEN)) {
 		ma_store_release(&t->busy, outer);
 		return MA_UPDATE_STOPPED;
 	}

@@ -85,20 +85,26 @@ bool ma_tier2_available(void)
 	return MA_ARCH_CAN_WALK;
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+/* The address span [lo, hi) of an object's PT_LOAD segments. */
+static void load_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
-	(void)size;
-	uintptr_t me = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
+	*lo = UINTPTR_MAX;
+	*hi = 0;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
 			continue;
 		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		if (a < lo)
-			lo = a;
-		if (a + ph->p_memsz > hi)
-			hi = a + ph->p_memsz;
+		*lo = a < *lo ? a : *lo;
+		*hi = a + ph->p_memsz > *hi ? a + ph->p_memsz : *hi;
 	}
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg, lo, hi;
+	load_span(info, &lo, &hi);
 	if (me >= lo && me < hi) {
 		ma_stack_set_self(lo, hi);
 		return 1;
@@ -130,20 +136,14 @@ MA_INLINE struct ma_stack_memo *memo_of(struct t2_thread *s, unsigned i)
 
 /*
  * Which memo an allocation's stack may be in: the set is picked by the
- * shim's return address and its caller's, so a loop that allocates from a
- * few places, directly or through one wrapper (a program's xmalloc), keeps
- * one stack per place; two ways per set, the older one replaced.  The
- * shim's own record needs no check (fp is the shim's frame); the caller's
- * is read only if the walk would read it.
+ * shim's return address and its caller's (ma_stack_call_key), so a loop
+ * that allocates from a few places, directly or through one wrapper (a
+ * program's xmalloc), keeps one stack per place; two ways per set, the
+ * older one replaced.
  */
 MA_INLINE struct ma_stack_memo *memo_for(struct t2_thread *s, uintptr_t fp)
 {
-	const uintptr_t *r = (const uintptr_t *)fp;
-	uintptr_t key = r[1], next = r[0];
-	struct ma_range own = s->stack.own;
-	if (MA_LIKELY(ma_stack_in_range(&own, fp) && next > fp && next <= own.hi - 2 * sizeof(uintptr_t) &&
-	              !(next & (sizeof(uintptr_t) - 1))))
-		key = key * 31 + ((const uintptr_t *)next)[1];
+	uintptr_t key = ma_stack_call_key(&s->stack, fp);
 	unsigned set = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> (64 - T2_MEMO_SETS_LOG2));
 	struct ma_stack_memo *m0 = memo_of(s, 2 * set), *m1 = memo_of(s, 2 * set + 1);
 	unsigned way = m0->key == key ? 0 : m1->key == key ? 1 : !((s->memo_mru >> set) & 1);
@@ -477,8 +477,7 @@ MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p)
 {
 	ma_update_leave(t, 0);
-	ma_hdr_of(p)->tag = 0;
-	ma_real.free((char *)p - T2_HDR);
+	ma_core_free_uncounted(p);
 }
 
 static MA_NOINLINE void free_other(struct ma_thread *t, enum ma_call call, void *p)
@@ -516,17 +515,7 @@ static int find_span(struct dl_phdr_info *info, size_t size, void *arg)
 	struct span_query *q = arg;
 	if (info->dlpi_addr != q->l_addr || !info->dlpi_name || strcmp(info->dlpi_name, q->name) != 0)
 		return 0;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		lo = a < lo ? a : lo;
-		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
-	}
-	q->lo = lo;
-	q->hi = hi;
+	load_span(info, &q->lo, &q->hi);
 	return 1;
 }
 
