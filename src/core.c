@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "init.h"
 #include "tier2.h"
 
 void *ma_core_fail(enum ma_call call, int err)
@@ -26,7 +27,7 @@ static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
 {
 	size_t hdr = ma_g.hdr_bytes;
 	if (align <= MA_MALLOC_ALIGN) {
-		char *base = zero ? ma_real.calloc(1, reserve + hdr) : ma_real.malloc(reserve + hdr);
+		char *base = zero ? ma_real.next_calloc(1, reserve + hdr) : ma_real.next_malloc(reserve + hdr);
 		*shift = ma_g.hdr_log2;
 		return base ? base + hdr : NULL;
 	}
@@ -38,7 +39,7 @@ static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
 		return NULL;
 	}
 	void *base;
-	int r = ma_real.posix_memalign(&base, align, reserve + off);
+	int r = ma_real.next_posix_memalign(&base, align, reserve + off);
 	if (r) {
 		errno = r;
 		return NULL;
@@ -53,7 +54,8 @@ MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
 		ma_tier2_on_alloc(t, user, size, fp);
-	ma_live_grow(t, (int64_t)size, 1, ma_live.bump_ties);
+	bool ties = ma_live.bump_ties;
+	ma_live_grow(t, (int64_t)size, 1, ties, ties && ma_load_relaxed(&t->busy) > 1);
 }
 
 /* `h` and `ext` are copies: realloc may already have released the block. */
@@ -78,21 +80,6 @@ void *ma_core_alloc_grown(struct ma_thread *t, void *user)
 	return user;
 }
 
-static void *alloc_untracked(size_t reserve, size_t align, bool zero)
-{
-	if (!ma_real.malloc) /* still resolving: dlsym's own calloc lands here */
-		return align <= MA_MALLOC_ALIGN ? ma_boot_alloc(reserve, zero) : NULL;
-	if (align <= MA_MALLOC_ALIGN)
-		return zero ? ma_real.calloc(1, reserve) : ma_real.malloc(reserve);
-	void *p;
-	int r = ma_real.posix_memalign(&p, align, reserve);
-	if (r) {
-		errno = r;
-		return NULL;
-	}
-	return p;
-}
-
 static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
                            size_t align, bool zero, uintptr_t fp)
 {
@@ -114,33 +101,22 @@ void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, si
 	if (!t)
 		t = ma_thread_enter();
 	if (!t)
-		return alloc_untracked(reserve, align, zero);
+		return ma_real_alloc_uncounted(reserve, align, zero);
 	void *user;
-	if (ma_update_begin(t, &ma_g.mode)) {
+	uint32_t outer = ma_update_enter(t);
+	if (outer != MA_UPDATE_STOPPED) {
 		user = alloc_tracked(t, call, size, reserve, align, zero, fp);
-		ma_update_end(t);
+		ma_update_leave(t, outer);
 	} else {
-		user = alloc_untracked(reserve, align, zero);
+		user = ma_real_alloc_uncounted(reserve, align, zero);
 	}
 	ma_thread_leave(t);
 	return user;
 }
 
-void *ma_core_alloc_uncounted(size_t reserve, bool zero)
-{
-	return alloc_untracked(reserve, 0, zero);
-}
-
-void ma_core_free_uncounted(void *p)
-{
-	/* The fast free matched the tag, so the offset is this process's header size. */
-	ma_hdr_of(p)->tag = 0;
-	ma_real.free((char *)p - ma_g.hdr_bytes);
-}
-
 static bool is_ours(void *p, const struct ma_hdr *h)
 {
-	return ma_real.free && h->check == ma_hdr_check(p, ma_hdr_key(h->epoch));
+	return ma_real.next_free && ma_hdr_is_ours(p, h);
 }
 
 static void free_slow(struct ma_thread *t, enum ma_call call, void *p)
@@ -153,15 +129,15 @@ static void free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	if (!is_ours(p, h)) {
 		if (t)
 			ma_own_add(&t->foreign_frees, 1);
-		if (ma_real.free)
-			ma_real.free(p);
+		if (ma_real.next_free)
+			ma_real.next_free(p);
 		return;
 	}
 	struct ma_hdr copy = *h;
 	if (t)
 		died(t, &copy, ma_g.backtraces ? ma_hdr_site_of(p) : NULL);
 	h->tag = 0;
-	ma_real.free(ma_hdr_base(p, &copy));
+	ma_real.next_free(ma_hdr_base(p, &copy));
 }
 
 void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
@@ -171,9 +147,10 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	bool entered = !t && p;
 	if (entered)
 		t = ma_thread_enter();
-	if (t && ma_update_begin(t, &ma_g.mode)) {
+	uint32_t outer = t ? ma_update_enter(t) : MA_UPDATE_STOPPED;
+	if (outer != MA_UPDATE_STOPPED) {
 		free_slow(t, call, p);
-		ma_update_end(t);
+		ma_update_leave(t, outer);
 	} else {
 		free_slow(NULL, call, p);
 	}
@@ -184,14 +161,14 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_t size, uintptr_t fp)
 {
 	if (!p)
-		return t ? alloc_tracked(t, call, size, size, 0, false, fp) : alloc_untracked(size, 0, false);
+		return t ? alloc_tracked(t, call, size, size, 0, false, fp) : ma_real_alloc_uncounted(size, 0, false);
 	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
 		free_slow(t, call, p);
 		return NULL;
 	}
 	if (ma_boot_owns(p)) {
 		size_t old = ma_boot_size(p);
-		void *n = t ? alloc_tracked(t, call, size, size, 0, false, fp) : alloc_untracked(size, 0, false);
+		void *n = t ? alloc_tracked(t, call, size, size, 0, false, fp) : ma_real_alloc_uncounted(size, 0, false);
 		if (n)
 			memcpy(n, p, old < size ? old : size);
 		return n;
@@ -200,7 +177,7 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 	if (!is_ours(p, h)) {
 		if (t)
 			ma_own_add(&t->calls[call], 1);
-		return ma_real.realloc ? ma_real.realloc(p, size) : NULL;
+		return ma_real.next_realloc ? ma_real.next_realloc(p, size) : NULL;
 	}
 	if (t)
 		ma_own_add(&t->calls[call], 1);
@@ -220,7 +197,7 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 		/* If the block moves, the real realloc frees it: its header must not
 		 * look live to anyone after that.  Put back if the realloc fails. */
 		h->tag = 0;
-		char *nb = ma_real.realloc(base, size + ma_g.hdr_bytes);
+		char *nb = ma_real.next_realloc(base, size + ma_g.hdr_bytes);
 		user = nb ? nb + ma_g.hdr_bytes : NULL;
 		if (!nb)
 			h->tag = old.tag;
@@ -231,7 +208,7 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 		if (user) {
 			memcpy(user, p, old.size < size ? old.size : size);
 			h->tag = 0;
-			ma_real.free(base);
+			ma_real.next_free(base);
 		}
 	}
 	if (!user) {
@@ -254,9 +231,10 @@ void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
 {
 	struct ma_thread *t = ma_tls.rec ? ma_tls.rec : ma_thread_enter();
 	void *r;
-	if (t && ma_update_begin(t, &ma_g.mode)) {
+	uint32_t outer = t ? ma_update_enter(t) : MA_UPDATE_STOPPED;
+	if (outer != MA_UPDATE_STOPPED) {
 		r = realloc_impl(t, call, p, size, fp);
-		ma_update_end(t);
+		ma_update_leave(t, outer);
 	} else {
 		r = realloc_impl(NULL, call, p, size, fp);
 	}
@@ -274,9 +252,9 @@ static size_t usable_impl(struct ma_thread *t, void *p)
 		return ma_boot_size(p);
 	struct ma_hdr *h = ma_hdr_of(p);
 	if (!is_ours(p, h))
-		return ma_real.malloc_usable_size ? ma_real.malloc_usable_size(p) : 0;
+		return ma_real.next_malloc_usable_size ? ma_real.next_malloc_usable_size(p) : 0;
 	size_t off = (size_t)1 << h->shift;
-	size_t u = ma_real.malloc_usable_size ? ma_real.malloc_usable_size(ma_hdr_base(p, h)) : 0;
+	size_t u = ma_real.next_malloc_usable_size ? ma_real.next_malloc_usable_size(ma_hdr_base(p, h)) : 0;
 	/* Never less than requested, never past the end of the real block. */
 	return u >= off + h->size ? u - off : h->size;
 }

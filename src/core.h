@@ -18,7 +18,8 @@
 
 #include "block.h"
 #include "counters.h"
-#include "init.h"
+#include "event.h"
+#include "global.h"
 #include "internal.h"
 #include "real.h"
 #include "thread.h"
@@ -37,9 +38,6 @@
 /* glibc refuses requests above PTRDIFF_MAX; so do we, header included. */
 #define MA_MAX_REQUEST ((size_t)PTRDIFF_MAX - (size_t)(2u << 20))
 
-/* Glibc's MALLOC_ALIGNMENT on x86_64 and aarch64: malloc alone suffices below it. */
-#define MA_MALLOC_ALIGN 16
-
 MA_NOINLINE void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size,
                                      size_t reserve, size_t align, bool zero, uintptr_t fp);
 MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p);
@@ -47,11 +45,8 @@ MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void 
  * When ma_g.mode is set (call sites on, or counting stopped) the fast paths
  * hand the whole event to tier2.c (ma_tier2_alloc, ma_tier2_free): out of
  * line, so that the Tier 1 paths need no callee-saved registers for it, and
- * one call deep.  Once counting has stopped, these give or take back blocks
- * that are never counted.
+ * one call deep.
  */
-void *ma_core_alloc_uncounted(size_t reserve, bool zero);
-void ma_core_free_uncounted(void *p);
 /* ma_live_grow_slow, then returns user: a tail call for the fast path. */
 MA_NOINLINE void *ma_core_alloc_grown(struct ma_thread *t, void *user);
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
@@ -59,39 +54,9 @@ size_t ma_core_usable_size(void *p);
 /* A call refused before reaching the allocator (bad size or alignment). */
 void *ma_core_fail(enum ma_call call, int err);
 
-/* The check key of blocks born in epoch `epoch`: a fork child's key differs,
- * so the fast free tests "ours and not inherited" with one compare. */
-MA_INLINE uint32_t ma_hdr_key(uint16_t epoch)
-{
-	return ma_g.cookie ^ ((uint32_t)epoch * 0x9E3779B9u);
-}
-
-/* A record's header keys for fork generation `epoch`. */
-MA_INLINE void ma_hdr_keys_set(struct ma_thread *t, uint16_t epoch)
-{
-	t->epoch = epoch;
-	t->key = ma_hdr_key(epoch);
-	t->tag_hi = ma_hdr_tag(0, epoch, ma_g.hdr_log2);
-}
-
-MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint32_t key, uint16_t epoch, uint8_t shift)
-{
-	struct ma_hdr *h = ma_hdr_of(user);
-	h->size = size;
-	h->tag = ma_hdr_tag(ma_hdr_check(user, key), epoch, shift);
-}
-
-/* The same for a block of t's with the usual offset: two stores. */
-MA_INLINE void ma_hdr_set_own(void *user, uint64_t size, const struct ma_thread *t)
-{
-	struct ma_hdr *h = ma_hdr_of(user);
-	h->size = size;
-	h->tag = ma_hdr_check(user, t->key) | t->tag_hi;
-}
-
 /*
  * A block is born.  `reserve` >= size is the capacity to obtain (pvalloc
- * rounds up to pages but counts what was asked); align <= 16 means malloc's.
+ * rounds up to pages but counts what was asked); align <= MA_MALLOC_ALIGN means malloc's.
  * Budget (Tier 1, malloc): 1 TLS load, 3 predicted branches, the real call,
  * 2 header stores, 3 own-line adds, the live counter (counters.h).
  */
@@ -108,16 +73,9 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 		MA_KEEP_FRAME(r);
 		return r;
 	}
-	ma_own_add(&t->calls[call], 1);
-	char *base = zero ? ma_real.calloc(1, reserve + 16) : ma_real.malloc(reserve + 16);
-	if (MA_UNLIKELY(!base)) {
-		ma_own_add(&t->failed, 1);
+	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER1);
+	if (MA_UNLIKELY(!user))
 		return NULL;
-	}
-	void *user = base + 16;
-	ma_hdr_set_own(user, size, t);
-	ma_own_add(&t->blocks, 1);
-	ma_own_add(&t->bytes, size);
 	if (MA_UNLIKELY(ma_live_grow_quick(t, (int64_t)size, 1, false)))
 		return ma_core_alloc_grown(t, user);
 	return user;
@@ -135,7 +93,7 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 	struct ma_hdr *h = ma_hdr_of(p);
 	/* One compare: ours, this process's, and at the usual offset.  Foreign,
 	 * fork-inherited and over-aligned blocks take the slow path. */
-	if (MA_UNLIKELY(h->tag != (ma_hdr_check(p, t->key) | t->tag_hi))) {
+	if (MA_UNLIKELY(h->tag != ma_hdr_tag_own(p, t))) {
 		ma_core_free_slow(t, call, p);
 		return;
 	}
@@ -143,15 +101,11 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		ma_tier2_free(t, call, p);
 		return;
 	}
-	/* mode 0: Tier 1, so the offset is 16. */
+	/* mode 0: Tier 1, so the offset is the Tier 1 header's. */
 	uint64_t size = h->size;
-	void *base = (char *)p - 16;
-	h->tag = 0;
-	ma_own_add(&t->calls[call], 1);
-	ma_own_add(&t->frees, 1);
-	ma_own_add(&t->freed_bytes, size);
+	ma_event_died(t, call, size);
 	ma_live_shrink(t, (int64_t)size, 1);
-	ma_real.free(base);
+	ma_real_release(p, MA_HDR_BYTES_TIER1);
 }
 
 #endif

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* counters.c: the live counter's slow paths and snapshots. */
 #include "counters.h"
-#include "timeline.h"
 
 #include <string.h>
 
@@ -37,13 +36,32 @@ void ma_live_grow_slow(struct ma_thread *t)
 	ma_live_check_peak(ma_live_owner_bytes(t) + ma_load_relaxed(&ma_live.shared_bytes),
 	                   ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks));
 	if (ma_load_relaxed(&t->bytes) >= ma_load_relaxed(&ma_live.sample_owner_at))
-		ma_timeline_sample(t);
+		ma_live_sample(t);
 }
 
-void ma_update_recheck(struct ma_thread *t)
+/* Arms the owner's sample trigger for the timeline's next clock. */
+static void timeline_arm(uint64_t next)
 {
-	t->peak_recheck = false;
-	ma_live_grow_slow(t);
+	/* The owner compares its own record's bytes, not the whole clock: translate. */
+	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
+	uint64_t others = ma_load_relaxed(&ma_live.clock_shared);
+	uint64_t own = o ? ma_load_relaxed(&o->bytes) : 0;
+	uint64_t at = next > others ? next - others : 0;
+	ma_store_relaxed(&ma_live.sample_owner_at, at > own ? at : own + 1);
+}
+
+void ma_live_timeline_start(void)
+{
+	timeline_arm(ma_timeline_init());
+}
+
+void ma_live_sample(const struct ma_thread *t)
+{
+	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
+	int64_t live = (o ? ma_live_owner_bytes(o) : 0) + ma_load_relaxed(&ma_live.shared_bytes);
+	uint64_t next = ma_timeline_sample(ma_live_clock(t), live > 0 ? (uint64_t)live : 0);
+	if (next)
+		timeline_arm(next);
 }
 
 void ma_live_flush(struct ma_thread *t)
@@ -55,7 +73,7 @@ void ma_live_flush(struct ma_thread *t)
 	if (c) {
 		uint64_t now = ma_add_relaxed(&ma_live.clock_shared, (uint64_t)c) + (uint64_t)c;
 		if (now >= ma_timeline_next_clock())
-			ma_timeline_sample(t);
+			ma_live_sample(t);
 	}
 	if (!b && !k)
 		return;
@@ -64,6 +82,12 @@ void ma_live_flush(struct ma_thread *t)
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_acquire);
 	if (b > 0 || k > 0)
 		ma_live_check_peak(sb + (o ? ma_live_owner_bytes(o) : 0), sk + (o ? ma_live_owner_blocks(o) : 0));
+}
+
+void ma_live_release(struct ma_thread *t)
+{
+	ma_live_flush(t);
+	ma_registry_release(t);
 }
 
 static void add_record(struct ma_snapshot *s, const struct ma_thread *t)

@@ -29,8 +29,10 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "global.h"
 #include "internal.h"
 #include "thread.h"
+#include "timeline.h"
 
 #define MA_LIVE_SLACK_BYTES  (64 * 1024)
 #define MA_LIVE_SLACK_BLOCKS 256
@@ -69,6 +71,14 @@ extern struct ma_live ma_live;
 
 void ma_live_note_peak(int64_t bytes, int64_t blocks);
 void ma_live_flush(struct ma_thread *t);
+/* A record's thread is done: its pending share flushed, the record released (thread.h). */
+void ma_live_release(struct ma_thread *t);
+
+/* From now on t's record (or none) holds the owner's share. */
+MA_INLINE void ma_live_set_owner(struct ma_thread *t)
+{
+	atomic_store_explicit(&ma_live.owner, t, memory_order_release);
+}
 
 /* The owner's share, from its record. */
 MA_INLINE int64_t ma_live_owner_bytes(const struct ma_thread *o)
@@ -97,7 +107,10 @@ MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
 	       (t ? (uint64_t)t->pend_clock : 0);
 }
 
-void ma_timeline_sample(const struct ma_thread *t);
+/* A timeline sample is due for t (its clock passed the trigger): takes it, re-arms. */
+void ma_live_sample(const struct ma_thread *t);
+/* Starts the timeline over (start-up, fork child) and arms its trigger. */
+void ma_live_timeline_start(void);
 
 /*
  * Live (bytes, blocks) at or above the peak pb: is this a new peak instant?
@@ -153,15 +166,16 @@ MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t bl
 MA_NOINLINE void ma_live_grow_slow(struct ma_thread *t);
 
 /*
- * With call sites (ties true) an owner's update nested in another of its
- * own (a signal handler that allocates while the thread is inside the
- * library) may find the interrupted one half done: its block in the record
- * but not yet in its site, or the reverse.  A peak noted then would not
- * match the per-site sums, so the check waits for the outermost update to
- * end (ma_update_recheck).  A block that a handler allocates and frees
- * within one such interruption therefore cannot raise the peak.
+ * After a block was born: both halves.  With call sites (ties true) an
+ * owner's update nested in another of its own (a signal handler that
+ * allocates while the thread is inside the library: `nested`) may find the
+ * interrupted one half done: its block in the record but not yet in its
+ * site, or the reverse.  A peak noted then would not match the per-site
+ * sums, so the check waits for the outermost update to end
+ * (ma_update_leave).  A block that a handler allocates and frees within one
+ * such interruption therefore cannot raise the peak.
  */
-MA_INLINE void ma_live_grow_nested(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties, bool nested)
+MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties, bool nested)
 {
 	if (ties && MA_UNLIKELY(nested) && t->is_owner) {
 		t->peak_recheck = true;
@@ -169,11 +183,6 @@ MA_INLINE void ma_live_grow_nested(struct ma_thread *t, int64_t bytes, int64_t b
 	}
 	if (MA_UNLIKELY(ma_live_grow_quick(t, bytes, blocks, ties)))
 		ma_live_grow_slow(t);
-}
-
-MA_INLINE void ma_live_grow(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
-{
-	ma_live_grow_nested(t, bytes, blocks, ties, ties && ma_load_relaxed(&t->busy) > 1);
 }
 
 /* After a block died (its bytes already in t's record).  Free for the owner. */
@@ -185,6 +194,42 @@ MA_INLINE void ma_live_shrink(struct ma_thread *t, int64_t bytes, int64_t blocks
 	t->pend_blocks -= blocks;
 	if (MA_UNLIKELY(t->pend_bytes <= -MA_LIVE_SLACK_BYTES || t->pend_blocks <= -MA_LIVE_SLACK_BLOCKS))
 		ma_live_flush(t);
+}
+
+/*
+ * Out-of-line updates announce themselves, so that ma_init_freeze can wait
+ * for them: busy is raised before the frozen flag is read.  It counts: a
+ * signal handler that allocates while this thread is inside an update nests
+ * one level deeper (and is told so by busy > 1).  No fence here: the
+ * freezer's membarrier() orders both sides (an asymmetric Dekker).
+ *
+ * ma_update_enter returns the busy count before this update (0 unless
+ * nested), or MA_UPDATE_STOPPED (and changes nothing) when counting has
+ * stopped.  End the update with ma_update_leave and that count.
+ */
+#define MA_UPDATE_STOPPED UINT32_MAX
+
+MA_INLINE uint32_t ma_update_enter(struct ma_thread *t)
+{
+	uint32_t outer = ma_load_relaxed(&t->busy);
+	ma_store_relaxed(&t->busy, outer + 1);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode) & MA_MODE_FROZEN)) {
+		ma_store_release(&t->busy, outer);
+		return MA_UPDATE_STOPPED;
+	}
+	return outer;
+}
+
+MA_INLINE void ma_update_leave(struct ma_thread *t, uint32_t outer)
+{
+	if (MA_UNLIKELY(t->peak_recheck) && outer == 0) {
+		/* The peak check a nested update left to the outermost one (ma_live_grow).
+		 * Still marked busy: the freezer waits for it. */
+		t->peak_recheck = false;
+		ma_live_grow_slow(t);
+	}
+	ma_store_release(&t->busy, outer);
 }
 
 /* Exact totals, summed over every record. */

@@ -30,7 +30,7 @@ static inline void syscall_exit_group(int status)
 	syscall(SYS_exit_group, status);
 }
 
-#include "init.h"
+#include "global.h"
 #include "os.h"
 #include "internal.h"
 #include "options.h"

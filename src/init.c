@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* init.c: process lifecycle: start-up, thread exit, fork, and the report at exit. */
+/* init.c: process lifecycle: start-up, thread registration and exit, fork, the freeze before the exit report. */
 #define _GNU_SOURCE
 #include "init.h"
 
@@ -11,19 +11,21 @@
 #include <unistd.h>
 
 #include "block.h"
-#include "core.h"
 #include "counters.h"
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
-#include "report.h"
 #include "tier2.h"
-#include "timeline.h"
-
-struct ma_global ma_g;
 
 static pthread_key_t thread_key;
 extern char **environ;
+
+/* A record's thread is done with it: pending counts flushed, back to the pool. */
+static void retire(struct ma_thread *t)
+{
+	ma_tier2_thread_exit(t);
+	ma_live_release(t);
+}
 
 /* Runs when a registered thread exits: its record goes back to the pool. */
 static void thread_exit(void *rec)
@@ -34,8 +36,7 @@ static void thread_exit(void *rec)
 	else
 		ma_tls.rec = NULL;
 	ma_tls.state = MA_TLS_EXITED;
-	ma_tier2_thread_exit(t);
-	ma_registry_release(t);
+	retire(t);
 }
 
 static void take_record(struct ma_thread *t)
@@ -48,21 +49,26 @@ static void take_record(struct ma_thread *t)
 	t->base_freed_bytes = ma_load_relaxed(&t->freed_bytes);
 }
 
-void ma_init_thread_transient(struct ma_thread *t)
-{
-	take_record(t);
-}
-
-void ma_init_thread_started(struct ma_thread *t)
+static void thread_started(struct ma_thread *t)
 {
 	uint32_t no = 0;
 	take_record(t);
 	t->is_owner = ma_cas_acq_rel(&ma_g.owner_taken, &no, 1);
 	if (t->is_owner)
-		atomic_store_explicit(&ma_live.owner, t, memory_order_release);
+		ma_live_set_owner(t);
 	/* Key indices below 32 live inside the thread descriptor: no allocation.
 	 * Above that glibc may allocate, which the guard sends untracked. */
 	pthread_setspecific(thread_key, t);
+}
+
+void ma_init_records_after_fork(struct ma_thread *self, uint16_t epoch)
+{
+	ma_registry_reset_after_fork(self);
+	if (self) {
+		ma_hdr_keys_set(self, epoch);
+		self->is_owner = true;
+	}
+	ma_live_set_owner(self);
 }
 
 static void after_fork_child(void)
@@ -70,14 +76,14 @@ static void after_fork_child(void)
 	struct ma_thread *self = ma_thread_self();
 	ma_g.epoch++;
 	ma_g.pid = ma_os_getpid();
-	ma_registry_reset_after_fork(self, ma_g.epoch);
+	ma_init_records_after_fork(self, ma_g.epoch);
 	ma_live_reset();
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
 	ma_store_relaxed(&ma_g.reporting, 0);
 	ma_store_relaxed(&ma_g.exit_reported, 0);
 	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
 	ma_tier2_after_fork(self);
-	ma_timeline_init();
+	ma_live_timeline_start();
 }
 
 /*
@@ -140,7 +146,7 @@ static void boot(void)
 	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
 		ma_g.cwd[0] = '\0';
 	read_cmdline();
-	ma_timeline_init();
+	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
 }
@@ -167,6 +173,35 @@ bool ma_init_ensure(void)
 	return st == MA_ACTIVE;
 }
 
+struct ma_thread *ma_thread_enter(void)
+{
+	if (ma_tls.guard)
+		return NULL;
+	int saved = errno;
+	ma_guard_enter();
+	struct ma_thread *t = NULL;
+	if (ma_init_ensure()) {
+		t = ma_registry_claim();
+		if (t && ma_tls.state == MA_TLS_EXITED) {
+			take_record(t); /* the fast path stays off: rec stays NULL */
+		} else if (t) {
+			thread_started(t);
+			ma_tls.state = MA_TLS_ACTIVE;
+			ma_tls.held = t;
+		}
+	}
+	ma_guard_leave();
+	errno = saved;
+	return t;
+}
+
+void ma_thread_leave(struct ma_thread *t)
+{
+	if (MA_LIKELY(ma_tls.state != MA_TLS_EXITED) || !t)
+		return;
+	retire(t);
+}
+
 __attribute__((constructor(101))) static void ma_ctor(void)
 {
 	if (!ma_tls.rec)
@@ -188,30 +223,4 @@ void ma_init_freeze(void)
 		for (unsigned spins = 0; t != self && ma_load_acquire(&t->busy) && spins < 100000; spins++)
 			sched_yield();
 	}
-}
-
-void ma_report_at_exit_once(void)
-{
-	uint32_t no = 0;
-	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
-		return;
-	int saved = errno;
-	/* The report covers what happened until exit began: other threads may go
-	 * on allocating while it is written, uncounted. */
-	ma_init_freeze();
-	ma_guard_enter();
-	ma_report_at_exit();
-	ma_guard_leave();
-	errno = saved;
-}
-
-__attribute__((destructor(101))) static void ma_dtor(void)
-{
-	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
-		return;
-	/* A child made without fork()'s handlers (vfork, raw clone, _Fork) shares
-	 * or copied the parent's counters without a reset: it has no report of its own. */
-	if (ma_os_getpid() != ma_g.pid)
-		return;
-	ma_report_at_exit_once();
 }

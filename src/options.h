@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define MA_PATH_MAX 4096
+#define MA_DEPTH_MAX 256 /* MOD_ALLOC_DEPTH's upper bound: walk buffers are sized by it */
 
 enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 
@@ -26,7 +27,7 @@ enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 	  "1 = Tier 2: capture call sites with the frame-pointer walker") \
 	X(buckets,    "MOD_ALLOC_BUCKETS",    MA_OPT_POW2, "4096", 64, 1048576, \
 	  "call-site table buckets; rounded up to a power of two") \
-	X(depth,      "MOD_ALLOC_DEPTH",      MA_OPT_UINT, "32", 1, 256, \
+	X(depth,      "MOD_ALLOC_DEPTH",      MA_OPT_UINT, "32", 1, MA_DEPTH_MAX, \
 	  "maximum frames per call site") \
 	X(quiet,      "MOD_ALLOC_QUIET",      MA_OPT_BOOL, "0", 0, 1, \
 	  "1 = no summary on stderr at exit (warnings still print)") \

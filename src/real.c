@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* real.c: the real allocator's entry points and the bootstrap pool. */
+/* real.c: the real allocator's entry points, the uncounted paths and the bootstrap pool. */
 #define _GNU_SOURCE
 #include "real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 
 #include "atomic.h"
+#include "block.h"
+#include "global.h"
 #include "internal.h"
 
 struct ma_real ma_real;
@@ -14,13 +17,13 @@ struct ma_real ma_real;
 bool ma_real_resolve(void)
 {
 	struct ma_real r;
-	r.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
-	r.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
-	r.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
-	r.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
-	r.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
-	r.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-	if (!r.malloc || !r.free || !r.calloc || !r.realloc || !r.posix_memalign)
+	r.next_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+	r.next_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+	r.next_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+	r.next_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	r.next_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+	r.next_malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+	if (!r.next_malloc || !r.next_free || !r.next_calloc || !r.next_realloc || !r.next_posix_memalign)
 		return false;
 	ma_real = r;
 	return true;
@@ -59,4 +62,25 @@ size_t ma_boot_size(const void *p)
 	size_t n;
 	memcpy(&n, (const unsigned char *)p - 16, sizeof n);
 	return n;
+}
+
+void *ma_real_alloc_uncounted(size_t reserve, size_t align, bool zero)
+{
+	if (!ma_real.next_malloc) /* still resolving: dlsym's own calloc lands here */
+		return align <= MA_MALLOC_ALIGN ? ma_boot_alloc(reserve, zero) : NULL;
+	if (align <= MA_MALLOC_ALIGN)
+		return zero ? ma_real.next_calloc(1, reserve) : ma_real.next_malloc(reserve);
+	void *p;
+	int r = ma_real.next_posix_memalign(&p, align, reserve);
+	if (r) {
+		errno = r;
+		return NULL;
+	}
+	return p;
+}
+
+void ma_real_free_uncounted(void *p)
+{
+	/* The fast free matched the tag, so the offset is this process's header size. */
+	ma_real_release(p, ma_g.hdr_bytes);
 }

@@ -52,45 +52,6 @@ void ma_report_thaw(struct ma_report *r)
 	r->sites = NULL;
 }
 
-void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
-                     char *mod_buf, size_t mod_cap)
-{
-	static struct ma_sym_result res; /* reports are serialised by lock_reporting */
-	fi->ip = ip;
-	fi->module = "";
-	fi->offset = ip;
-	fi->function = "??";
-	bool found;
-	if (ip & MA_FRAME_TAG) { /* a frame of a library dlclose()d since (tier2.h) */
-		int idx = (int)((ip & ~MA_FRAME_TAG) >> MA_FRAME_TAG_SHIFT);
-		uintptr_t lo, hi;
-		found = ma_sym_module_span(idx, &lo, &hi);
-		if (found) {
-			ip = lo + (ip & (MA_FRAME_TAG_OFFSETS - 1)); /* the address it had */
-			fi->ip = fi->offset = ip;
-			found = ma_sym_resolve_in(idx, ip - 1, &res);
-		}
-	} else {
-		/* ip - 1: a return address may already belong to the next function. */
-		found = ma_sym_resolve(ip - 1, &res);
-	}
-	if (!found)
-		return;
-	if (res.found_module) {
-		size_t n = strnlen(res.module, mod_cap - 1);
-		memcpy(mod_buf, res.module, n);
-		mod_buf[n] = '\0';
-		fi->module = mod_buf;
-		fi->offset = res.offset + 1;
-	}
-	if (res.found_function) {
-		size_t n = strnlen(res.function, fn_cap - 1);
-		memcpy(fn_buf, res.function, n);
-		fn_buf[n] = '\0';
-		fi->function = fn_buf;
-	}
-}
-
 ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd)
 {
 	struct ma_buf b;
@@ -315,4 +276,30 @@ int ma_report_for_exec(char *path, size_t cap)
 void ma_report_exec_failed(const char *path)
 {
 	ma_os_unlink(path);
+}
+
+void ma_report_at_exit_once(void)
+{
+	uint32_t no = 0;
+	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
+		return;
+	int saved = errno;
+	/* The report covers what happened until exit began: other threads may go
+	 * on allocating while it is written, uncounted. */
+	ma_init_freeze();
+	ma_guard_enter();
+	ma_report_at_exit();
+	ma_guard_leave();
+	errno = saved;
+}
+
+__attribute__((destructor(101))) static void ma_dtor(void)
+{
+	if (ma_load_acquire(&ma_g.state) != MA_ACTIVE)
+		return;
+	/* A child made without fork()'s handlers (vfork, raw clone, _Fork) shares
+	 * or copied the parent's counters without a reset: it has no report of its own. */
+	if (ma_os_getpid() != ma_g.pid)
+		return;
+	ma_report_at_exit_once();
 }

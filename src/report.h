@@ -16,40 +16,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "counters.h"
-#include "tier2_report.h"
-#include "timeline.h"
+#include "report_format.h"
 
-struct ma_buf;
-
-/* Everything a writer needs, frozen once. */
-struct ma_report {
-	struct ma_snapshot snap;
-	pid_t pid;
-	uint64_t rss_peak_bytes;
-	uint64_t wall_ns;
-	bool at_exit;
-	bool at_exec;
-	const struct ma_t2_frozen *sites; /* NULL without call sites */
-	/* Memory over time: the samples, then the peak and the end inserted in clock order. */
-	struct ma_timeline_point timeline[MA_TIMELINE_MAX + 2];
-	unsigned timeline_count;
-	uint64_t timeline_interval;
-	uint64_t clock_end, clock_peak;
-};
-
+/* Freezes the state into r (report_format.h); thaw releases what it mapped. */
 void ma_report_freeze(struct ma_report *r, bool at_exit);
 void ma_report_thaw(struct ma_report *r);
-
-/* One frame, symbolized for the writers. */
-struct ma_frame_info {
-	uintptr_t ip;           /* the return address */
-	const char *module;     /* path, or "" */
-	uint64_t offset;        /* ip - module base */
-	const char *function;   /* demangled name, or "??" */
-};
-void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
-                     char *mod_buf, size_t mod_cap);
 
 /*
  * Expands a path template: %p = pid, %% = %; a relative result is joined to
@@ -57,17 +28,12 @@ void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_
  */
 ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd);
 
-typedef void (*ma_report_writer)(struct ma_buf *b, const struct ma_report *r);
-
 /* Writes one file with `writer`; final path in `final` (cap bytes).  0 or -errno. */
 int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
                          char *final, size_t cap);
 
-/* The formats. */
-void ma_report_json(struct ma_buf *b, const struct ma_report *r);
-void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path);
-void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
-
+/* Writes the exit report unless one was written (destructor, _exit, exec). */
+void ma_report_at_exit_once(void);
 /* Called by the destructor: every configured output, then the summary. */
 void ma_report_at_exit(void);
 /* Before an exec: this image's report, at its final path (in path). 0 or -errno. */

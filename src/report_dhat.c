@@ -21,9 +21,9 @@
 
 #include "fmt.h"
 #include "options.h"
-#include "init.h"
+#include "global.h"
 #include "os.h"
-#include "report.h"
+#include "report_format.h"
 
 /* "0x" + 16 digits + ": " + function (1023) + " (in " + module path + ")" */
 #define MA_DHAT_FRAME_MAX (32 + 1024 + MA_PATH_MAX)

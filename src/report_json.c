@@ -2,8 +2,8 @@
 /* report_json.c: the modalloc JSON report, format version 1. */
 #include "fmt.h"
 #include "options.h"
-#include "init.h"
-#include "report.h"
+#include "global.h"
+#include "report_format.h"
 
 #include "modalloc.h"
 

@@ -4,8 +4,8 @@
 
 #include "fmt.h"
 #include "options.h"
-#include "init.h"
-#include "report.h"
+#include "global.h"
+#include "report_format.h"
 
 /* Wrappers that only pass an allocation on: the summary names their callers. */
 static bool is_wrapper(const char *fn)

@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* thread.c: the TLS struct, thread registration and the record registry. */
+/* thread.c: the TLS struct and the record registry. */
 #include "thread.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "core.h"
-#include "counters.h"
-#include "init.h"
 #include "os.h"
-#include "tier2.h"
 
 MA_TLS struct ma_tls ma_tls;
 
@@ -52,7 +48,6 @@ struct ma_thread *ma_registry_claim(void)
 
 void ma_registry_release(struct ma_thread *t)
 {
-	ma_live_flush(t);
 	/* The owner's record holds its share of the live heap: never reuse it.
 	 * Nobody takes over; later threads all batch. */
 	if (t->is_owner)
@@ -61,7 +56,7 @@ void ma_registry_release(struct ma_thread *t)
 	ma_store_release(&t->in_use, 0);
 }
 
-void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
+void ma_registry_reset_after_fork(struct ma_thread *self)
 {
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		struct ma_thread *next = t->next;
@@ -72,39 +67,4 @@ void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch)
 		ma_store_relaxed(&t->in_use, t == self);
 		t->next = next;
 	}
-	if (self) {
-		ma_hdr_keys_set(self, epoch);
-		self->is_owner = true;
-	}
-	atomic_store_explicit(&ma_live.owner, self, memory_order_release);
-}
-
-struct ma_thread *ma_thread_enter(void)
-{
-	if (ma_tls.guard)
-		return NULL;
-	int saved = errno;
-	ma_guard_enter();
-	struct ma_thread *t = NULL;
-	if (ma_init_ensure()) {
-		t = ma_registry_claim();
-		if (t && ma_tls.state == MA_TLS_EXITED) {
-			ma_init_thread_transient(t); /* the fast path stays off: rec stays NULL */
-		} else if (t) {
-			ma_init_thread_started(t);
-			ma_tls.state = MA_TLS_ACTIVE;
-			ma_tls.held = t;
-		}
-	}
-	ma_guard_leave();
-	errno = saved;
-	return t;
-}
-
-void ma_thread_leave(struct ma_thread *t)
-{
-	if (MA_LIKELY(ma_tls.state != MA_TLS_EXITED) || !t)
-		return;
-	ma_tier2_thread_exit(t);
-	ma_registry_release(t);
 }

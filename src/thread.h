@@ -61,7 +61,7 @@ struct ma_thread {
 	ma_au64 inherited_freed_bytes;
 	ma_au64 foreign_frees;   /* pointers we never handed out, passed through */
 	ma_au64 failed;          /* allocation calls that returned NULL / an error */
-	ma_au32 busy;            /* out-of-line updates in progress (see ma_init_freeze); > 1: a
+	ma_au32 busy;            /* out-of-line updates in progress (see ma_update_enter, counters.h); > 1: a
 	                          * signal handler's allocation nested in one of this thread's */
 	bool peak_recheck;       /* a nested update skipped the peak check (counters.h) */
 	/* Tier 2 per-thread state (stack bounds, arena) hangs off here; on the
@@ -88,19 +88,6 @@ struct ma_tls {
 
 extern MA_TLS struct ma_tls ma_tls;
 
-/*
- * Slow path of every entry point: registers the calling thread (running
- * process initialisation first if needed) and returns its record, or NULL
- * when the call must not be tracked (guard held, library not active).
- */
-struct ma_thread *ma_thread_enter(void);
-/*
- * Ends a slow-path call.  A thread that calls in after its exit destructor
- * ran (glibc frees per-thread buffers then) gets a record for that one call
- * only: this releases it again.  A no-op otherwise.
- */
-void ma_thread_leave(struct ma_thread *t);
-
 /* Guard: hides the record so that any allocation inside goes untracked. */
 MA_INLINE void ma_guard_enter(void)
 {
@@ -118,56 +105,6 @@ MA_INLINE void ma_guard_leave(void)
 	}
 }
 
-/*
- * Out-of-line updates announce themselves, so that ma_init_freeze can wait
- * for them: busy is raised before the frozen flag is read.  It counts: a
- * signal handler that allocates while this thread is inside an update nests
- * one level deeper (and is told so by busy > 1).  No fence here: the
- * freezer's membarrier() orders both sides (an asymmetric Dekker).
- *
- * ma_update_enter returns the busy count before this update (0 unless
- * nested), or MA_UPDATE_STOPPED (and changes nothing) when counting has
- * stopped.  End the update with ma_update_leave and that count.
- */
-#define MA_UPDATE_STOPPED UINT32_MAX
-
-/* The bits of ma_g.mode (init.h); the update protocol reads the second. */
-#define MA_MODE_TRACED 1u  /* call sites on */
-#define MA_MODE_FROZEN 2u  /* the exit report is being written: count nothing more */
-
-MA_INLINE uint32_t ma_update_enter(struct ma_thread *t, const _Atomic uint8_t *mode)
-{
-	uint32_t outer = ma_load_relaxed(&t->busy);
-	ma_store_relaxed(&t->busy, outer + 1);
-	atomic_signal_fence(memory_order_seq_cst);
-	if (MA_UNLIKELY(ma_load_relaxed(mode) & MA_MODE_FROZEN)) {
-		ma_store_release(&t->busy, outer);
-		return MA_UPDATE_STOPPED;
-	}
-	return outer;
-}
-
-/* The peak check a nested update left to the outermost one (counters.c). */
-void ma_update_recheck(struct ma_thread *t);
-
-MA_INLINE void ma_update_leave(struct ma_thread *t, uint32_t outer)
-{
-	if (MA_UNLIKELY(t->peak_recheck) && outer == 0)
-		ma_update_recheck(t); /* still marked busy: the freezer waits for it */
-	ma_store_release(&t->busy, outer);
-}
-
-/* The same where the caller does not keep the count (the slow paths). */
-MA_INLINE bool ma_update_begin(struct ma_thread *t, const _Atomic uint8_t *mode)
-{
-	return ma_update_enter(t, mode) != MA_UPDATE_STOPPED;
-}
-
-MA_INLINE void ma_update_end(struct ma_thread *t)
-{
-	ma_update_leave(t, ma_load_relaxed(&t->busy) - 1);
-}
-
 /* The calling thread's record even inside the guard, or NULL. */
 MA_INLINE struct ma_thread *ma_thread_self(void)
 {
@@ -176,9 +113,11 @@ MA_INLINE struct ma_thread *ma_thread_self(void)
 
 /* Registry. */
 struct ma_thread *ma_registry_claim(void);
+/* The caller flushed the record's pending share first (ma_live_release). */
 void ma_registry_release(struct ma_thread *t);
 struct ma_thread *ma_registry_first(void);
-/* In a fork child: forget every other thread, zero all counters, keep self. */
-void ma_registry_reset_after_fork(struct ma_thread *self, uint16_t epoch);
+/* In a fork child: forget every other thread, zero all counters, keep self
+ * (the caller sets its header keys and makes it the owner). */
+void ma_registry_reset_after_fork(struct ma_thread *self);
 
 #endif

@@ -20,12 +20,13 @@
 #include <string.h>
 
 #include "block.h"
-#include "core.h"
 #include "counters.h"
+#include "event.h"
 #include "fmt.h"
 #include "frame.h"
-#include "init.h"
+#include "global.h"
 #include "os.h"
+#include "real.h"
 #include "site.h"
 #include "stack.h"
 #include "symbolize.h"
@@ -35,7 +36,8 @@
 /* Stacks remembered per thread (stack.h): 8 sets of 2, picked by the first two return addresses. */
 #define T2_MEMO_SETS_LOG2 3
 #define T2_MEMOS (2u << T2_MEMO_SETS_LOG2)
-#define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= 256) */
+#define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= MA_DEPTH_MAX) */
+#define T2_FRAMES (MA_DEPTH_MAX + 1) /* a walk buffer: the deepest MOD_ALLOC_DEPTH, one spare */
 #define T2_ARENA_CHUNK (256 * 1024)
 #define T2_ARENA_LIMIT (64ull * 1024 * 1024)
 
@@ -60,7 +62,7 @@ struct t2_thread {
 	uint32_t last_site;
 	ma_au64 truncated_events;     /* this thread's allocations whose stack hit MOD_ALLOC_DEPTH */
 	struct ma_stack_state stack;
-	uintptr_t last_frames[257];
+	uintptr_t last_frames[T2_FRAMES];
 	struct t2_arena arena;        /* frames of new sites */
 	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	uint32_t memo_mru;            /* bit k: set k's way 1 was used last */
@@ -249,9 +251,9 @@ static void flush_all(struct t2_thread *s)
 	s->pending_abs = 0;
 }
 
-/* Applies one event: at once for the owner (t->is_owner, read once by
- * the caller), through the cache for others. */
-MA_INLINE void apply(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
+/* Counts one event at its site: at once for the owner (t->is_owner, read
+ * once by the caller), through the cache for others. */
+MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
 {
 	struct ma_site *site = &ma_sites.sites[idx];
 	if (MA_LIKELY(owner)) {
@@ -304,7 +306,7 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 {
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
-	uintptr_t frames[257], diff;
+	uintptr_t frames[T2_FRAMES], diff;
 	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL);
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
@@ -383,7 +385,7 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		.birth_sum = birth,
 		.hist_class = ma_site_hist_class(size),
 	};
-	apply(s, idx, &e, owner);
+	count_at_site(s, idx, &e, owner);
 }
 
 /* owner: t->is_owner, a constant in the owner's copy of the free. */
@@ -400,7 +402,7 @@ MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint6
 		.death_sum = now >= ext->birth ? now : ext->birth, /* never before its birth */
 		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
-	apply(s, idx, &e, owner);
+	count_at_site(s, idx, &e, owner);
 }
 
 void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
@@ -415,52 +417,43 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
 
-/* With call sites on every header has this size (init.c). */
-#define T2_HDR (1u << MA_HDR_MAX_LOG2)
-
+/*
+ * The traced allocation: the Tier 1 event (event.h) with the larger header,
+ * then the site, then the live counter (after the site counted the block, so
+ * that a peak noted now includes it); all inside one update.
+ */
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp)
 {
-	uint32_t outer = ma_update_enter(t, &ma_g.mode);
+	uint32_t outer = ma_update_enter(t);
 	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED))
-		return ma_core_alloc_uncounted(reserve, zero);
+		return ma_real_alloc_uncounted(reserve, 0, zero);
 	/* Counting with a non-zero mode: call sites are on. */
-	ma_own_add(&t->calls[call], 1);
-	char *base = zero ? ma_real.calloc(1, reserve + T2_HDR) : ma_real.malloc(reserve + T2_HDR);
-	if (MA_UNLIKELY(!base)) {
-		ma_own_add(&t->failed, 1);
-		ma_update_leave(t, outer);
-		return NULL;
+	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER2);
+	if (MA_LIKELY(user != NULL)) {
+		on_alloc(t, user, size, fp, outer != 0);
+		ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
 	}
-	void *user = base + T2_HDR;
-	ma_hdr_set_own(user, size, t);
-	ma_own_add(&t->blocks, 1);
-	ma_own_add(&t->bytes, size);
-	on_alloc(t, user, size, fp, outer != 0);
-	/* After the site counted the block: a peak noted now includes it. */
-	ma_live_grow_nested(t, (int64_t)size, 1, true, outer != 0);
 	ma_update_leave(t, outer);
 	return user;
 }
 
 /*
- * The traced free.  `owner` is a constant at each use: the owner's copy
- * makes no call but the last (the real free, a tail call), so it needs no
- * callee-saved registers; a pending peak recheck leaves through free_leave.
+ * The traced free: the site, then the Tier 1 event, inside one update.
+ * `owner` is a constant at each use: the owner's copy makes no call but the
+ * last (the real free, a tail call), so it needs no callee-saved registers;
+ * a pending peak recheck leaves through free_leave.
  */
 MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool owner)
 {
-	uint32_t outer = ma_update_enter(t, &ma_g.mode);
+	uint32_t outer = ma_update_enter(t);
 	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED)) {
-		ma_core_free_uncounted(p);
+		ma_real_free_uncounted(p);
 		return;
 	}
-	struct ma_hdr *h = ma_hdr_of(p);
-	uint64_t size = h->size;
+	uint64_t size = ma_hdr_of(p)->size;
 	on_free(t, ma_hdr_site_of(p), size, owner);
-	ma_own_add(&t->calls[call], 1);
-	ma_own_add(&t->frees, 1);
-	ma_own_add(&t->freed_bytes, size);
+	ma_event_died(t, call, size);
 	if (!owner)
 		ma_live_shrink(t, (int64_t)size, 1);
 	else if (MA_UNLIKELY(t->peak_recheck) && outer == 0) {
@@ -469,15 +462,14 @@ MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool 
 	}
 	ma_update_leave(t, outer);
 	/* The fast free matched the tag, so the offset is the Tier 2 header's. */
-	h->tag = 0;
-	ma_real.free((char *)p - T2_HDR);
+	ma_real_release(p, MA_HDR_BYTES_TIER2);
 }
 
 /* The end of an outermost update with a peak recheck pending. */
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p)
 {
 	ma_update_leave(t, 0);
-	ma_core_free_uncounted(p);
+	ma_real_free_uncounted(p);
 }
 
 static MA_NOINLINE void free_other(struct ma_thread *t, enum ma_call call, void *p)

@@ -28,7 +28,7 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 /*
  * The fast paths when ma_g.mode is set (core.h): the whole event, the real
  * call included, in one function each; with counting stopped, an uncounted
- * block (ma_core_alloc_uncounted, ma_core_free_uncounted).  free's p passed
+ * block (ma_real_alloc_uncounted, ma_real_free_uncounted).  free's p passed
  * the header tag check.
  */
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,

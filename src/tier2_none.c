@@ -2,9 +2,8 @@
 /* tier2_none.c: call sites compiled out (meson -Dstacks=disabled, or no walker for this CPU). */
 #include "tier2.h"
 
-#include "block.h"
-#include "core.h"
-#include "init.h"
+#include "counters.h"
+#include "real.h"
 
 bool ma_tier2_available(void) { return false; }
 bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
@@ -16,16 +15,18 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
                      uintptr_t fp)
 {
 	(void)call; (void)size; (void)fp;
-	if (ma_update_begin(t, &ma_g.mode))
-		ma_update_end(t); /* not reached: kept safe anyway */
-	return ma_core_alloc_uncounted(reserve, zero);
+	uint32_t outer = ma_update_enter(t);
+	if (outer != MA_UPDATE_STOPPED)
+		ma_update_leave(t, outer); /* not reached: kept safe anyway */
+	return ma_real_alloc_uncounted(reserve, 0, zero);
 }
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 {
 	(void)call;
-	if (ma_update_begin(t, &ma_g.mode))
-		ma_update_end(t); /* not reached: kept safe anyway */
-	ma_core_free_uncounted(p);
+	uint32_t outer = ma_update_enter(t);
+	if (outer != MA_UPDATE_STOPPED)
+		ma_update_leave(t, outer); /* not reached: kept safe anyway */
+	ma_real_free_uncounted(p);
 }
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }

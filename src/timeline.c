@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "counters.h"
+#include "atomic.h"
 #include "os.h"
 
 static struct {
@@ -16,22 +16,12 @@ static struct {
 	struct ma_timeline_point p[MA_TIMELINE_MAX];
 } tl;
 
-static void arm(uint64_t next)
-{
-	ma_store_relaxed(&tl.next, next);
-	/* The owner compares its own record's bytes, not the whole clock: translate. */
-	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
-	uint64_t others = ma_load_relaxed(&ma_live.clock_shared);
-	uint64_t own = o ? ma_load_relaxed(&o->bytes) : 0;
-	uint64_t at = next > others ? next - others : 0;
-	ma_store_relaxed(&ma_live.sample_owner_at, at > own ? at : own + 1);
-}
-
-void ma_timeline_init(void)
+uint64_t ma_timeline_init(void)
 {
 	memset(&tl, 0, sizeof tl);
 	tl.interval = MA_TIMELINE_FIRST_INTERVAL;
-	arm(tl.interval);
+	ma_store_relaxed(&tl.next, tl.interval);
+	return tl.interval;
 }
 
 uint64_t ma_timeline_next_clock(void)
@@ -39,29 +29,26 @@ uint64_t ma_timeline_next_clock(void)
 	return ma_load_relaxed(&tl.next);
 }
 
-void ma_timeline_sample(const struct ma_thread *t)
+uint64_t ma_timeline_sample(uint64_t clock, uint64_t live_bytes)
 {
 	uint32_t no = 0;
 	if (!ma_cas_acq_rel(&tl.busy, &no, 1))
-		return;
-	uint64_t clock = ma_live_clock(t);
-	if (clock < ma_load_relaxed(&tl.next)) {
-		arm(ma_load_relaxed(&tl.next)); /* the owner's trigger was stale */
-		ma_store_release(&tl.busy, 0);
-		return;
-	}
-	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
-	int64_t live = (o ? ma_live_owner_bytes(o) : 0) + ma_load_relaxed(&ma_live.shared_bytes);
-	if (tl.count == MA_TIMELINE_MAX) {
-		/* Coarsen: keep every other point, double the interval. */
-		for (unsigned i = 1; i < MA_TIMELINE_MAX / 2; i++)
-			tl.p[i] = tl.p[2 * i];
-		tl.count = MA_TIMELINE_MAX / 2;
-		tl.interval *= 2;
-	}
-	tl.p[tl.count++] = (struct ma_timeline_point){ clock, live > 0 ? (uint64_t)live : 0, ma_os_rss_now_bytes() };
-	arm((clock / tl.interval + 1) * tl.interval);
+		return 0;
+	uint64_t next = ma_load_relaxed(&tl.next);
+	if (clock >= next) {
+		if (tl.count == MA_TIMELINE_MAX) {
+			/* Coarsen: keep every other point, double the interval. */
+			for (unsigned i = 1; i < MA_TIMELINE_MAX / 2; i++)
+				tl.p[i] = tl.p[2 * i];
+			tl.count = MA_TIMELINE_MAX / 2;
+			tl.interval *= 2;
+		}
+		tl.p[tl.count++] = (struct ma_timeline_point){ clock, live_bytes, ma_os_rss_now_bytes() };
+		next = (clock / tl.interval + 1) * tl.interval;
+		ma_store_relaxed(&tl.next, next);
+	} /* else the caller's trigger was stale: it re-arms for the same clock */
 	ma_store_release(&tl.busy, 0);
+	return next;
 }
 
 unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval)

@@ -5,13 +5,15 @@
  * multiple of the interval; when the table is full every other sample is
  * dropped and the interval doubles (Massif's coarsening), so a run of any
  * length keeps at most MA_TIMELINE_MAX evenly spaced points.
+ *
+ * A leaf: it is handed the clock and the live bytes (counters.c, which also
+ * owns the trigger the fast paths compare) and knows nothing of threads.
  */
 #ifndef MA_TIMELINE_H
 #define MA_TIMELINE_H
 
 #include <stdint.h>
 
-#include "thread.h"
 
 #define MA_TIMELINE_MAX 512
 #define MA_TIMELINE_FIRST_INTERVAL (64 * 1024)
@@ -26,8 +28,14 @@ struct ma_timeline_view {
 	uint64_t interval;
 };
 
-void ma_timeline_init(void);
+/* Starts over; returns the clock of the first sample. */
+uint64_t ma_timeline_init(void);
 uint64_t ma_timeline_next_clock(void);
+/*
+ * Takes a sample at `clock` if one is due.  Returns the clock of the next
+ * sample, or 0 when another thread is sampling (it arms the trigger).
+ */
+uint64_t ma_timeline_sample(uint64_t clock, uint64_t live_bytes);
 /* A consistent copy of the points so far (the caller's storage). */
 unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval);
 

@@ -163,12 +163,12 @@ void fake_install(void)
 {
 	memset(&fake, 0, sizeof fake);
 	saved = ma_real;
-	ma_real.malloc = fake_malloc;
-	ma_real.free = fake_free;
-	ma_real.calloc = fake_calloc;
-	ma_real.realloc = fake_realloc;
-	ma_real.posix_memalign = fake_posix_memalign;
-	ma_real.malloc_usable_size = fake_usable;
+	ma_real.next_malloc = fake_malloc;
+	ma_real.next_free = fake_free;
+	ma_real.next_calloc = fake_calloc;
+	ma_real.next_realloc = fake_realloc;
+	ma_real.next_posix_memalign = fake_posix_memalign;
+	ma_real.next_malloc_usable_size = fake_usable;
 }
 
 void fake_uninstall(void)

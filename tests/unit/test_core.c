@@ -478,10 +478,10 @@ static void test_usable_size(void **state)
 	fake.usable_value = 50;
 	assert_int_equal(ma_core_usable_size(p), 100);
 	fake.usable_override = false;
-	size_t (*mus)(void *) = ma_real.malloc_usable_size;
-	ma_real.malloc_usable_size = NULL;
+	size_t (*mus)(void *) = ma_real.next_malloc_usable_size;
+	ma_real.next_malloc_usable_size = NULL;
 	assert_int_equal(ma_core_usable_size(p), 100);
-	ma_real.malloc_usable_size = mus;
+	ma_real.next_malloc_usable_size = mus;
 	assert_int_equal(ma_core_usable_size(NULL), 0);
 	assert_int_equal(DCALL(malloc_usable_size), 6);
 	xfree(p);
@@ -637,7 +637,7 @@ static void *(*orig_realloc)(void *, size_t);
 static void *realloc_move_no_scrub(void *base, size_t n)
 {
 	fake.calls[F_REALLOC]++;
-	void *nb = ma_real.malloc(n);
+	void *nb = ma_real.next_malloc(n);
 	if (nb)
 		memcpy(nb, base, 16 + 100);
 	moved_from = base;
@@ -648,15 +648,15 @@ static void test_realloc_move_invalidates_old_header(void **state)
 {
 	(void)state;
 	void *p = xmalloc(100);
-	orig_realloc = ma_real.realloc;
-	ma_real.realloc = realloc_move_no_scrub;
+	orig_realloc = ma_real.next_realloc;
+	ma_real.next_realloc = realloc_move_no_scrub;
 	void *q = ma_core_realloc(MA_CALL_realloc, p, 200, 0);
-	ma_real.realloc = orig_realloc;
+	ma_real.next_realloc = orig_realloc;
 	assert_non_null(q);
 	assert_ptr_not_equal(q, p);
 	/* The old block is dead; its header must not pass for a live one (block.h's promise). */
 	uint32_t stale = ma_hdr_of(p)->check;
-	ma_real.free(moved_from);
+	ma_real.next_free(moved_from);
 	xfree(q);
 	assert_int_not_equal(stale, ma_hdr_check(p, ma_hdr_key(1)));
 }

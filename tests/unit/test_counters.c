@@ -8,6 +8,7 @@
 
 #include "core.h"
 #include "counters.h"
+#include "init.h"
 #include "thread.h"
 
 static unsigned registry_len(void)
@@ -77,7 +78,7 @@ static void test_claim_release_reuse(void **state)
 	 * every record before it in the list is in use (claim takes the first free one). */
 	ma_own_add(&b->blocks, 5);
 	ma_own_add(&b->bytes, 500);
-	ma_registry_release(b);
+	ma_live_release(b);
 	assert_int_equal(ma_load_relaxed(&b->in_use), 0);
 	assert_int_equal(registry_in_use(), used0 + 2);
 	struct ma_thread *b2 = ma_registry_claim();
@@ -87,15 +88,15 @@ static void test_claim_release_reuse(void **state)
 
 	/* An owner's record holds the owner's live share: released, it stays in use. */
 	b2->is_owner = true;
-	ma_registry_release(b2);
+	ma_live_release(b2);
 	assert_int_equal(ma_load_relaxed(&b2->in_use), 1);
 	struct ma_thread *next = ma_registry_claim();
 	assert_ptr_not_equal(next, b2);
-	ma_registry_release(next);
+	ma_live_release(next);
 	b2->is_owner = false;
-	ma_registry_release(b2);
-	ma_registry_release(a);
-	ma_registry_release(c);
+	ma_live_release(b2);
+	ma_live_release(a);
+	ma_live_release(c);
 	assert_int_equal(registry_in_use(), used0);
 }
 
@@ -119,7 +120,7 @@ static void test_chunk_growth(void **state)
 	ma_snapshot_process(&s);
 	assert_int_equal(s.threads, used0 + N);
 	for (unsigned i = 0; i < N; i++)
-		ma_registry_release(r[i]);
+		ma_live_release(r[i]);
 	unsigned len1 = registry_len();
 	assert_int_equal(registry_in_use(), used0);
 	/* Claiming them again maps nothing new. */
@@ -127,7 +128,7 @@ static void test_chunk_growth(void **state)
 		r[i] = ma_registry_claim();
 	assert_int_equal(registry_len(), len1);
 	for (unsigned i = 0; i < N; i++)
-		ma_registry_release(r[i]);
+		ma_live_release(r[i]);
 }
 
 static void test_snapshot_sums(void **state)
@@ -174,8 +175,8 @@ static void test_snapshot_sums(void **state)
 	assert_int_equal(st.blocks - a0.blocks, 3);
 	assert_int_equal(st.threads, 1);
 	/* A released record still counts in the totals, not in threads. */
-	ma_registry_release(a);
-	ma_registry_release(b);
+	ma_live_release(a);
+	ma_live_release(b);
 	struct ma_snapshot s2;
 	ma_snapshot_process(&s2);
 	assert_int_equal(s2.blocks, s1.blocks);
@@ -194,7 +195,7 @@ static void test_snapshot_thread_live_never_negative(void **state)
 	ma_snapshot_thread(a, &s);
 	assert_int_equal(s.live_bytes, 0);
 	assert_int_equal(s.live_blocks, 0);
-	ma_registry_release(a);
+	ma_live_release(a);
 }
 
 /* The owner: its record, set up as ma_init_thread_started does for the first thread. */
@@ -220,7 +221,7 @@ static void drop_owner(struct ma_thread *o)
 {
 	o->is_owner = false;
 	atomic_store(&ma_live.owner, process_owner);
-	ma_registry_release(o);
+	ma_live_release(o);
 }
 
 /* A block born / dying as the core accounts it: record first, then the live counter. */
@@ -228,7 +229,7 @@ static void born(struct ma_thread *r, int64_t size)
 {
 	ma_own_add(&r->blocks, 1);
 	ma_own_add(&r->bytes, (uint64_t)size);
-	ma_live_grow(r, size, 1, true);
+	ma_live_grow(r, size, 1, true, ma_load_relaxed(&r->busy) > 1);
 }
 
 static void died(struct ma_thread *r, int64_t size)
@@ -358,7 +359,7 @@ static void test_non_owner_batching(void **state)
 	/* Releasing a record flushes what it holds. */
 	born(n, 10);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), MA_LIVE_SLACK_BYTES);
-	ma_registry_release(n);
+	ma_live_release(n);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), MA_LIVE_SLACK_BYTES + 10);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_blocks), 2);
 	assert_int_equal(n->pend_bytes, 0);
@@ -384,7 +385,7 @@ static void test_live_reset(void **state)
 	assert_true(ma_load_relaxed(&ma_live.peak_serial) > serial);
 	died(n, MA_LIVE_SLACK_BYTES);
 	ma_live_reset();
-	ma_registry_release(n);
+	ma_live_release(n);
 }
 
 /* Runs last: it zeroes every record in the process, as a fork child does. */
@@ -394,7 +395,7 @@ static void test_reset_after_fork(void **state)
 	struct ma_thread *self = ma_registry_claim();
 	struct ma_thread *other = ma_registry_claim();
 	struct ma_thread *gone = ma_registry_claim();
-	ma_registry_release(gone);
+	ma_live_release(gone);
 	unsigned len = registry_len();
 	static int marker;
 	for (struct ma_thread *r = ma_registry_first(); r; r = r->next) {
@@ -413,7 +414,7 @@ static void test_reset_after_fork(void **state)
 		r->tier2 = &marker;
 	}
 	atomic_store(&ma_live.owner, other);
-	ma_registry_reset_after_fork(self, 9);
+	ma_init_records_after_fork(self, 9);
 
 	assert_int_equal(registry_len(), len); /* links survive */
 	for (struct ma_thread *r = ma_registry_first(); r; r = r->next) {

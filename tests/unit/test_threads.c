@@ -44,7 +44,7 @@ static void give_back(struct ma_thread *t, void *me)
 {
 	check(t->tier2 == me);
 	t->tier2 = NULL;
-	ma_registry_release(t);
+	ma_live_release(t);
 }
 
 static void *worker(void *arg)
@@ -59,7 +59,7 @@ static void *worker(void *arg)
 			ma_own_add(&t->calls[MA_CALL_malloc], 1);
 			ma_own_add(&t->blocks, 1);
 			ma_own_add(&t->bytes, (uint64_t)size);
-			ma_live_grow(t, size, 1, true);
+			ma_live_grow(t, size, 1, true, ma_load_relaxed(&t->busy) > 1);
 			if (i % 3 == 0) { /* a third of them freed again */
 				ma_own_add(&t->frees, 1);
 				ma_own_add(&t->freed_bytes, (uint64_t)size);
@@ -137,7 +137,7 @@ static void test_concurrent_registry_and_live(void **state)
 		int64_t size = 64 + (i % 5);
 		ma_own_add(&owner->blocks, 1);
 		ma_own_add(&owner->bytes, (uint64_t)size);
-		ma_live_grow(owner, size, 1, true);
+		ma_live_grow(owner, size, 1, true, ma_load_relaxed(&owner->busy) > 1);
 		owner_live += size;
 		if (i % 2) {
 			ma_own_add(&owner->frees, 1);
@@ -173,7 +173,7 @@ static void test_concurrent_registry_and_live(void **state)
 	assert_int_equal(s1.threads, s0.threads + 1);
 	owner->is_owner = false;
 	atomic_store(&ma_live.owner, process_owner);
-	ma_registry_release(owner);
+	ma_live_release(owner);
 }
 
 int main(void)

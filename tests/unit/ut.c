@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "report.h"
+
+/* The lifecycle linked as the preload library has it: init.c (its
+ * constructor registers the main thread) and report.c (the destructor). */
+void (*const ut_lifecycle[])(void) = { ma_init_freeze, ma_report_at_exit_once };
 
 void ut_init(void)
 {
