@@ -17,6 +17,11 @@
 void *ma_os_map(size_t bytes);
 void ma_os_unmap(void *p, size_t bytes);
 size_t ma_os_page_size(void);
+/* A whole regular, non-empty file mapped read-only (private); its size in
+ * *size.  NULL otherwise.  Unmap with ma_os_unmap. */
+const void *ma_os_map_file(int fd, size_t *size);
+/* The inode number of an open file: 0 or -errno. */
+int ma_os_file_inode(int fd, uint64_t *ino);
 
 /* write(2) until done or a hard error; returns 0 or -errno. */
 int ma_os_write_all(int fd, const void *buf, size_t len);

@@ -22,8 +22,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "demangle.h"
@@ -454,19 +452,6 @@ static bool index_lookup(const struct module *m, uint64_t v, struct hit *h)
 
 /* ---- loading modules -------------------------------------------------- */
 
-static const void *map_fd(int fd, size_t *size)
-{
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > (uint64_t)SIZE_MAX)
-		return NULL;
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*size = (size_t)st.st_size;
-	return p;
-}
-
 /* Opens path only if it is the file with this inode (the library may have
  * been rebuilt or replaced since it was mapped). */
 static int open_checked(const char *path, uint64_t ino)
@@ -474,8 +459,8 @@ static int open_checked(const char *path, uint64_t ino)
 	int fd = ma_os_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != ino) {
+	uint64_t have;
+	if (ma_os_file_inode(fd, &have) != 0 || have != ino) {
 		ma_os_close(fd);
 		return -1;
 	}
@@ -528,7 +513,7 @@ static void load_debug_file(struct module *m, const struct elf *main_elf)
 	if (fd < 0)
 		return;
 	size_t size = 0;
-	const void *p = map_fd(fd, &size);
+	const void *p = ma_os_map_file(fd, &size);
 	ma_os_close(fd);
 	if (!p)
 		return;
@@ -536,7 +521,7 @@ static void load_debug_file(struct module *m, const struct elf *main_elf)
 	if (!elf_parse(&d, p, size) || !d.symtab.ok ||
 	    d.build_id_len != main_elf->build_id_len ||
 	    memcmp(d.base + d.build_id_off, id, d.build_id_len) != 0) {
-		munmap((void *)p, size);
+		ma_os_unmap((void *)p, size);
 		return;
 	}
 	m->dbg = p;
@@ -585,14 +570,14 @@ static void load_module(struct module *m)
 			fd = open_checked(g_path, m->ino);
 		}
 		if (fd >= 0) {
-			p = map_fd(fd, &size);
+			p = ma_os_map_file(fd, &size);
 			ma_os_close(fd);
 		}
 	}
 	struct elf e;
 	if (!p || !elf_parse(&e, p, size)) {
 		if (p && !vdso)
-			munmap((void *)p, size);
+			ma_os_unmap((void *)p, size);
 		g_stats.unreadable++;
 		return;
 	}
@@ -612,9 +597,9 @@ static void unload_module(struct module *m)
 	if (m->index)
 		ma_os_unmap(m->index, m->index_bytes);
 	if (m->map && m->owned)
-		munmap((void *)m->map, m->map_size);
+		ma_os_unmap((void *)m->map, m->map_size);
 	if (m->dbg)
-		munmap((void *)m->dbg, m->dbg_size);
+		ma_os_unmap((void *)m->dbg, m->dbg_size);
 	memset(m, 0, sizeof *m);
 }
 

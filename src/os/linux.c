@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -39,6 +40,36 @@ void ma_os_unmap(void *p, size_t bytes)
 {
 	if (p)
 		sys(SYS_munmap, (long)p, (long)bytes, 0, 0);
+}
+
+const void *ma_os_map_file(int fd, size_t *size)
+{
+	/* libc's fstat and mmap are bare system call wrappers (the kernel's
+	 * struct stat differs between architectures): only errno needs keeping. */
+	struct stat st;
+	int saved = errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+		errno = saved;
+		return NULL;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	errno = saved;
+	if (p == MAP_FAILED)
+		return NULL;
+	*size = (size_t)st.st_size;
+	return p;
+}
+
+int ma_os_file_inode(int fd, uint64_t *ino)
+{
+	struct stat st;
+	int saved = errno;
+	int r = fstat(fd, &st) == 0 ? 0 : -errno;
+	errno = saved;
+	if (r == 0)
+		*ino = (uint64_t)st.st_ino;
+	return r;
 }
 
 size_t ma_os_page_size(void)
