@@ -17,6 +17,7 @@
  * same fs, so points whose frames symbolize identically are merged; frame
  * strings are interned.  Both need memory, taken from anonymous mappings.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -136,7 +137,7 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 	              pool_cap * sizeof(uint32_t) + (nsites + 1) * sizeof(struct pp);
 	char *mem = ma_os_map(need);
 	if (!mem) {
-		b->error = b->error ? b->error : -12;
+		b->error = b->error ? b->error : -ENOMEM;
 		return;
 	}
 	t.text = mem;
@@ -167,7 +168,7 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 			frame_string(s->frames[k], str, sizeof str);
 			uint32_t ix = intern(&t, str);
 			if (ix == UINT32_MAX) { /* cannot happen with the sizes above; never write a wrong stack */
-				b->error = b->error ? b->error : -12;
+				b->error = b->error ? b->error : -ENOMEM;
 				ma_os_unmap(mem, need);
 				return;
 			}

@@ -9,6 +9,8 @@
 struct ma_site_table ma_sites;
 
 #define MA_OVERFLOW_SET (1u << 16)
+#define MA_SITE_ARENA_CHUNK (256 * 1024)
+#define MA_SITE_ARENA_LIMIT (64ull * 1024 * 1024)
 
 bool ma_site_table_init(uint64_t buckets)
 {
@@ -96,8 +98,25 @@ static inline uint64_t bucket_word(uint32_t idx, uint64_t hash)
 	return (hash & 0xffffffff00000000ull) | (uint64_t)(idx + 1);
 }
 
-uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
-                        uintptr_t *(*store_frames)(void *ctx, unsigned n), void *ctx)
+static uintptr_t *store_frames(struct ma_site_arena *a, unsigned n)
+{
+	size_t need = (n ? n : 1) * sizeof(uintptr_t);
+	if ((size_t)(a->end - a->cur) < need) {
+		if (ma_load_relaxed(&ma_sites.arena_bytes) + MA_SITE_ARENA_CHUNK > MA_SITE_ARENA_LIMIT)
+			return NULL;
+		char *c = ma_os_map(MA_SITE_ARENA_CHUNK);
+		if (!c)
+			return NULL;
+		ma_add_relaxed(&ma_sites.arena_bytes, MA_SITE_ARENA_CHUNK);
+		a->cur = c;
+		a->end = c + MA_SITE_ARENA_CHUNK;
+	}
+	uintptr_t *p = (uintptr_t *)a->cur;
+	a->cur += need;
+	return p;
+}
+
+uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated, struct ma_site_arena *arena)
 {
 	uint64_t hash = ma_site_hash(frames, n, truncated);
 	uint64_t tag = hash & 0xffffffff00000000ull;
@@ -119,7 +138,7 @@ uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
 		/* Empty: claim a dense site once, fill it, publish it here. */
 		if (!mine) {
 			uint64_t idx = ma_add_relaxed(&ma_sites.used, 1);
-			uintptr_t *copy = idx < ma_sites.capacity ? store_frames(ctx, n) : NULL;
+			uintptr_t *copy = idx < ma_sites.capacity ? store_frames(arena, n) : NULL;
 			if (!copy) {
 				if (idx >= ma_sites.capacity)
 					ma_store_relaxed(&ma_sites.used, ma_sites.capacity);

@@ -95,19 +95,25 @@ struct ma_site_table {
 	ma_au64 *overflow_set;       /* hashes of those stacks */
 	uint64_t overflow_set_mask;
 	uint64_t mapped_bytes;
+	ma_au64 arena_bytes;         /* frame arenas mapped so far (struct ma_site_arena) */
 };
 
 extern struct ma_site_table ma_sites;
 
 bool ma_site_table_init(uint64_t buckets);
 uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated);
+/* Where a thread keeps the frames of the sites it creates: mapped chunks,
+ * never freed; all arenas together stay under a limit (site.c). */
+struct ma_site_arena {
+	char *cur, *end;
+};
+
 /*
- * The site of this stack, inserting it if new.  `store_frames` copies the
- * frames into stable memory (the caller's arena) or returns NULL when out
- * of memory.  Returns a site index (0 = overflow).
+ * The site of this stack, inserting it if new, its frames copied into the
+ * caller's arena (one writer: the calling thread).  Returns a site index
+ * (0 = overflow: the table is full or the arenas are exhausted).
  */
-uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated,
-                        uintptr_t *(*store_frames)(void *ctx, unsigned n), void *ctx);
+uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated, struct ma_site_arena *arena);
 /* In a fork child: zero every site's counters (sites and frames stay). */
 void ma_site_table_reset_counts(void);
 
@@ -118,13 +124,13 @@ MA_INLINE unsigned ma_site_hist_class(uint64_t size)
 	return k < MA_SITE_HIST ? k : MA_SITE_HIST - 1;
 }
 
-/* Plain (owner) or atomic (shared part) read-modify-write. */
-#define PART_ADD(field, v)                                    \
+/* Plain (the owner's part) or atomic (a shared part) read-modify-write of p->field. */
+#define MA_SITE_PART_ADD(p, atomic, field, v)                 \
 	do {                                                  \
 		if (atomic)                                   \
-			ma_add_relaxed(&p->field, (v));       \
+			ma_add_relaxed(&(p)->field, (v));     \
 		else                                          \
-			ma_own_add(&p->field, (v));           \
+			ma_own_add(&(p)->field, (v));         \
 	} while (0)
 
 /*
@@ -142,17 +148,17 @@ MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_e
 		ma_store_relaxed(&p->u, serial);
 	}
 	if (e->frees) {
-		PART_ADD(frees, (uint64_t)e->frees);
-		PART_ADD(freed_bytes, (uint64_t)e->freed_bytes);
-		PART_ADD(death_sum, e->death_sum);
+		MA_SITE_PART_ADD(p, atomic, frees, (uint64_t)e->frees);
+		MA_SITE_PART_ADD(p, atomic, freed_bytes, (uint64_t)e->freed_bytes);
+		MA_SITE_PART_ADD(p, atomic, death_sum, e->death_sum);
 	}
 	if (!e->blocks)
 		return;
-	PART_ADD(blocks, (uint64_t)e->blocks);
-	PART_ADD(bytes, (uint64_t)e->bytes);
-	PART_ADD(birth_sum, e->birth_sum);
+	MA_SITE_PART_ADD(p, atomic, blocks, (uint64_t)e->blocks);
+	MA_SITE_PART_ADD(p, atomic, bytes, (uint64_t)e->bytes);
+	MA_SITE_PART_ADD(p, atomic, birth_sum, e->birth_sum);
 	if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
-		PART_ADD(hist[e->hist_class], 1);
+		MA_SITE_PART_ADD(p, atomic, hist[e->hist_class], 1);
 	if (e->bytes <= e->freed_bytes)
 		return; /* the site's live bytes did not grow: no new high-water mark */
 	/* The site's own high-water mark, over both parts. */

@@ -38,8 +38,6 @@
 #define T2_MEMOS (2u << T2_MEMO_SETS_LOG2)
 #define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= MA_DEPTH_MAX) */
 #define T2_FRAMES (MA_DEPTH_MAX + 1) /* a walk buffer: the deepest MOD_ALLOC_DEPTH, one spare */
-#define T2_ARENA_CHUNK (256 * 1024)
-#define T2_ARENA_LIMIT (64ull * 1024 * 1024)
 
 struct t2_delta {
 	ma_au32 site;
@@ -47,10 +45,6 @@ struct t2_delta {
 	ma_ai64 blocks, bytes, frees, freed_bytes;
 	ma_au64 birth_sum, death_sum;
 	ma_au32 hist[MA_SITE_HIST];
-};
-
-struct t2_arena {
-	char *cur, *end;
 };
 
 struct t2_thread {
@@ -63,8 +57,8 @@ struct t2_thread {
 	ma_au64 truncated_events;     /* this thread's allocations whose stack hit MOD_ALLOC_DEPTH */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[T2_FRAMES];
-	struct t2_arena arena;        /* frames of new sites */
-	struct t2_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
+	struct ma_site_arena arena;        /* frames of new sites */
+	struct ma_site_arena nested_arena; /* the same, for allocations nested in one (signal handlers) */
 	uint32_t memo_mru;            /* bit k: set k's way 1 was used last */
 	struct ma_stack_memo *last_memo; /* the memo the last stack was found in or put in */
 	int64_t pending_abs;
@@ -77,7 +71,6 @@ static struct {
 	unsigned depth;
 	size_t memo_bytes;          /* one memo for walks of `depth` frames, rounded to lines */
 	ma_au32 generation;         /* bumped when frames are rewritten: stale last-stack caches */
-	ma_au64 arena_bytes;       /* frame arenas mapped so far */
 	ma_au64 thread_state_bytes;
 	ma_au64 truncated_events;  /* the same as t2_thread's, for threads without one */
 } t2;
@@ -184,26 +177,6 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	return s;
 }
 
-static uintptr_t *store_frames(void *ctx, unsigned n)
-{
-	struct t2_arena *a = ctx;
-	size_t need = (n ? n : 1) * sizeof(uintptr_t);
-	if ((size_t)(a->end - a->cur) < need) {
-		if (ma_load_relaxed(&t2.arena_bytes) + T2_ARENA_CHUNK > T2_ARENA_LIMIT)
-			return NULL;
-		char *c = ma_os_map(T2_ARENA_CHUNK);
-		if (!c)
-			return NULL;
-		ma_add_relaxed(&t2.arena_bytes, T2_ARENA_CHUNK);
-		a->cur = c;
-		a->end = c + T2_ARENA_CHUNK;
-	}
-	uintptr_t *p = (uintptr_t *)a->cur;
-	a->cur += need;
-	return p;
-}
-
-
 /* Before a thread first writes a shared part: the owner then counts shared parts in its site maxima. */
 MA_INLINE void mark_shared_any(void)
 {
@@ -308,7 +281,7 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 		return 0;
 	uintptr_t frames[T2_FRAMES], diff;
 	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL);
-	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
+	return ma_site_intern(frames, n, *truncated, &s->nested_arena);
 }
 
 /*
@@ -325,7 +298,7 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	if (!diff && key == s->last_key && s->last_generation == gen) {
 		idx = s->last_site;
 	} else {
-		idx = ma_site_intern(s->last_frames, n, *truncated, store_frames, &s->arena);
+		idx = ma_site_intern(s->last_frames, n, *truncated, &s->arena);
 		/* The overflow site is not remembered: the table may have room later. */
 		s->last_key = idx ? key : T2_NO_STACK;
 		s->last_site = idx;
@@ -720,7 +693,7 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	}
 	f->overflow_events = ma_load_relaxed(&ma_sites.overflow_events);
 	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
-	f->profiler_bytes = ma_sites.mapped_bytes + ma_load_relaxed(&t2.arena_bytes) +
+	f->profiler_bytes = ma_sites.mapped_bytes + ma_load_relaxed(&ma_sites.arena_bytes) +
 	                    ma_load_relaxed(&t2.thread_state_bytes);
 	uint64_t want = (n - 1 + f->overflow_stacks) * 4 / 3 + 1;
 	uint64_t b = 64;
