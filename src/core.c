@@ -54,7 +54,7 @@ MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp
 	ma_own_add(&t->bytes, size);
 	if (ma_g.backtraces)
 		ma_tier2_on_alloc(t, user, size, fp);
-	bool ties = ma_live.bump_ties;
+	bool ties = ma_ties.bump;
 	ma_live_grow(t, (int64_t)size, 1, ties, ties && ma_load_relaxed(&t->busy) > 1);
 }
 

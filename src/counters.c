@@ -5,25 +5,26 @@
 #include <string.h>
 
 struct ma_live ma_live;
+struct ma_peak_ties ma_ties;
 
 void ma_live_note_peak(int64_t bytes, int64_t blocks)
 {
 	if (bytes < 0)
 		return; /* others freed the owner's blocks and have not flushed yet */
-	uint64_t cur = ma_load_relaxed(&ma_live.peak_bytes);
+	uint64_t cur = ma_load_relaxed(&ma_live.peak.bytes);
 	while ((uint64_t)bytes > cur) {
-		if (ma_cas_acq_rel(&ma_live.peak_bytes, &cur, (uint64_t)bytes)) {
+		if (ma_cas_acq_rel(&ma_live.peak.bytes, &cur, (uint64_t)bytes)) {
 			cur = (uint64_t)bytes;
 			break;
 		}
 	}
 	/* A tie counts too: DHAT keeps the latest instant of the maximum. */
 	if ((uint64_t)bytes == cur) {
-		ma_store_relaxed(&ma_live.peak_blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
-		ma_store_relaxed(&ma_live.peak_clock, ma_live_clock(NULL));
-		ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
-		ma_store_relaxed(&ma_live.dirty, 0);
-		ma_add_relaxed(&ma_live.peak_serial, 1);
+		ma_store_relaxed(&ma_live.peak.blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
+		ma_store_relaxed(&ma_live.peak.clock, ma_live_clock(NULL));
+		ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
+		ma_store_relaxed(&ma_ties.dirty, 0);
+		ma_add_relaxed(&ma_live.peak.serial, 1);
 	}
 }
 
@@ -35,7 +36,7 @@ void ma_live_grow_slow(struct ma_thread *t)
 	}
 	ma_live_check_peak(ma_live_owner_bytes(t) + ma_load_relaxed(&ma_live.shared_bytes),
 	                   ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks));
-	if (ma_load_relaxed(&t->bytes) >= ma_load_relaxed(&ma_live.sample_owner_at))
+	if (ma_load_relaxed(&t->bytes) >= ma_load_relaxed(&ma_live.clock.owner_sample_at))
 		ma_live_sample(t);
 }
 
@@ -44,10 +45,10 @@ static void timeline_arm(uint64_t next)
 {
 	/* The owner compares its own record's bytes, not the whole clock: translate. */
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
-	uint64_t others = ma_load_relaxed(&ma_live.clock_shared);
+	uint64_t others = ma_load_relaxed(&ma_live.clock.shared);
 	uint64_t own = o ? ma_load_relaxed(&o->bytes) : 0;
 	uint64_t at = next > others ? next - others : 0;
-	ma_store_relaxed(&ma_live.sample_owner_at, at > own ? at : own + 1);
+	ma_store_relaxed(&ma_live.clock.owner_sample_at, at > own ? at : own + 1);
 }
 
 void ma_live_timeline_start(void)
@@ -71,7 +72,7 @@ void ma_live_flush(struct ma_thread *t)
 	t->pend_blocks = 0;
 	t->pend_clock = 0;
 	if (c) {
-		uint64_t now = ma_add_relaxed(&ma_live.clock_shared, (uint64_t)c) + (uint64_t)c;
+		uint64_t now = ma_add_relaxed(&ma_live.clock.shared, (uint64_t)c) + (uint64_t)c;
 		if (now >= ma_timeline_next_clock())
 			ma_live_sample(t);
 	}
@@ -119,8 +120,8 @@ void ma_snapshot_process(struct ma_snapshot *s)
 		s->threads += ma_load_relaxed(&t->in_use) ? 1 : 0;
 	}
 	derive_live(s);
-	s->peak_bytes = ma_load_relaxed(&ma_live.peak_bytes);
-	s->peak_blocks = ma_load_relaxed(&ma_live.peak_blocks);
+	s->peak_bytes = ma_load_relaxed(&ma_live.peak.bytes);
+	s->peak_blocks = ma_load_relaxed(&ma_live.peak.blocks);
 	/* The exact live figure can exceed a batched peak that was never flushed. */
 	if (s->live_bytes > s->peak_bytes || (s->live_bytes == s->peak_bytes && s->peak_bytes == 0)) {
 		s->peak_bytes = s->live_bytes;
@@ -145,11 +146,11 @@ void ma_live_reset(void)
 {
 	ma_store_relaxed(&ma_live.shared_bytes, 0);
 	ma_store_relaxed(&ma_live.shared_blocks, 0);
-	ma_store_relaxed(&ma_live.peak_bytes, 0);
-	ma_store_relaxed(&ma_live.peak_blocks, 0);
-	ma_store_relaxed(&ma_live.clock_shared, 0);
-	ma_store_relaxed(&ma_live.peak_clock, 0);
-	ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
-	ma_store_relaxed(&ma_live.dirty, 1);
-	ma_add_relaxed(&ma_live.peak_serial, 1);
+	ma_store_relaxed(&ma_live.peak.bytes, 0);
+	ma_store_relaxed(&ma_live.peak.blocks, 0);
+	ma_store_relaxed(&ma_live.clock.shared, 0);
+	ma_store_relaxed(&ma_live.peak.clock, 0);
+	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
+	ma_store_relaxed(&ma_ties.dirty, 1);
+	ma_add_relaxed(&ma_live.peak.serial, 1);
 }

@@ -37,37 +37,57 @@
 #define MA_LIVE_SLACK_BYTES  (64 * 1024)
 #define MA_LIVE_SLACK_BLOCKS 256
 
+/* The process's peak: live bytes and blocks at the latest instant of the maximum. */
+struct ma_peak {
+	ma_au64 bytes;
+	ma_au64 blocks;
+	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
+	ma_au64 serial;
+	ma_au64 clock;               /* the allocation clock at the peak */
+};
+
+/*
+ * The allocation clock (bytes allocated so far, the unit of lifetimes and
+ * of the timeline) is the owner's record bytes + `shared` + what others hold
+ * pending: exact and deterministic in a single-threaded program.
+ */
+struct ma_clock {
+	ma_au64 shared;
+	/* The timeline's trigger: the owner takes a sample when its record's
+	 * bytes reach this (the timeline's next clock, translated). */
+	ma_au64 owner_sample_at;
+};
+
 struct ma_live {
 	MA_ALIGNED_LINE struct ma_thread *_Atomic owner; /* whose record holds the owner's share */
 	/*
 	 * One line holds all the owner's fast path reads (the shared parts, the
-	 * peak, the sample trigger): under a workload that streams through the
+	 * peak, the clock's trigger): under a workload that streams through the
 	 * caches (the pool benchmark) each extra line is one more miss per call.
 	 * Writes to it are rare: batched flushes and new peaks.
 	 */
 	MA_ALIGNED_LINE ma_ai64 shared_bytes;
 	ma_ai64 shared_blocks;
-	ma_au64 peak_bytes;
-	ma_au64 peak_blocks;
-	/* The owner takes a timeline sample when its record's bytes reach this. */
-	ma_au64 sample_owner_at;
-	/* The allocation clock (bytes allocated so far, the unit of lifetimes and
-	 * of the timeline) is the owner's record bytes + this + what others hold
-	 * pending: exact and deterministic in a single-threaded program. */
-	ma_au64 clock_shared;
-	/* Bumped on every new peak: lets Tier 2 know its at-peak snapshot is stale. */
-	ma_au64 peak_serial;
-	ma_au64 peak_clock;          /* Tier 2's allocation clock at the peak */
-	/* Tier 2: a tie with the peak is a new peak instant even with equal blocks,
-	 * unless the per-site composition provably equals the last peak's: since
-	 * that instant only one site (first_site) changed, and the total is equal
-	 * again, so that site is too.  Tier 2 sets dirty when another site moves. */
-	MA_ALIGNED_LINE bool bump_ties;
+	struct ma_peak peak;
+	struct ma_clock clock;
+};
+
+extern struct ma_live ma_live;
+
+/*
+ * Tier 2's rule for ties with the peak: a tie is a new peak instant even
+ * with equal blocks, unless the per-site composition provably equals the
+ * last peak's: since that instant only one site (first_site) changed, and
+ * the total is equal again, so that site is too.  Tier 2 sets dirty when
+ * another site moves.  `bump` is set once, when call sites are on.
+ */
+struct ma_peak_ties {
+	MA_ALIGNED_LINE bool bump;
 	ma_au32 first_site;
 	ma_au32 dirty;
 };
 
-extern struct ma_live ma_live;
+extern struct ma_peak_ties ma_ties;
 
 void ma_live_note_peak(int64_t bytes, int64_t blocks);
 void ma_live_flush(struct ma_thread *t);
@@ -94,7 +114,7 @@ MA_INLINE int64_t ma_live_owner_blocks(const struct ma_thread *o)
 /* The allocation clock as the owner thread t sees it: its own record, no pointer chase. */
 MA_INLINE uint64_t ma_live_clock_owner(const struct ma_thread *t)
 {
-	return ma_load_relaxed(&t->bytes) + ma_load_relaxed(&ma_live.clock_shared);
+	return ma_load_relaxed(&t->bytes) + ma_load_relaxed(&ma_live.clock.shared);
 }
 
 /* The allocation clock as seen by t (its own pending share included). */
@@ -103,7 +123,7 @@ MA_INLINE uint64_t ma_live_clock(const struct ma_thread *t)
 	if (MA_LIKELY(t && t->is_owner))
 		return ma_live_clock_owner(t);
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
-	return (o ? ma_load_relaxed(&o->bytes) : 0) + ma_load_relaxed(&ma_live.clock_shared) +
+	return (o ? ma_load_relaxed(&o->bytes) : 0) + ma_load_relaxed(&ma_live.clock.shared) +
 	       (t ? (uint64_t)t->pend_clock : 0);
 }
 
@@ -115,19 +135,19 @@ void ma_live_timeline_start(void);
 /*
  * Live (bytes, blocks) at or above the peak pb: is this a new peak instant?
  * More bytes, or a tie with other blocks; or with call sites (ties, the
- * caller's ma_live.bump_ties) a tie after another site moved (`dirty`).
+ * caller's ma_ties.bump) a tie after another site moved (`dirty`).
  */
 MA_INLINE bool ma_live_new_peak_instant(int64_t bytes, int64_t blocks, uint64_t pb, bool ties)
 {
-	return (uint64_t)bytes != pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak_blocks) ||
-	       (ties && ma_load_relaxed(&ma_live.dirty));
+	return (uint64_t)bytes != pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak.blocks) ||
+	       (ties && ma_load_relaxed(&ma_ties.dirty));
 }
 
 MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 {
-	uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
+	uint64_t pb = ma_load_relaxed(&ma_live.peak.bytes);
 	if (MA_UNLIKELY((uint64_t)bytes >= pb) && bytes >= 0 &&
-	    ma_live_new_peak_instant(bytes, blocks, pb, ma_live.bump_ties))
+	    ma_live_new_peak_instant(bytes, blocks, pb, ma_ties.bump))
 		ma_live_note_peak(bytes, blocks);
 }
 
@@ -136,7 +156,7 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
  * Returns true when ma_live_grow_slow must run (a new peak, a tie with other
  * blocks, a timeline sample, a non-owner's batch to flush).  It calls
  * nothing itself, so the fast paths keep few registers live across it and
- * can leave through a tail call.  `ties` is ma_live.bump_ties, known to
+ * can leave through a tail call.  `ties` is ma_ties.bump, known to
  * the caller: false on the Tier 1 fast path, true on Tier 2's.
  * Budget (owner): 4 loads of lines in L1, 2 compares; a tie (the usual case
  * in a steady alloc/free loop) adds 4 loads and 1 compare.
@@ -147,13 +167,13 @@ MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t bl
 		uint64_t own = ma_load_relaxed(&t->bytes);
 		int64_t live = (int64_t)(own - ma_load_relaxed(&t->freed_bytes)) +
 		               ma_load_relaxed(&ma_live.shared_bytes);
-		uint64_t pb = ma_load_relaxed(&ma_live.peak_bytes);
+		uint64_t pb = ma_load_relaxed(&ma_live.peak.bytes);
 		if (MA_UNLIKELY((uint64_t)live >= pb)) {
 			int64_t n = ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks);
 			if (ma_live_new_peak_instant(live, n, pb, ties))
 				return true;
 		}
-		return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.sample_owner_at));
+		return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.clock.owner_sample_at));
 	}
 	t->pend_bytes += bytes;
 	t->pend_blocks += blocks;

@@ -26,7 +26,7 @@ void ma_report_freeze(struct ma_report *r, bool at_exit)
 	r->wall_ns = ma_os_monotonic_ns() - ma_g.start_ns;
 	r->at_exit = at_exit;
 	r->clock_end = r->snap.bytes;
-	r->clock_peak = ma_load_relaxed(&ma_live.peak_clock);
+	r->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
 	unsigned n = ma_timeline_copy(r->timeline, MA_TIMELINE_MAX, &r->timeline_interval);
 	/* Insert the peak where it belongs, then the end. */
 	struct ma_timeline_point peak = { r->clock_peak, r->snap.peak_bytes, 0 };

@@ -56,7 +56,7 @@ struct ma_thread {
 	/* Owner-only state of the batched live counter (counters.h). */
 	int64_t pend_bytes;
 	int64_t pend_blocks;
-	int64_t pend_clock;       /* bytes allocated, not yet in ma_live.clock_shared */
+	int64_t pend_clock;       /* bytes allocated, not yet in ma_live.clock.shared */
 	ma_au64 inherited_frees; /* frees of blocks a fork parent allocated */
 	ma_au64 inherited_freed_bytes;
 	ma_au64 foreign_frees;   /* pointers we never handed out, passed through */

@@ -116,9 +116,9 @@ bool ma_tier2_init(const struct ma_options *opt)
 		return false;
 	}
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&ma_tier2_init);
-	ma_store_relaxed(&ma_live.first_site, UINT32_MAX);
-	ma_store_relaxed(&ma_live.dirty, 1);
-	ma_live.bump_ties = true;
+	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
+	ma_store_relaxed(&ma_ties.dirty, 1);
+	ma_ties.bump = true;
 	return true;
 }
 
@@ -200,7 +200,7 @@ static void flush_delta(struct t2_delta *d)
 		.hist_class = UINT32_MAX,
 	};
 	mark_shared_any();
-	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak_serial), &site->own, true);
+	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak.serial), &site->own, true);
 	for (unsigned k = 0; k < MA_SITE_HIST; k++) {
 		uint32_t c = ma_load_relaxed(&d->hist[k]);
 		if (c)
@@ -230,22 +230,22 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 {
 	struct ma_site *site = &ma_sites.sites[idx];
 	if (MA_LIKELY(owner)) {
-		uint32_t first = ma_load_relaxed(&ma_live.first_site);
+		uint32_t first = ma_load_relaxed(&ma_ties.first_site);
 		if (MA_UNLIKELY(first != idx)) { /* see counters.h: which sites moved since the peak */
 			if (first == UINT32_MAX)
-				ma_store_relaxed(&ma_live.first_site, idx);
+				ma_store_relaxed(&ma_ties.first_site, idx);
 			else
-				ma_store_relaxed(&ma_live.dirty, 1);
+				ma_store_relaxed(&ma_ties.dirty, 1);
 		}
-		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak_serial),
+		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak.serial),
 		                   ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
 		return;
 	}
-	if (!ma_load_relaxed(&ma_live.dirty)) /* another thread's change: no shortcut for ties */
-		ma_store_relaxed(&ma_live.dirty, 1);
+	if (!ma_load_relaxed(&ma_ties.dirty)) /* another thread's change: no shortcut for ties */
+		ma_store_relaxed(&ma_ties.dirty, 1);
 	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
 		mark_shared_any();
-		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak_serial), &site->own, true);
+		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak.serial), &site->own, true);
 		return;
 	}
 	struct t2_delta *d = &s->cache[idx & (T2_CACHE - 1)];
@@ -639,7 +639,7 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	if (!tot)
 		return false;
 	uint32_t *ix = (uint32_t *)(tot + n);
-	uint64_t serial = ma_load_relaxed(&ma_live.peak_serial);
+	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
 	for (uint64_t i = 0; i < n; i++) {
 		add_part(&tot[i], &ma_sites.sites[i].own, serial);
 		add_part(&tot[i], &ma_sites.sites[i].shared, serial);
@@ -683,7 +683,7 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	f->count = k;
 	f->mapped = bytes;
 	f->clock_end = te;
-	f->clock_peak = ma_load_relaxed(&ma_live.peak_clock);
+	f->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
 	f->table_sites = n;
 	f->truncated_events = ma_load_relaxed(&t2.truncated_events);
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {

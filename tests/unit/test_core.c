@@ -98,8 +98,8 @@ static void assert_live(int64_t bytes, int64_t blocks)
 
 static void assert_peak(uint64_t bytes, uint64_t blocks)
 {
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_bytes), bytes);
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_blocks), blocks);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.bytes), bytes);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.blocks), blocks);
 }
 
 static void *xmalloc(size_t n)

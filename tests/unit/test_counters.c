@@ -241,8 +241,8 @@ static void died(struct ma_thread *r, int64_t size)
 
 static void assert_peak(uint64_t bytes, uint64_t blocks)
 {
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_bytes), bytes);
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_blocks), blocks);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.bytes), bytes);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.blocks), blocks);
 }
 
 static void test_owner_exact_peak(void **state)
@@ -252,7 +252,7 @@ static void test_owner_exact_peak(void **state)
 	ma_live_reset();
 	int64_t base = ma_live_owner_bytes(o);
 	assert_int_equal(base, 0);
-	uint64_t serial = ma_load_relaxed(&ma_live.peak_serial);
+	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
 	born(o, 100);
 	assert_int_equal(ma_live_owner_bytes(o), 100);
 	assert_int_equal(ma_live_owner_blocks(o), 1);
@@ -264,7 +264,7 @@ static void test_owner_exact_peak(void **state)
 	assert_int_equal(ma_live_owner_bytes(o), 0);
 	assert_int_equal(ma_live_owner_blocks(o), 0);
 	assert_peak(150, 2);
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_serial), serial + 2);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.serial), serial + 2);
 	/* The owner's updates never touch the shared part. */
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), 0);
 
@@ -305,7 +305,7 @@ static void test_non_owner_batching(void **state)
 	assert_int_equal(n->pend_bytes, MA_LIVE_SLACK_BYTES - 1);
 	assert_int_equal(n->pend_clock, MA_LIVE_SLACK_BYTES - 1);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), 0);
-	assert_int_equal(ma_load_relaxed(&ma_live.clock_shared), 0);
+	assert_int_equal(ma_load_relaxed(&ma_live.clock.shared), 0);
 	assert_peak(0, 0);
 	/* One byte more reaches the byte threshold: everything pending goes out at once. */
 	born(n, 1);
@@ -314,7 +314,7 @@ static void test_non_owner_batching(void **state)
 	assert_int_equal(n->pend_clock, 0);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), MA_LIVE_SLACK_BYTES);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_blocks), 2);
-	assert_int_equal(ma_load_relaxed(&ma_live.clock_shared), MA_LIVE_SLACK_BYTES);
+	assert_int_equal(ma_load_relaxed(&ma_live.clock.shared), MA_LIVE_SLACK_BYTES);
 	assert_peak(MA_LIVE_SLACK_BYTES, 2);
 
 	/* The block threshold: 255 empty blocks wait, the 256th flushes. */
@@ -341,10 +341,10 @@ static void test_non_owner_batching(void **state)
 	for (int i = 0; i < 16; i++) {
 		born(n, 4096);
 		if (i < 15)
-			assert_int_equal(ma_load_relaxed(&ma_live.clock_shared), MA_LIVE_SLACK_BYTES);
+			assert_int_equal(ma_load_relaxed(&ma_live.clock.shared), MA_LIVE_SLACK_BYTES);
 		died(n, 4096);
 	}
-	assert_int_equal(ma_load_relaxed(&ma_live.clock_shared), 2 * MA_LIVE_SLACK_BYTES);
+	assert_int_equal(ma_load_relaxed(&ma_live.clock.shared), 2 * MA_LIVE_SLACK_BYTES);
 	/* Flushed right after the 16th allocation; its free is pending. */
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), 4096);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_blocks), 1);
@@ -374,15 +374,15 @@ static void test_live_reset(void **state)
 	struct ma_thread *n = ma_registry_claim();
 	n->is_owner = false;
 	born(n, MA_LIVE_SLACK_BYTES);
-	uint64_t serial = ma_load_relaxed(&ma_live.peak_serial);
-	assert_true(ma_load_relaxed(&ma_live.peak_bytes) > 0);
+	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
+	assert_true(ma_load_relaxed(&ma_live.peak.bytes) > 0);
 	ma_live_reset();
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_bytes), 0);
 	assert_int_equal(ma_load_relaxed(&ma_live.shared_blocks), 0);
-	assert_int_equal(ma_load_relaxed(&ma_live.clock_shared), 0);
-	assert_int_equal(ma_load_relaxed(&ma_live.peak_clock), 0);
+	assert_int_equal(ma_load_relaxed(&ma_live.clock.shared), 0);
+	assert_int_equal(ma_load_relaxed(&ma_live.peak.clock), 0);
 	assert_peak(0, 0);
-	assert_true(ma_load_relaxed(&ma_live.peak_serial) > serial);
+	assert_true(ma_load_relaxed(&ma_live.peak.serial) > serial);
 	died(n, MA_LIVE_SLACK_BYTES);
 	ma_live_reset();
 	ma_live_release(n);

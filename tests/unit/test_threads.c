@@ -167,7 +167,7 @@ static void test_concurrent_registry_and_live(void **state)
 	assert_int_equal(live, (int64_t)worker_live + owner_live);
 	assert_int_equal(blocks, (int64_t)(rounds * (b - f)) + OWNER_OPS / 2);
 	/* The peak is at least the final live figure and at most all bytes ever allocated. */
-	uint64_t peak = ma_load_relaxed(&ma_live.peak_bytes);
+	uint64_t peak = ma_load_relaxed(&ma_live.peak.bytes);
 	assert_true(peak >= (uint64_t)live);
 	assert_true(peak <= rounds * by + OWNER_OPS * 68u);
 	assert_int_equal(s1.threads, s0.threads + 1);
