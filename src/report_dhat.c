@@ -116,63 +116,72 @@ static void kv(struct ma_buf *b, const char *k, uint64_t v)
 	ma_buf_u64(b, v);
 }
 
-void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
+/* The program points of one DHAT file, in anonymous memory. */
+struct dhat_work {
+	struct strtab t;
+	uint32_t *fs_pool;   /* every point's frame indices, back to back */
+	struct pp *pps;
+	size_t npp;
+	char *mem;
+	size_t need;
+};
+
+/* Maps room for f's sites: every frame string at its longest (the mapping
+ * is only touched as far as it is used).  False when out of memory. */
+static bool dhat_map(struct dhat_work *w, const struct ma_t2_frozen *f)
 {
-	const struct ma_t2_frozen *f = r->sites;
 	size_t nsites = f ? f->count : 0;
 	size_t frames_total = 0;
 	for (size_t i = 0; i < nsites; i++)
 		frames_total += f->sites[f->order[i]].nframes + 1;
-
-	struct strtab t = { 0 };
-	/* Room for every frame string at its longest: the mapping is only touched
-	 * as far as it is used. */
-	t.cap = MA_DHAT_FRAME_MAX * (frames_total + 16);
-	t.nslots = 64;
-	while (t.nslots < 4 * (frames_total + 16))
-		t.nslots <<= 1;
-	t.order_cap = frames_total + 16;
+	struct strtab *t = &w->t;
+	t->cap = MA_DHAT_FRAME_MAX * (frames_total + 16);
+	t->nslots = 64;
+	while (t->nslots < 4 * (frames_total + 16))
+		t->nslots <<= 1;
+	t->order_cap = frames_total + 16;
 	size_t pool_cap = frames_total + 16;
-	size_t need = t.cap + t.nslots * 2 * sizeof(uint32_t) + t.order_cap * sizeof(uint32_t) +
-	              pool_cap * sizeof(uint32_t) + (nsites + 1) * sizeof(struct pp);
-	char *mem = ma_os_map(need);
-	if (!mem) {
-		b->error = b->error ? b->error : -ENOMEM;
-		return;
-	}
-	t.text = mem;
-	t.slots = (uint32_t *)(mem + t.cap);
-	t.index_of = t.slots + t.nslots;
-	t.order = t.index_of + t.nslots;
-	uint32_t *fs_pool = t.order + t.order_cap;
-	struct pp *pps = (struct pp *)(fs_pool + pool_cap);
-	intern(&t, "[root]");
+	w->need = t->cap + t->nslots * 2 * sizeof(uint32_t) + t->order_cap * sizeof(uint32_t) +
+	          pool_cap * sizeof(uint32_t) + (nsites + 1) * sizeof(struct pp);
+	w->mem = ma_os_map(w->need);
+	if (!w->mem)
+		return false;
+	t->text = w->mem;
+	t->slots = (uint32_t *)(w->mem + t->cap);
+	t->index_of = t->slots + t->nslots;
+	t->order = t->index_of + t->nslots;
+	w->fs_pool = t->order + t->order_cap;
+	w->pps = (struct pp *)(w->fs_pool + pool_cap);
+	intern(t, "[root]");
+	return true;
+}
 
-	/* Symbolize every site's frames into frame indices. */
-	size_t used = 0, npp = 0;
+/* One program point per site, its frames symbolized into frame indices.
+ * False when out of room (never write a wrong stack). */
+static bool dhat_points(struct dhat_work *w, const struct ma_t2_frozen *f)
+{
+	size_t nsites = f ? f->count : 0;
+	size_t used = 0;
 	char str[MA_DHAT_FRAME_MAX];
 	for (size_t i = 0; i < nsites; i++) {
 		const struct ma_site_total *s = &f->sites[f->order[i]];
-		struct pp *p = &pps[npp++];
+		struct pp *p = &w->pps[w->npp++];
 		p->first = (uint32_t)used;
 		p->site = f->order[i];
 		uint64_t h = 7;
 		if (s->is_overflow || s->nframes == 0) {
 			/* The viewer needs a distinct, non-empty frame list. */
-			uint32_t ix = intern(&t, s->is_overflow ? "0x0: [overflow: stacks beyond MOD_ALLOC_BUCKETS]"
-			                                        : "0x0: [no frames captured]");
-			fs_pool[used++] = ix;
+			uint32_t ix = intern(&w->t, s->is_overflow ? "0x0: [overflow: stacks beyond MOD_ALLOC_BUCKETS]"
+			                                           : "0x0: [no frames captured]");
+			w->fs_pool[used++] = ix;
 			h = h * 31 + ix;
 		}
 		for (uint32_t k = 0; k < s->nframes; k++) {
 			frame_string(s->frames[k], str, sizeof str);
-			uint32_t ix = intern(&t, str);
-			if (ix == UINT32_MAX) { /* cannot happen with the sizes above; never write a wrong stack */
-				b->error = b->error ? b->error : -ENOMEM;
-				ma_os_unmap(mem, need);
-				return;
-			}
-			fs_pool[used++] = ix;
+			uint32_t ix = intern(&w->t, str);
+			if (ix == UINT32_MAX) /* cannot happen with the sizes of dhat_map */
+				return false;
+			w->fs_pool[used++] = ix;
 			h = h * 1000003 + ix;
 		}
 		p->n = (uint32_t)(used - p->first);
@@ -187,14 +196,20 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 		p->eb = s->live_bytes;
 		p->ebk = s->live_blocks;
 	}
-	/* Merge program points with identical frame lists (O(n^2) only among equal hashes). */
-	for (size_t i = 0; i < npp; i++) {
+	return true;
+}
+
+/* Merges program points with identical frame lists (O(n^2) only among equal hashes). */
+static void dhat_merge(struct dhat_work *w)
+{
+	struct pp *pps = w->pps;
+	for (size_t i = 0; i < w->npp; i++) {
 		if (pps[i].site == UINT32_MAX)
 			continue;
-		for (size_t j = i + 1; j < npp; j++) {
+		for (size_t j = i + 1; j < w->npp; j++) {
 			struct pp *a = &pps[i], *c = &pps[j];
 			if (c->site == UINT32_MAX || c->hash != a->hash || c->n != a->n ||
-			    memcmp(fs_pool + a->first, fs_pool + c->first, a->n * sizeof(uint32_t)) != 0)
+			    memcmp(w->fs_pool + a->first, w->fs_pool + c->first, a->n * sizeof(uint32_t)) != 0)
 				continue;
 			a->tb += c->tb;
 			a->tbk += c->tbk;
@@ -208,7 +223,11 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 			c->site = UINT32_MAX;
 		}
 	}
+}
 
+static void dhat_write(struct ma_buf *b, const struct ma_report *r, const struct dhat_work *w)
+{
+	const struct ma_t2_frozen *f = r->sites;
 	uint64_t te = f && f->clock_end ? f->clock_end : 1;
 	ma_buf_str(b, "{\"dhatFileVersion\":2,\"mode\":\"heap\",\"verb\":\"Allocated\",\"bklt\":true,\"bkacc\":false");
 	ma_buf_str(b, ",\"tu\":\"bytes allocated\",\"Mtu\":\"MB allocated\"");
@@ -220,8 +239,8 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 	kv(b, "tg", f ? f->clock_peak : 0);
 	ma_buf_str(b, "\n,\"pps\":\n[");
 	bool first = true;
-	for (size_t i = 0; i < npp; i++) {
-		const struct pp *p = &pps[i];
+	for (size_t i = 0; i < w->npp; i++) {
+		const struct pp *p = &w->pps[i];
 		if (p->site == UINT32_MAX)
 			continue;
 		ma_buf_str(b, first ? "{" : "\n,{");
@@ -240,16 +259,32 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
 		for (uint32_t k = 0; k < p->n; k++) {
 			if (k)
 				ma_buf_char(b, ',');
-			ma_buf_u64(b, fs_pool[p->first + k]);
+			ma_buf_u64(b, w->fs_pool[p->first + k]);
 		}
 		ma_buf_str(b, "]}");
 	}
 	ma_buf_str(b, "\n]\n,\"ftbl\":\n[");
-	for (uint32_t i = 0; i < t.count; i++) {
+	for (uint32_t i = 0; i < w->t.count; i++) {
 		if (i)
 			ma_buf_str(b, "\n,");
-		ma_buf_json_str(b, t.text + t.order[i]);
+		ma_buf_json_str(b, w->t.text + w->t.order[i]);
 	}
 	ma_buf_str(b, "\n]\n}\n");
-	ma_os_unmap(mem, need);
+}
+
+void ma_report_dhat(struct ma_buf *b, const struct ma_report *r)
+{
+	struct dhat_work w = { 0 };
+	if (!dhat_map(&w, r->sites)) {
+		b->error = b->error ? b->error : -ENOMEM;
+		return;
+	}
+	if (!dhat_points(&w, r->sites)) {
+		b->error = b->error ? b->error : -ENOMEM;
+		ma_os_unmap(w.mem, w.need);
+		return;
+	}
+	dhat_merge(&w);
+	dhat_write(b, r, &w);
+	ma_os_unmap(w.mem, w.need);
 }
