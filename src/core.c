@@ -158,27 +158,48 @@ void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void *p)
 		ma_thread_leave(t);
 }
 
-static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_t size, uintptr_t fp)
+/* A new block (tracked when t is) for size bytes: realloc(NULL, size). */
+static void *alloc_for_realloc(struct ma_thread *t, enum ma_call call, size_t size, uintptr_t fp)
 {
-	if (!p)
-		return t ? alloc_tracked(t, call, size, size, 0, false, fp) : ma_real_alloc_uncounted(size, 0, false);
-	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
-		free_slow(t, call, p);
-		return NULL;
+	return t ? alloc_tracked(t, call, size, size, 0, false, fp) : ma_real_alloc_uncounted(size, 0, false);
+}
+
+/*
+ * Gives block p (its header h, a copy of it in old) size bytes: the real
+ * realloc, or for an over-aligned block a new block and a copy.  The old
+ * block's header is cleared once the block may be gone.  NULL on failure,
+ * with the old block untouched.
+ */
+static void *resize_block(void *p, struct ma_hdr *h, const struct ma_hdr *old, size_t size)
+{
+	void *base = ma_hdr_base(p, old);
+	void *user;
+	if (old->shift == ma_g.hdr_log2) {
+		/* If the block moves, the real realloc frees it: its header must not
+		 * look live to anyone after that.  Put back if the realloc fails. */
+		h->tag = 0;
+		char *nb = ma_real.next_realloc(base, size + ma_g.hdr_bytes);
+		user = nb ? nb + ma_g.hdr_bytes : NULL;
+		if (!nb)
+			h->tag = old->tag;
+	} else {
+		/* An over-aligned block: realloc promises only malloc's alignment. */
+		uint8_t shift;
+		user = obtain(size, 0, false, &shift);
+		if (user) {
+			memcpy(user, p, old->size < size ? old->size : size);
+			h->tag = 0;
+			ma_real.next_free(base);
+		}
 	}
-	if (ma_boot_owns(p)) {
-		size_t old = ma_boot_size(p);
-		void *n = t ? alloc_tracked(t, call, size, size, 0, false, fp) : ma_real_alloc_uncounted(size, 0, false);
-		if (n)
-			memcpy(n, p, old < size ? old : size);
-		return n;
-	}
-	struct ma_hdr *h = ma_hdr_of(p);
-	if (!is_ours(p, h)) {
-		if (t)
-			ma_own_add(&t->calls[call], 1);
-		return ma_real.next_realloc ? ma_real.next_realloc(p, size) : NULL;
-	}
+	return user;
+}
+
+/* realloc of one of our blocks: resized, then counted as the old block's
+ * death and the new one's birth (DHAT's resize). */
+static void *realloc_ours(struct ma_thread *t, enum ma_call call, void *p, struct ma_hdr *h, size_t size,
+                          uintptr_t fp)
+{
 	if (t)
 		ma_own_add(&t->calls[call], 1);
 	if (size > MA_MAX_REQUEST) {
@@ -191,26 +212,7 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 	struct ma_hdr_site old_ext = { 0, 0, 0 };
 	if (ma_g.backtraces)
 		old_ext = *ma_hdr_site_of(p);
-	void *base = ma_hdr_base(p, &old);
-	void *user;
-	if (old.shift == ma_g.hdr_log2) {
-		/* If the block moves, the real realloc frees it: its header must not
-		 * look live to anyone after that.  Put back if the realloc fails. */
-		h->tag = 0;
-		char *nb = ma_real.next_realloc(base, size + ma_g.hdr_bytes);
-		user = nb ? nb + ma_g.hdr_bytes : NULL;
-		if (!nb)
-			h->tag = old.tag;
-	} else {
-		/* An over-aligned block: realloc promises only malloc's alignment. */
-		uint8_t shift;
-		user = obtain(size, 0, false, &shift);
-		if (user) {
-			memcpy(user, p, old.size < size ? old.size : size);
-			h->tag = 0;
-			ma_real.next_free(base);
-		}
-	}
+	void *user = resize_block(p, h, &old, size);
 	if (!user) {
 		if (t)
 			ma_own_add(&t->failed, 1);
@@ -225,6 +227,31 @@ static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_
 	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
 	born(t, user, size, fp);
 	return user;
+}
+
+/* realloc: the special pointers and sizes first, then our own blocks. */
+static void *realloc_impl(struct ma_thread *t, enum ma_call call, void *p, size_t size, uintptr_t fp)
+{
+	if (!p)
+		return alloc_for_realloc(t, call, size, fp);
+	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+		free_slow(t, call, p);
+		return NULL;
+	}
+	if (ma_boot_owns(p)) {
+		size_t old = ma_boot_size(p);
+		void *n = alloc_for_realloc(t, call, size, fp);
+		if (n)
+			memcpy(n, p, old < size ? old : size);
+		return n;
+	}
+	struct ma_hdr *h = ma_hdr_of(p);
+	if (!is_ours(p, h)) {
+		if (t)
+			ma_own_add(&t->calls[call], 1);
+		return ma_real.next_realloc ? ma_real.next_realloc(p, size) : NULL;
+	}
+	return realloc_ours(t, call, p, h, size, fp);
 }
 
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp)
