@@ -628,62 +628,57 @@ static void sort_desc(const struct ma_site_total *t, uint32_t *ix, size_t n)
 	/* Heap sort leaves the array ascending under `before`: bytes descending. */
 }
 
-bool ma_tier2_freeze(struct ma_t2_frozen *f)
+/* The clock's end: every byte allocated, pending shares included. */
+static uint64_t clock_end(void)
 {
-	memset(f, 0, sizeof *f);
-	uint64_t n = ma_load_relaxed(&ma_sites.used);
-	if (n > ma_sites.capacity)
-		n = ma_sites.capacity;
-	size_t bytes = n * sizeof(struct ma_site_total) + n * sizeof(uint32_t);
-	struct ma_site_total *tot = ma_os_map(bytes);
-	if (!tot)
-		return false;
-	uint32_t *ix = (uint32_t *)(tot + n);
+	uint64_t te = 0;
+	for (struct ma_thread *t = ma_registry_first(); t; t = t->next)
+		te += ma_load_relaxed(&t->bytes);
+	return te;
+}
+
+/* Sums sites [0, n) into tot: both parts, then what threads hold pending. */
+static void sum_sites(struct ma_site_total *tot, uint64_t n)
+{
 	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
 	for (uint64_t i = 0; i < n; i++) {
 		add_part(&tot[i], &ma_sites.sites[i].own, serial);
 		add_part(&tot[i], &ma_sites.sites[i].shared, serial);
 	}
 	add_pending(tot, n);
-	uint64_t te = 0; /* the clock's end: every byte allocated, pending shares included */
-	for (struct ma_thread *t = ma_registry_first(); t; t = t->next)
-		te += ma_load_relaxed(&t->bytes);
-	size_t k = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		struct ma_site_total *o = &tot[i];
-		o->index = (uint32_t)i;
-		o->live_bytes = clamp0(o->live_bytes_signed);
-		o->live_blocks = clamp0(o->live_blocks_signed);
-		o->at_peak_bytes = clamp0(o->at_peak_bytes_signed);
-		o->at_peak_blocks = clamp0(o->at_peak_blocks_signed);
-		/* The high-water mark is at least what the site held at the peak and at exit. */
-		if (o->at_peak_bytes > o->max_bytes) {
-			o->max_bytes = o->at_peak_bytes;
-			o->max_blocks = o->at_peak_blocks;
-		}
-		if (o->live_bytes > o->max_bytes) {
-			o->max_bytes = o->live_bytes;
-			o->max_blocks = o->live_blocks;
-		}
-		/* Every block's (death, or the end) - birth. */
-		uint64_t ends = o->death_sum + o->live_blocks * te;
-		o->lifetime_total = ends > o->birth_sum ? ends - o->birth_sum : 0;
-		if (i < n && ma_sites.sites[i].frames) {
-			o->frames = ma_sites.sites[i].frames;
-			o->nframes = ma_sites.sites[i].nframes;
-			o->truncated = ma_sites.sites[i].truncated;
-		}
-		o->is_overflow = i == 0;
-		if (o->blocks || o->frees)
-			ix[k++] = (uint32_t)i;
+}
+
+/* Site i's figures derived from its sums (te: the clock's end). */
+static void finish_site(struct ma_site_total *o, uint64_t i, uint64_t te)
+{
+	o->index = (uint32_t)i;
+	o->live_bytes = clamp0(o->live_bytes_signed);
+	o->live_blocks = clamp0(o->live_blocks_signed);
+	o->at_peak_bytes = clamp0(o->at_peak_bytes_signed);
+	o->at_peak_blocks = clamp0(o->at_peak_blocks_signed);
+	/* The high-water mark is at least what the site held at the peak and at exit. */
+	if (o->at_peak_bytes > o->max_bytes) {
+		o->max_bytes = o->at_peak_bytes;
+		o->max_blocks = o->at_peak_blocks;
 	}
-	sort_desc(tot, ix, k);
-	f->sites = tot;
-	f->order = ix;
-	f->count = k;
-	f->mapped = bytes;
-	f->clock_end = te;
-	f->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
+	if (o->live_bytes > o->max_bytes) {
+		o->max_bytes = o->live_bytes;
+		o->max_blocks = o->live_blocks;
+	}
+	/* Every block's (death, or the end) - birth. */
+	uint64_t ends = o->death_sum + o->live_blocks * te;
+	o->lifetime_total = ends > o->birth_sum ? ends - o->birth_sum : 0;
+	if (ma_sites.sites[i].frames) {
+		o->frames = ma_sites.sites[i].frames;
+		o->nframes = ma_sites.sites[i].nframes;
+		o->truncated = ma_sites.sites[i].truncated;
+	}
+	o->is_overflow = i == 0;
+}
+
+/* The table's own figures: truncated stacks, overflow, memory, the buckets a run needs. */
+static void table_stats(struct ma_t2_frozen *f, uint64_t n)
+{
 	f->table_sites = n;
 	f->truncated_events = ma_load_relaxed(&t2.truncated_events);
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
@@ -700,6 +695,35 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	while (b < want)
 		b <<= 1;
 	f->buckets_needed = f->overflow_stacks ? b : 0;
+}
+
+bool ma_tier2_freeze(struct ma_t2_frozen *f)
+{
+	memset(f, 0, sizeof *f);
+	uint64_t n = ma_load_relaxed(&ma_sites.used);
+	if (n > ma_sites.capacity)
+		n = ma_sites.capacity;
+	size_t bytes = n * sizeof(struct ma_site_total) + n * sizeof(uint32_t);
+	struct ma_site_total *tot = ma_os_map(bytes);
+	if (!tot)
+		return false;
+	uint32_t *ix = (uint32_t *)(tot + n);
+	sum_sites(tot, n);
+	uint64_t te = clock_end();
+	size_t k = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		finish_site(&tot[i], i, te);
+		if (tot[i].blocks || tot[i].frees)
+			ix[k++] = (uint32_t)i;
+	}
+	sort_desc(tot, ix, k);
+	f->sites = tot;
+	f->order = ix;
+	f->count = k;
+	f->mapped = bytes;
+	f->clock_end = te;
+	f->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
+	table_stats(f, n);
 	/* Frame pointers missing?  Most allocations then come from 1-2 frame stacks. */
 	uint64_t shallow = 0, all = 0;
 	for (size_t i = 0; i < k; i++) {
