@@ -598,7 +598,7 @@ static bool before(const struct ma_site_total *t, uint32_t a, uint32_t b)
 	return a < b; /* ties: by index, for reproducible reports */
 }
 
-static void sift(const struct ma_site_total *t, uint32_t *ix, size_t i, size_t n)
+static void sift_sites(const struct ma_site_total *t, uint32_t *ix, size_t i, size_t n)
 {
 	for (;;) {
 		size_t c = 2 * i + 1;
@@ -618,12 +618,12 @@ static void sift(const struct ma_site_total *t, uint32_t *ix, size_t i, size_t n
 static void sort_desc(const struct ma_site_total *t, uint32_t *ix, size_t n)
 {
 	for (size_t i = n / 2; i-- > 0;)
-		sift(t, ix, i, n);
+		sift_sites(t, ix, i, n);
 	for (size_t end = n; end > 1; end--) {
 		uint32_t x = ix[0];
 		ix[0] = ix[end - 1];
 		ix[end - 1] = x;
-		sift(t, ix, 0, end - 1);
+		sift_sites(t, ix, 0, end - 1);
 	}
 	/* Heap sort leaves the array ascending under `before`: bytes descending. */
 }
