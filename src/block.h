@@ -50,49 +50,6 @@ struct ma_hdr_site {
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ma_hdr_tag assumes a little-endian layout"
-/* The check key of blocks born in epoch `epoch`: a fork child's key differs,
- * so the fast free tests "ours and not inherited" with one compare. */
-MA_INLINE uint32_t ma_hdr_key(uint16_t epoch)
-{
-	return ma_g.cookie ^ ((uint32_t)epoch * 0x9E3779B9u);
-}
-
-/* A record's header keys for fork generation `epoch` (cached in the record). */
-MA_INLINE void ma_hdr_keys_set(struct ma_thread *t, uint16_t epoch)
-{
-	t->epoch = epoch;
-	t->key = ma_hdr_key(epoch);
-	t->tag_hi = ma_hdr_tag(0, epoch, ma_g.hdr_log2);
-}
-
-MA_INLINE void ma_hdr_set(void *user, uint64_t size, uint32_t key, uint16_t epoch, uint8_t shift)
-{
-	struct ma_hdr *h = ma_hdr_of(user);
-	h->size = size;
-	h->tag = ma_hdr_tag(ma_hdr_check(user, key), epoch, shift);
-}
-
-/* The tag of a block of t's with the usual offset (what the fast free expects). */
-MA_INLINE uint64_t ma_hdr_tag_own(const void *user, const struct ma_thread *t)
-{
-	return ma_hdr_check(user, t->key) | t->tag_hi;
-}
-
-/* The same for a block of t's with the usual offset: two stores. */
-MA_INLINE void ma_hdr_set_own(void *user, uint64_t size, const struct ma_thread *t)
-{
-	struct ma_hdr *h = ma_hdr_of(user);
-	h->size = size;
-	h->tag = ma_hdr_tag_own(user, t);
-}
-
-/* Did this process (of any fork generation) write h?  Not a proof for a
- * pointer from elsewhere: see the probability above. */
-MA_INLINE bool ma_hdr_is_ours(const void *user, const struct ma_hdr *h)
-{
-	return h->check == ma_hdr_check(user, ma_hdr_key(h->epoch));
-}
-
 #endif
 
 /* The tag word of a header: check, epoch and shift as laid out above. */
