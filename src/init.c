@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -179,8 +178,7 @@ void ma_init_freeze(void)
 	/* Every thread now either saw the flag or set its busy mark before looking
 	 * (thread.h): after this barrier, its mark is visible here. */
 	if (!ma_g.membarrier_ok || ma_os_membarrier() != 0) {
-		struct timespec ts = { 0, 2000000 }; /* no membarrier: give in-flight updates 2 ms */
-		nanosleep(&ts, NULL);
+		ma_os_sleep_ns(2000000); /* no membarrier: give in-flight updates 2 ms */
 	}
 	struct ma_thread *self = ma_thread_self();
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {

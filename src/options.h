@@ -41,6 +41,13 @@ struct ma_options {
 	uint64_t depth;
 	uint64_t quiet;
 	uint64_t report;
+	/* Test hooks, not in MA_OPTIONS (undocumented, never in the report):
+	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file
+	 * (after announcing it on stderr) so that a test can kill it there;
+	 * MOD_ALLOC_TEST_NO_TMPFILE=1 takes the path for file systems without
+	 * O_TMPFILE.  Used by tests/stress (case sigkill). */
+	uint64_t test_pause_ms;
+	uint64_t test_no_tmpfile;
 };
 
 /*

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fmt.h"
@@ -126,12 +125,9 @@ ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid
 /* Renames tmp to dst unless dst exists (a file, a directory, a symlink). */
 static int rename_noreplace(const char *tmp, const char *dst)
 {
-	int saved = errno;
-	long r = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, dst, 1 /* RENAME_NOREPLACE */);
-	int err = r < 0 ? errno : 0;
-	errno = saved;
-	if (err != EINVAL && err != ENOSYS)
-		return -err;
+	int err = ma_os_rename_noreplace(tmp, dst);
+	if (err != -EINVAL && err != -ENOSYS)
+		return err;
 	/* Filesystems without renameat2 flags: link(2) also refuses to replace. */
 	int lr = ma_os_link(tmp, dst);
 	if (lr == 0)
@@ -156,13 +152,80 @@ static int with_suffix(char *out, size_t cap, const char *path, unsigned n)
 	return b.truncated ? -ENAMETOOLONG : 0;
 }
 
-int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
-                         char *final, size_t cap)
+/* Runs the writer into fd; 0 or the first write error.  The test hook
+ * (options.h) stops here, mid-file, to be killed. */
+static int write_body(int fd, ma_report_writer writer, const struct ma_report *r)
 {
-	char path[MA_PATH_MAX], tmp[MA_PATH_MAX + 64];
-	ssize_t n = ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd);
-	if (n < 0)
-		return (int)n;
+	char storage[16384];
+	struct ma_buf b;
+	ma_buf_init(&b, storage, sizeof storage, fd);
+	writer(&b, r);
+	if (ma_g.opt.test_pause_ms) {
+		ma_warn("test: pausing mid-write", NULL, NULL, NULL);
+		ma_os_sleep_ns(ma_g.opt.test_pause_ms * 1000000u);
+	}
+	return ma_buf_finish(&b);
+}
+
+/* Names the file at path, or path.1, path.2... when taken (link_one says
+ * -EEXIST); the name given in dst. */
+static int name_noreplace(char *dst, size_t cap, const char *path, size_t n,
+                          int (*link_one)(const void *, const char *), const void *what)
+{
+	int err;
+	memcpy(dst, path, n + 1);
+	for (unsigned i = 1;; i++) {
+		err = link_one(what, dst);
+		if (err != -EEXIST || i > 9999)
+			break;
+		if ((err = with_suffix(dst, cap, path, i)) < 0)
+			break;
+	}
+	return err;
+}
+
+static int link_tmp(const void *tmp, const char *dst) { return rename_noreplace(tmp, dst); }
+static int link_fd(const void *fd, const char *dst) { return ma_os_link_fd(*(const int *)fd, dst); }
+
+/*
+ * The file gets no name until it is whole: written unnamed (O_TMPFILE) in
+ * its directory, then linked in.  A process killed meanwhile leaves
+ * nothing.  Returns -EOPNOTSUPP when the file system cannot do it.
+ */
+static int write_unnamed(const char *path, size_t n, ma_report_writer writer,
+                         const struct ma_report *r, char *dst, size_t cap)
+{
+	char dir[MA_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		memcpy(dir, ".", 2);
+	} else {
+		size_t len = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	if (ma_g.opt.test_no_tmpfile)
+		return -EOPNOTSUPP;
+	int fd = ma_os_open_tmpfile(dir, 0600);
+	if (fd == -EISDIR || fd == -EINVAL || fd == -ENOSYS)
+		fd = -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
+	int err = write_body(fd, writer, r);
+	if (!err)
+		err = name_noreplace(dst, cap, path, n, link_fd, &fd);
+	/* No /proc and no CAP_DAC_READ_SEARCH: the fd cannot be named. */
+	if (err == -ENOENT || err == -EPERM)
+		err = -EOPNOTSUPP;
+	int cerr = ma_os_close(fd);
+	return err ? err : cerr;
+}
+
+/* For file systems without O_TMPFILE: a temporary name, renamed into place. */
+static int write_named_tmp(const char *path, size_t n, ma_report_writer writer,
+                           const struct ma_report *r, char *dst, size_t cap)
+{
+	char tmp[MA_PATH_MAX + 64];
 	struct ma_buf nb;
 	ma_buf_init(&nb, tmp, sizeof tmp, -1);
 	ma_buf_str(&nb, path);
@@ -177,11 +240,7 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 	int fd = ma_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fd;
-	char storage[16384];
-	struct ma_buf b;
-	ma_buf_init(&b, storage, sizeof storage, fd);
-	writer(&b, r);
-	int err = ma_buf_finish(&b);
+	int err = write_body(fd, writer, r);
 	int cerr = ma_os_close(fd);
 	if (!err)
 		err = cerr;
@@ -189,19 +248,24 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 		ma_os_unlink(tmp); /* a full disk leaves nothing behind */
 		return err;
 	}
-	char dst[MA_PATH_MAX];
-	memcpy(dst, path, (size_t)n + 1);
-	for (unsigned i = 1;; i++) {
-		err = rename_noreplace(tmp, dst);
-		if (err != -EEXIST || i > 9999)
-			break;
-		if ((err = with_suffix(dst, sizeof dst, path, i)) < 0)
-			break;
-	}
-	if (err) {
+	err = name_noreplace(dst, cap, path, n, link_tmp, tmp);
+	if (err)
 		ma_os_unlink(tmp);
+	return err;
+}
+
+int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
+                         char *final, size_t cap)
+{
+	char path[MA_PATH_MAX], dst[MA_PATH_MAX];
+	ssize_t n = ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd);
+	if (n < 0)
+		return (int)n;
+	int err = write_unnamed(path, (size_t)n, writer, r, dst, sizeof dst);
+	if (err == -EOPNOTSUPP)
+		err = write_named_tmp(path, (size_t)n, writer, r, dst, sizeof dst);
+	if (err)
 		return err;
-	}
 	if (final && cap) {
 		size_t len = strlen(dst);
 		if (len >= cap)

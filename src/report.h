@@ -2,9 +2,11 @@
 /*
  * report.h: freezing the state into a report and writing it safely.
  *
- * Files are created beside their target under a temporary name (mode 0600,
- * O_EXCL|O_NOFOLLOW), written whole, then renamed into place without ever
- * replacing an existing file: if the target exists (another process of the
+ * Files are created unnamed in their target's directory (O_TMPFILE, mode
+ * 0600), written whole, then linked into place, so a process killed while
+ * writing leaves nothing.  File systems without O_TMPFILE get a temporary
+ * name beside the target (O_EXCL|O_NOFOLLOW), renamed into place.  Neither
+ * ever replaces an existing file: if the target exists (another process of the
  * same template, a planted symlink), ".1", ".2"... is inserted before the
  * extension.  Paths are expanded at write time, so a fork child writes
  * under its own pid.
