@@ -363,6 +363,15 @@ int ma_report_now(const char *tmpl)
 	return err;
 }
 
+/* True when this image made no call at all: no block, no free, no failure. */
+static bool counted_nothing(const struct ma_snapshot *s)
+{
+	uint64_t any = s->blocks | s->frees | s->inherited_frees | s->foreign_frees | s->failed;
+	for (unsigned i = 0; i < MA_CALL_COUNT; i++)
+		any |= s->calls[i];
+	return any == 0;
+}
+
 int ma_report_for_exec(char *path, size_t cap)
 {
 	struct ma_report r;
@@ -370,7 +379,9 @@ int ma_report_for_exec(char *path, size_t cap)
 		return -EDEADLK;
 	ma_report_freeze(&r, true);
 	r.at_exec = true;
-	int err = write_json(ma_g.opt.out, &r, path, cap, true);
+	/* An image that only execs (a shell's child, git's helpers) has nothing
+	 * to say: no report rather than dozens of empty ones. */
+	int err = counted_nothing(&r.snap) ? -ENODATA : write_json(ma_g.opt.out, &r, path, cap, true);
 	ma_report_thaw(&r);
 	unlock_reporting();
 	return err;

@@ -72,7 +72,8 @@ void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 /* Called by the destructor: every configured output, then the summary. */
 void ma_report_at_exit(void);
-/* Before an exec: this image's report, at its final path (in path). 0 or -errno. */
+/* Before an exec: this image's report, at its final path (in path). 0 or -errno;
+ * -ENODATA (and no file) when the image counted nothing at all. */
 int ma_report_for_exec(char *path, size_t cap);
 /* The exec failed: remove that report; the exit report will cover everything. */
 void ma_report_exec_failed(const char *path);

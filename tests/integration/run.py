@@ -289,13 +289,19 @@ def case_fork_threads(ctx):
 
 def case_exec(ctx):
     parent, child = ctx.prog(0), ctx.prog(1)
-    # fork + exec: the parent's report, the child's pre-exec one, the new image's.
-    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=15)
-    pids = sorted(k for k in bypid if isinstance(k, int))
-    check(len(pids) == 2, f"reports {sorted(map(str, bypid))}")
-    (cpid,) = [p for p in pids if f"{p}/exec" in bypid]
-    check(bypid[cpid]["cmd"] == f"{child} child", f"cmd {bypid[cpid]['cmd']}")
-    check(bypid[f"{cpid}/exec"]["cmd"] == f"{parent} {child}", "pre-exec cmd")
+    # fork + exec: the parent's report and the new image's; the child image,
+    # which counted nothing, writes none before its exec.
+    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=12)
+    check(all(isinstance(k, int) for k in bypid) and len(bypid) == 2, f"reports {sorted(map(str, bypid))}")
+    (cpid,) = [p for p, r in bypid.items() if r["cmd"] == f"{child} child"]
+    check(bypid[cpid]["at_exec"] is False and bypid[cpid]["totals"]["blocks"] == 5, "the exec'd image's report")
+    # exec before any allocation: exactly one report, the new image's.
+    res = ctx.run([parent, child, "immediate"])
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 7, f"expected 7 checks\n{res.describe()}")
+    (pid,) = bypid
+    check(sorted(byname) == [f"modalloc.{pid}.json"], f"files {sorted(byname)}")
+    check(bypid[pid]["cmd"] == f"{child} child" and bypid[pid]["at_exec"] is False, f"cmd {bypid[pid]['cmd']}")
     # exec in place: two reports under one pid, neither overwriting the other.
     res = ctx.run([parent, child, "direct"])
     bypid, byname = reports_in(res.outdir)
