@@ -120,10 +120,16 @@ static void boot(void)
 	/* A setuid/setgid program never takes paths or options from the environment. */
 	bool secure = ma_os_is_secure();
 	ma_options_parse(&ma_g.opt, secure ? NULL : environment(), true);
+	/* A DHAT file is made of call sites: asking for one asks for them. */
+	bool for_dhat = ma_g.opt.dhat[0] && !ma_g.opt.backtraces;
+	if (ma_g.opt.dhat[0])
+		ma_g.opt.backtraces = 1;
 	ma_g.backtraces = ma_g.opt.backtraces && ma_tier2_available();
 	if (ma_g.opt.backtraces && !ma_g.backtraces)
-		ma_warn("MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
-		        "counting totals only", NULL, NULL, NULL);
+		ma_warn(for_dhat ? "MOD_ALLOC_DHAT needs call sites but this build captures no stacks on "
+		                   "this CPU; no DHAT file, counting totals only"
+		                 : "MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
+		                   "counting totals only", NULL, NULL, NULL);
 	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
 		ma_g.backtraces = false; /* tier2 said why on stderr */
 	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);

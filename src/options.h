@@ -21,7 +21,7 @@ enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, "modalloc.%p.json", 0, 0, \
 	  "JSON report path template; %p = pid, %% = %; relative paths resolve against the start-up directory") \
 	X(dhat,       "MOD_ALLOC_DHAT",       MA_OPT_PATH, "", 0, 0, \
-	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none") \
+	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none; turns call sites on") \
 	X(backtraces, "MOD_ALLOC_BACKTRACES", MA_OPT_BOOL, "0", 0, 1, \
 	  "1 = Tier 2: capture call sites with the frame-pointer walker") \
 	X(buckets,    "MOD_ALLOC_BUCKETS",    MA_OPT_POW2, "4096", 64, 1048576, \

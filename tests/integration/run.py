@@ -509,6 +509,21 @@ def case_dhat(ctx):
           f"+ {zero[0]} zero-byte requests\n{vres.describe()}")
 
 
+def case_dhat_sites(ctx):
+    """MOD_ALLOC_DHAT alone (no MOD_ALLOC_BACKTRACES) implies call sites: the
+    DHAT file is written, with the same totals as the JSON report."""
+    d = ctx.fresh_dir()
+    res = ctx.run([ctx.prog()], extra={"MOD_ALLOC_DHAT": os.path.join(d, "dhat.%p.json"),
+                                       "MOD_ALLOC_BACKTRACES": None})
+    bypid, _ = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 5, f"expected 5 checks\n{res.describe()}")
+    ((pid, r),) = bypid.items()
+    check(r["config"]["backtraces"] is True and len(r["sites"]) >= 3,
+          f"no call sites: config {r['config']}, {len(r.get('sites', []))} sites")
+    check(os.listdir(d) == [f"dhat.{pid}.json"], f"DHAT files: {os.listdir(d)}")
+    check(dhat_totals(os.path.join(d, f"dhat.{pid}.json")) == (3100, 3), "DHAT totals")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
