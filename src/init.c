@@ -144,6 +144,11 @@ static void boot(void)
 	ma_g.pid = ma_os_getpid();
 	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
 		ma_g.cwd[0] = '\0';
+	/* Output paths that cannot work are said now, not when the run is over. */
+	ma_report_check_template("MOD_ALLOC_OUT", ma_g.opt.out, sizeof ma_g.opt.out, MA_OUT_DEFAULT,
+	                         ma_g.pid, ma_g.cwd);
+	ma_report_check_template("MOD_ALLOC_DHAT", ma_g.opt.dhat, sizeof ma_g.opt.dhat, MA_DHAT_FALLBACK,
+	                         ma_g.pid, ma_g.cwd);
 	read_cmdline();
 	ma_timeline_init();
 	pthread_key_create(&thread_key, thread_exit);

@@ -14,11 +14,15 @@
 #include <stdint.h>
 
 #define MA_PATH_MAX 4096
+/* The default report template; also what a template that cannot work is replaced by. */
+#define MA_OUT_DEFAULT "modalloc.%p.json"
+/* What a MOD_ALLOC_DHAT template that cannot work is replaced by. */
+#define MA_DHAT_FALLBACK "dhat.%p.json"
 
 enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 
 #define MA_OPTIONS(X) \
-	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, "modalloc.%p.json", 0, 0, \
+	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, MA_OUT_DEFAULT, 0, 0, \
 	  "JSON report path template; %p = pid, %% = %; relative paths resolve against the start-up directory") \
 	X(dhat,       "MOD_ALLOC_DHAT",       MA_OPT_PATH, "", 0, 0, \
 	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none; turns call sites on") \

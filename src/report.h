@@ -59,6 +59,18 @@ void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_
  */
 ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd);
 
+/*
+ * Start-up check of an output template (report_path.c): a directory (an
+ * existing one, or a template ending in '/') becomes DIR/<fallback's name>;
+ * a template that cannot work (unknown %-escape, too long, a directory that
+ * is missing or where files cannot be created) is replaced by fallback after
+ * one line on stderr.  The template is rewritten in place (cap bytes).
+ * Returns false when it was replaced.  An empty template or the fallback
+ * itself is left alone.
+ */
+bool ma_report_check_template(const char *var, char *tmpl, size_t cap, const char *fallback,
+                              pid_t pid, const char *cwd);
+
 typedef void (*ma_report_writer)(struct ma_buf *b, const struct ma_report *r);
 
 /* Writes one file with `writer`; final path in `final` (cap bytes).  0 or -errno. */

@@ -381,25 +381,96 @@ def case_paths(ctx):
         check(len(lines) == 1 and path in lines[0] and reason in lines[0],
               f"expected one stderr line naming {path} and '{reason}'\n{res.describe()}")
 
-    # A missing directory, and a path under a regular file (root ignores modes).
-    for path, reason in (("/nonexistent-modalloc/dir/x.json", "No such file or directory"),
-                         ("/etc/passwd/x.json", "Not a directory")):
-        res = ctx.run([prog, "exit=4"], out=path, rc=4, stderr_empty=False)
-        one_warning(res, path, reason)
-        check(not os.path.lexists(path), f"{path} exists")
-    # A bad %-escape.
+    def default_report(res, d, n_checks=5):
+        """The run's report went to the default template in its start-up directory d."""
+        names = os.listdir(d)
+        check(len(names) == 1 and REPORT_RE.match(names[0]) and not REPORT_RE.match(names[0]).group(2),
+              f"files in the start-up directory: {names}\n{res.describe()}")
+        r = load_report(os.path.join(d, names[0]))
+        check(names[0] == f"modalloc.{r['pid']}.json", f"files: {names}")
+        check(check_expectations(res, {r["pid"]: r}) == n_checks, f"expected {n_checks} checks")
+
+    # Templates that cannot work are said at start-up, in one line, and the
+    # report goes to the default template (modalloc.%p.json, start-up directory).
+    missing = ctx.fresh_dir() + "/missing"
+    for tmpl, line in (
+            ("/nonexistent-modalloc/dir/x.json",
+             'MOD_ALLOC_OUT="/nonexistent-modalloc/dir/x.json": cannot create files in '
+             '"/nonexistent-modalloc/dir": No such file or directory'),
+            ("/etc/passwd/x.json",
+             'MOD_ALLOC_OUT="/etc/passwd/x.json": cannot create files in "/etc/passwd": Not a directory'),
+            (missing + "/",
+             f'MOD_ALLOC_OUT="{missing}/": cannot create files in "{missing}": No such file or directory'),
+            ("bad%q.json", 'MOD_ALLOC_OUT="bad%q.json": unknown %-escape (%p = pid, %% = %)')):
+        d = ctx.fresh_dir()
+        res = ctx.run([prog, "exit=4"], out=tmpl, rc=4, stderr_empty=False, cwd=d)
+        check(warnings_of(res) == [f"modalloc: {line}; using 'modalloc.%p.json' instead"],
+              f"{tmpl}: expected one line\n{res.describe()}")
+        default_report(res, d)
+        check(not os.path.lexists(tmpl) and not os.path.lexists(missing), f"{tmpl} exists")
+    # ... at start-up: the line comes before anything the program writes
+    # (stderr and stdout into one pipe), and also when no report is written.
     d = ctx.fresh_dir()
-    res = ctx.run([prog, "exit=4"], out=os.path.join(d, "bad%q.json"), rc=4, stderr_empty=False)
-    one_warning(res, "bad%q.json", "Invalid argument")
-    check(os.listdir(d) == [], f"files left: {os.listdir(d)}")
+    p = subprocess.run([prog], env=ctx.env(extra={"MOD_ALLOC_OUT": "/nonexistent-modalloc/x.json",
+                                                  "MOD_ALLOC_REPORT": "0"}),
+                       cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    lines = p.stdout.splitlines()
+    check(p.returncode == 0 and len(lines) == 6 and lines[0].startswith("modalloc: ")
+          and "/nonexistent-modalloc" in lines[0] and all(l.startswith("E ") for l in lines[1:]),
+          f"start-up line first expected:\n{p.stdout}")
+    check(os.listdir(d) == [], f"MOD_ALLOC_REPORT=0 wrote {os.listdir(d)}")
+    # A directory means "reports go in it", with or without a trailing slash.
+    for slash in ("", "/"):
+        d = ctx.fresh_dir()
+        res = ctx.run([prog], out=d + slash)
+        (name,) = os.listdir(d)
+        r = load_report(os.path.join(d, name))
+        check(name == f"modalloc.{r['pid']}.json", f"{d + slash}: files {os.listdir(d)}")
+        check(check_expectations(res, {r["pid"]: r}) == 5, "expected 5 checks")
+        check(not os.path.lexists(d + ".1") and not os.path.lexists(d + ".json"), "a file beside the directory")
+    # The same for MOD_ALLOC_DHAT: a directory, and a missing one.
+    d, cwd = ctx.fresh_dir(), ctx.fresh_dir()
+    res = ctx.run([prog], extra={"MOD_ALLOC_DHAT": d}, cwd=cwd)
+    (r,) = reports_in(res.outdir)[0].values()
+    check(os.listdir(d) == [f"dhat.{r['pid']}.json"] and os.listdir(cwd) == [], f"DHAT in {os.listdir(d)}")
+    res = ctx.run([prog], extra={"MOD_ALLOC_DHAT": missing + "/d.json"}, cwd=cwd, stderr_empty=False)
+    (r,) = reports_in(res.outdir)[0].values()
+    check(warnings_of(res) == [f'modalloc: MOD_ALLOC_DHAT="{missing}/d.json": cannot create files in '
+                               f'"{missing}": No such file or directory; using \'dhat.%p.json\' instead'],
+          f"DHAT: one line expected\n{res.describe()}")
+    check(os.listdir(cwd) == [f"dhat.{r['pid']}.json"], f"DHAT in {os.listdir(cwd)}")
+    # A read-only directory: root passes access(2) checks, so the check is a
+    # real attempt.  A read-only tmpfs in a private mount namespace.
+    if subprocess.run(["unshare", "-rm", "true"], stderr=subprocess.DEVNULL).returncode == 0:
+        ro, d = ctx.fresh_dir(), ctx.fresh_dir()
+        res = ctx.run(["unshare", "-rm", "sh", "-c",
+                       'mount -t tmpfs none "$0" && mount -o remount,ro "$0" && LD_PRELOAD="$2" exec "$1" exit=4',
+                       ro, prog, ctx.lib], preload=False, out=ro + "/x.json", rc=4, stderr_empty=False, cwd=d)
+        check(warnings_of(res) == [f'modalloc: MOD_ALLOC_OUT="{ro}/x.json": cannot create files in "{ro}": '
+                                   "Read-only file system; using 'modalloc.%p.json' instead"],
+              f"read-only: one line expected\n{res.describe()}")
+        default_report(res, d)
+    else:
+        print("note: unshare -rm unavailable: the read-only file system case did not run")
     # An unwritable directory, when not root (root writes anywhere).
     if os.geteuid() != 0:
-        d = ctx.fresh_dir()
-        os.chmod(d, 0o500)
-        res = ctx.run([prog], out=os.path.join(d, "x.json"), stderr_empty=False)
-        one_warning(res, os.path.join(d, "x.json"), "Permission denied")
-        os.chmod(d, 0o700)
-        check(os.listdir(d) == [], "files left")
+        ro, d = ctx.fresh_dir(), ctx.fresh_dir()
+        os.chmod(ro, 0o500)
+        res = ctx.run([prog], out=os.path.join(ro, "x.json"), stderr_empty=False, cwd=d)
+        one_warning(res, os.path.join(ro, "x.json"), "Permission denied")
+        os.chmod(ro, 0o700)
+        check(os.listdir(ro) == [], "files left")
+        default_report(res, d)
+    # Failures at exit are still said: the directory removed during the run.
+    d = ctx.fresh_dir()
+    gone = os.path.join(d, "gone")
+    os.mkdir(gone)
+    res = ctx.run([prog, "exit=4", f"rmdir={gone}"], out=os.path.join(gone, "x.json"), rc=4,
+                  stderr_empty=False)
+    one_warning(res, os.path.join(gone, "x.json"), "No such file or directory")
+    check(warnings_of(res)[0].startswith("modalloc: ") and "cannot write report" in warnings_of(res)[0],
+          res.describe())
+    check(os.listdir(d) == [], f"files: {os.listdir(d)}")
 
     # No %p, parent and child: two files, neither overwritten.
     d = ctx.fresh_dir()
