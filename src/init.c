@@ -117,6 +117,10 @@ static void read_cmdline(void)
 
 static void boot(void)
 {
+	/* Every line on stderr names the program: under make, cc1 apart from as. */
+	char exe[MA_PATH_MAX];
+	if (ma_os_readlink("/proc/self/exe", exe, sizeof exe) > 0)
+		ma_fmt_set_program(exe);
 	/* A setuid/setgid program never takes paths or options from the environment. */
 	bool secure = ma_os_is_secure();
 	ma_options_parse(&ma_g.opt, secure ? NULL : environment(), true);

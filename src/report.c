@@ -310,7 +310,7 @@ static void warn_failed(const char *what, const char *tmpl, pid_t pid, int err)
 	}
 	ma_buf_init(&b, msg, sizeof msg, -1);
 	ma_buf_str(&b, what);
-	ma_buf_str(&b, path);
+	ma_buf_str_printable(&b, path);
 	ma_buf_str(&b, ": ");
 	const char *why = strerrordesc_np(-err);
 	ma_buf_str(&b, why ? why : "unknown error");

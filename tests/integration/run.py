@@ -345,9 +345,9 @@ def case_env(ctx):
         lines = warnings_of(res)
         # MOD_ALLOC_QUIET=sometimes falls back to 0: the summary follows the warning.
         if var == "MOD_ALLOC_QUIET":
-            lines = [l for l in lines if not l.startswith("modalloc: pid ") and
-                     not l.startswith("modalloc: report ")]
-        check(len(lines) == 1 and lines[0].startswith("modalloc: ") and var in lines[0],
+            lines = [l for l in lines if not re.match(r"modalloc: integ_simple \(pid \d+\): \d+ allocations", l)
+                     and not l.startswith("modalloc: report ")]
+        check(len(lines) == 1 and re.match(r"modalloc: integ_simple \(pid \d+\): ", lines[0]) and var in lines[0],
               f"{var}={val}: expected one stderr line naming {var}\n{res.describe()}")
         bypid, _ = reports_in(res.outdir)
         check(len(bypid) == 1, f"{var}={val}: {len(bypid)} reports")
@@ -369,7 +369,7 @@ def case_env(ctx):
                   rc=3, stderr_empty=False)
     check(os.listdir(res.outdir) == [], "MOD_ALLOC_REPORT=0 wrote a file")
     lines = warnings_of(res)
-    check(len(lines) == 1 and lines[0].startswith("modalloc: pid ") and "3 allocations" in lines[0],
+    check(len(lines) == 1 and lines[0].startswith("modalloc: integ_simple (pid ") and "3 allocations" in lines[0],
           f"summary line expected\n{res.describe()}")
 
 
@@ -380,6 +380,10 @@ def case_paths(ctx):
         lines = warnings_of(res)
         check(len(lines) == 1 and path in lines[0] and reason in lines[0],
               f"expected one stderr line naming {path} and '{reason}'\n{res.describe()}")
+
+    def lines_of(res):
+        """stderr lines, their head "modalloc: integ_simple (pid N): " cut to "modalloc: "."""
+        return [re.sub(r"^modalloc: integ_simple \(pid \d+\): ", "modalloc: ", l) for l in warnings_of(res)]
 
     def default_report(res, d, n_checks=5):
         """The run's report went to the default template in its start-up directory d."""
@@ -404,7 +408,7 @@ def case_paths(ctx):
             ("bad%q.json", 'MOD_ALLOC_OUT="bad%q.json": unknown %-escape (%p = pid, %% = %)')):
         d = ctx.fresh_dir()
         res = ctx.run([prog, "exit=4"], out=tmpl, rc=4, stderr_empty=False, cwd=d)
-        check(warnings_of(res) == [f"modalloc: {line}; using 'modalloc.%p.json' instead"],
+        check(lines_of(res) == [f"modalloc: {line}; using 'modalloc.%p.json' instead"],
               f"{tmpl}: expected one line\n{res.describe()}")
         default_report(res, d)
         check(not os.path.lexists(tmpl) and not os.path.lexists(missing), f"{tmpl} exists")
@@ -435,7 +439,7 @@ def case_paths(ctx):
     check(os.listdir(d) == [f"dhat.{r['pid']}.json"] and os.listdir(cwd) == [], f"DHAT in {os.listdir(d)}")
     res = ctx.run([prog], extra={"MOD_ALLOC_DHAT": missing + "/d.json"}, cwd=cwd, stderr_empty=False)
     (r,) = reports_in(res.outdir)[0].values()
-    check(warnings_of(res) == [f'modalloc: MOD_ALLOC_DHAT="{missing}/d.json": cannot create files in '
+    check(lines_of(res) == [f'modalloc: MOD_ALLOC_DHAT="{missing}/d.json": cannot create files in '
                                f'"{missing}": No such file or directory; using \'dhat.%p.json\' instead'],
           f"DHAT: one line expected\n{res.describe()}")
     check(os.listdir(cwd) == [f"dhat.{r['pid']}.json"], f"DHAT in {os.listdir(cwd)}")
@@ -446,7 +450,7 @@ def case_paths(ctx):
         res = ctx.run(["unshare", "-rm", "sh", "-c",
                        'mount -t tmpfs none "$0" && mount -o remount,ro "$0" && LD_PRELOAD="$2" exec "$1" exit=4',
                        ro, prog, ctx.lib], preload=False, out=ro + "/x.json", rc=4, stderr_empty=False, cwd=d)
-        check(warnings_of(res) == [f'modalloc: MOD_ALLOC_OUT="{ro}/x.json": cannot create files in "{ro}": '
+        check(lines_of(res) == [f'modalloc: MOD_ALLOC_OUT="{ro}/x.json": cannot create files in "{ro}": '
                                    "Read-only file system; using 'modalloc.%p.json' instead"],
               f"read-only: one line expected\n{res.describe()}")
         default_report(res, d)
@@ -527,8 +531,31 @@ def case_paths(ctx):
     res = ctx.run([prog], out=os.path.join(d, "s.json"), extra={"MOD_ALLOC_QUIET": "0"},
                   stderr_empty=False)
     lines = warnings_of(res)
-    check(len(lines) == 2 and lines[0].startswith("modalloc: pid ") and
+    check(len(lines) == 2 and lines[0].startswith("modalloc: integ_simple (pid ") and
           lines[1] == f"modalloc: report {os.path.join(d, 's.json')}", f"summary:\n{res.describe()}")
+
+
+def case_summary(ctx):
+    """The library's stderr lines: headed with the program's name and pid
+    (a newline in the name shown as '?'), sizes rounded as `modalloc report`
+    rounds them, "1 block" in the singular."""
+    d = ctx.fresh_dir()
+    prog = os.path.join(d, "my\nprog")
+    shutil.copy(ctx.prog(), prog)
+    res = ctx.run([prog], extra={"MOD_ALLOC_QUIET": "0", "MOD_ALLOC_DEPTH": "x"}, stderr_empty=False)
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 5, "expected 5 checks")
+    ((pid, r),) = bypid.items()
+    lines = res.err.split("\n")
+    head = f"modalloc: my?prog (pid {pid}): "
+    check(len(lines) == 4 and lines[3] == "", f"three lines expected\n{res.describe()}")
+    check(lines[0].startswith(head + 'MOD_ALLOC_DEPTH="x" is not a non-negative decimal integer'),
+          f"warning line: {lines[0]!r}")
+    m = re.fullmatch(re.escape(head + "3 allocations, 3.0 KiB; peak 2.0 KiB in 1 block; "
+                               "leaked 2.0 KiB in 1 block; RSS peak ") + r"\d+\.\d (KiB|MiB)", lines[1])
+    check(m, f"summary line: {lines[1]!r}")
+    check(lines[2] == f"modalloc: report {os.path.join(res.outdir, f'modalloc.{pid}.json')}",
+          f"report line: {lines[2]!r}")
 
 
 def case_api(ctx):
