@@ -131,10 +131,12 @@ void ma_buf_bytes_human(struct ma_buf *b, uint64_t v)
 		u++;
 	uint64_t tenths;
 	for (;;) {
+		/* tenths = v * 10 / 2^shift without overflow: rem * 10 < 2^64 as shift <= 60. */
 		unsigned shift = 10 * u;
-		unsigned __int128 x = (unsigned __int128)v * 10;
-		unsigned __int128 rem = x & (((unsigned __int128)1 << shift) - 1), half = (unsigned __int128)1 << (shift - 1);
-		tenths = (uint64_t)(x >> shift);
+		uint64_t mask = (1ull << shift) - 1, half = 1ull << (shift - 1);
+		uint64_t frac10 = (v & mask) * 10;
+		tenths = (v >> shift) * 10 + (frac10 >> shift);
+		uint64_t rem = frac10 & mask;
 		if (rem > half || (rem == half && (tenths & 1)))
 			tenths++;
 		if (tenths < 10240 || u == last)
