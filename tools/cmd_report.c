@@ -216,9 +216,17 @@ static void fold_label(const struct mt_frame *f, FILE *out)
 {
 	char lb[256];
 	const char *label = mt_frame_label(f, lb, sizeof lb);
+	/* Two call sites in one function stay two frames where the line is known. */
+	char *withline = f->file && f->line && !f->inlined
+	                         ? mt_xasprintf("%s (%s:%llu)", label, mt_basename(f->file),
+	                                        (unsigned long long)f->line)
+	                         : NULL;
+	if (withline)
+		label = withline;
 	/* ';' separates frames and a newline ends the record: neither may appear inside. */
 	for (const char *p = label; *p; p++)
 		fputc(*p == ';' ? ':' : (*p == '\n' ? ' ' : *p), out);
+	free(withline);
 }
 
 static void print_collapsed(const struct mt_report *r, bool by_blocks)

@@ -162,8 +162,14 @@ size_t mt_site_first_meaningful(const struct mt_site *s)
 	return 0;
 }
 
-/* The symbolized stack: see model.h.  Separators cannot occur in symbols. */
-static char *site_key(const struct mt_site *s)
+/*
+ * The site keys: see model.h.  Separators cannot occur in symbols.
+ * exact: a frame is its module and offset (the address less the load bias:
+ * the same in every process and run of one binary), or its function when
+ * the offset is unknown.  by_function: its module and function, or module
+ * and offset for "??".
+ */
+static char *site_key(const struct mt_site *s, bool by_function)
 {
 	size_t cap = 1;
 	for (size_t i = 0; i < s->nframes; i++) {
@@ -176,8 +182,9 @@ static char *site_key(const struct mt_site *s)
 		if (is_self_module(f->module) || f->inlined)
 			continue;
 		const char *b = mt_basename(f->module);
-		bool unk = unknown_function(f->function);
-		o += sprintf(o, "%s\x1f%s%s\x1e", b, unk ? "+" : "", unk ? f->offset : f->function);
+		bool off = unknown_function(f->function) ||
+		           (!by_function && strcmp(f->offset, "0x0") != 0 && *f->offset);
+		o += sprintf(o, "%s\x1f%s%s\x1e", b, off ? "+" : "", off ? f->offset : f->function);
 	}
 	*o = '\0';
 	return k;
@@ -243,7 +250,8 @@ static void load_sites(struct loader *ld, struct mt_report *r, json_object *arr)
 		if (!fr)
 			fail(ld, "%s.frames is missing", what);
 		load_frames(ld, fr, s, i);
-		s->key = site_key(s);
+		s->key = site_key(s, false);
+		s->fkey = site_key(s, true);
 	}
 }
 
@@ -430,6 +438,7 @@ void mt_report_free(struct mt_report *r)
 		free(s->frames);
 		free(s->hist);
 		free(s->key);
+		free(s->fkey);
 		free(s->lifetime_unit);
 	}
 	free(r->sites);
@@ -599,6 +608,7 @@ static void copy_site(struct mt_site *d, const struct mt_site *s)
 	*d = *s;
 	d->lifetime_unit = mt_xstrdup(s->lifetime_unit);
 	d->key = mt_xstrdup(s->key);
+	d->fkey = mt_xstrdup(s->fkey);
 	d->hist = mt_xcalloc(s->nhist, sizeof *d->hist);
 	memcpy(d->hist, s->hist, s->nhist * sizeof *d->hist);
 	d->frames = mt_xcalloc(s->nframes, sizeof *d->frames);

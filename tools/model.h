@@ -4,9 +4,14 @@
  * loading with validation, merging several into one, and the "symbolized
  * stack" that names a call site across processes and builds.
  *
- * A site's key is its list of (module basename, function) pairs, innermost
- * first; a frame whose function is "??" uses (module basename, offset)
- * instead.  Addresses never enter the key: they move with ASLR and rebuilds.
+ * A site's key is its list of (module basename, offset in the module)
+ * pairs, innermost first: two sites are one only when every frame is the
+ * same code, as the library's own addresses say within a process, and the
+ * same in every process and run of the binaries (raw addresses never enter
+ * the key: they move with ASLR).  Two call sites in one function stay
+ * apart.  A second key, by function, names each frame by (module basename,
+ * function) instead ((module basename, offset) for "??"): `diff` falls back
+ * to it to pair the sites of two builds, whose offsets differ.
  * Frames inside libmodalloc itself are dropped from keys and labels, and so
  * are inlined frames (added by `modalloc lines`), so that a report keys the
  * same with or without file:line.
@@ -71,7 +76,8 @@ struct mt_site {
 	bool truncated;
 	struct mt_frame *frames; /* innermost first */
 	size_t nframes;
-	char *key;   /* symbolized stack, see above */
+	char *key;   /* exact stack (module + offset per frame), see above */
+	char *fkey;  /* stack by function, see above */
 	bool suppressed; /* set by check */
 };
 
