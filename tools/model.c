@@ -495,16 +495,34 @@ bool mt_report_name(const char *name, uint64_t *pid, unsigned *seq)
 	return strcmp(end, ".json") == 0;
 }
 
+/* Adds path unless the same file (by real path) is already in: each report counts once. */
+static void add_path(char ***paths, char ***real, size_t *n, size_t *cap, char *path)
+{
+	char *rp = realpath(path, NULL);
+	for (size_t i = 0; rp && i < *n; i++)
+		if ((*real)[i] && strcmp((*real)[i], rp) == 0) {
+			free(rp);
+			free(path);
+			return;
+		}
+	if (*n == *cap) {
+		*cap *= 2;
+		*paths = mt_xrealloc(*paths, *cap * sizeof **paths);
+		*real = mt_xrealloc(*real, *cap * sizeof **real);
+	}
+	(*real)[*n] = rp;
+	(*paths)[(*n)++] = path;
+}
+
 size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 {
 	size_t n = 0, cap = nargs + 8;
 	char **paths = mt_xmalloc(cap * sizeof *paths);
+	char **real = mt_xmalloc(cap * sizeof *real);
 	for (size_t a = 0; a < nargs; a++) {
 		struct stat st;
 		if (stat(args[a], &st) != 0 || !S_ISDIR(st.st_mode)) {
-			if (n == cap)
-				paths = mt_xrealloc(paths, (cap *= 2) * sizeof *paths);
-			paths[n++] = mt_xstrdup(args[a]);
+			add_path(&paths, &real, &n, &cap, mt_xstrdup(args[a]));
 			continue;
 		}
 		DIR *d = opendir(args[a]);
@@ -529,13 +547,13 @@ size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 		if (!nf)
 			mt_die(2, "%s: no modalloc.*.json reports in this directory", args[a]);
 		qsort(found, nf, sizeof *found, by_pid);
-		for (size_t i = 0; i < nf; i++) {
-			if (n == cap)
-				paths = mt_xrealloc(paths, (cap *= 2) * sizeof *paths);
-			paths[n++] = found[i].path;
-		}
+		for (size_t i = 0; i < nf; i++)
+			add_path(&paths, &real, &n, &cap, found[i].path);
 		free(found);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(real[i]);
+	free(real);
 	*out = paths;
 	return n;
 }
@@ -720,15 +738,47 @@ static struct mt_report *normalize(struct mt_report *r)
 	return n;
 }
 
+/* What one process image wrote: a copy of a report (another name, another place) matches it. */
+struct image_id {
+	uint64_t pid, wall_ns, blocks, bytes, frees;
+	bool at_exec;
+	char *cmd;
+	const char *path;
+};
+
+static bool same_image(const struct image_id *a, const struct mt_report *r)
+{
+	return a->pid == r->pid && a->wall_ns == r->wall_ns && a->blocks == r->totals.blocks &&
+	       a->bytes == r->totals.bytes && a->frees == r->totals.frees &&
+	       a->at_exec == r->at_exec && strcmp(a->cmd, r->cmd) == 0;
+}
+
 struct mt_report *mt_report_load_merged(char **paths, size_t npaths)
 {
 	struct mt_report *acc = NULL;
+	struct image_id *seen = mt_xcalloc(npaths + 1, sizeof *seen);
+	size_t nseen = 0, dups = 0;
 	for (size_t i = 0; i < npaths; i++) {
 		struct mt_report *r = mt_report_load(paths[i]);
 		if (!r) {
 			mt_report_free(acc);
-			return NULL;
+			acc = NULL;
+			break;
 		}
+		/* Each process image counts once, whatever the number of copies given. */
+		size_t j = 0;
+		while (j < nseen && (r->nfiles != 1 || !same_image(&seen[j], r)))
+			j++;
+		if (j < nseen) {
+			mt_err("%s: the same process image as %s (pid %llu): counted once", paths[i],
+			       seen[j].path, (unsigned long long)r->pid);
+			mt_report_free(r);
+			dups++;
+			continue;
+		}
+		seen[nseen++] = (struct image_id){ r->pid, r->wall_ns, r->totals.blocks,
+		                                   r->totals.bytes, r->totals.frees, r->at_exec,
+		                                   mt_xstrdup(r->cmd), paths[i] };
 		if (!acc) {
 			acc = normalize(r);
 			continue;
@@ -736,9 +786,12 @@ struct mt_report *mt_report_load_merged(char **paths, size_t npaths)
 		mt_report_merge(acc, r);
 		mt_report_free(r);
 	}
-	if (acc && npaths > 1) {
+	for (size_t j = 0; j < nseen; j++)
+		free(seen[j].cmd);
+	free(seen);
+	if (acc && npaths - dups > 1) {
 		free(acc->path);
-		acc->path = mt_xasprintf("%zu reports", npaths);
+		acc->path = mt_xasprintf("%zu reports", npaths - dups);
 		qsort(acc->sites, acc->nsites, sizeof *acc->sites, by_bytes_desc);
 		free(acc->idx);
 		acc->idx = NULL;

@@ -38,8 +38,9 @@ static const char usage[] =
 	"prints a summary of every process when it ends. Exits with PROGRAM's status\n"
 	"(128+N when a signal N killed it).\n"
 	"\n"
-	"  -o, --output DIR   directory for the reports (created, mode 0700, if\n"
-	"                     missing); default: a new ./modalloc.<pid>\n"
+	"  -o, --output DIR   directory for the reports (created with its parents,\n"
+	"                     mode 0700, if missing; one that already holds reports\n"
+	"                     is refused); default: a new ./modalloc.<pid>\n"
 	"  --counters-only    totals only, no call sites (faster)\n"
 	"  --depth N          frames kept per call site (MOD_ALLOC_DEPTH)\n"
 	"  --buckets N        call-site table size (MOD_ALLOC_BUCKETS)\n"
@@ -113,6 +114,19 @@ static char *template_in(const char *dir, const char *name)
 	}
 	sprintf(o, "/%s", name);
 	return out;
+}
+
+/* -o a/b/c: creates a and a/b when missing (mode 0700, as the directory itself). */
+static void make_parents(const char *path)
+{
+	char *p = mt_xstrdup(path);
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			mt_die(2, "cannot create directory %s: %s", p, strerror(errno));
+		*s = '/';
+	}
+	free(p);
 }
 
 struct names {
@@ -310,6 +324,8 @@ int mt_cmd_run(int argc, char **argv)
 	/* The output directory: -o may reuse one; the default is always new. */
 	char *dir_arg = out ? mt_xstrdup(out) : mt_xasprintf("modalloc.%ld", (long)getpid());
 	bool created = false;
+	if (out)
+		make_parents(dir_arg);
 	if (mkdir(dir_arg, 0700) == 0) {
 		created = true;
 	} else if (errno != EEXIST || !out) {
@@ -324,6 +340,10 @@ int mt_cmd_run(int argc, char **argv)
 	char *dir = absolute(dir_arg);
 	struct names before = { 0 }, dhat_before = { 0 };
 	list_reports(dir, &before);
+	/* `modalloc report DIR` must mean this run: never mix it with an earlier one. */
+	if (before.n)
+		mt_die(2, "%s already holds reports (modalloc.*.json) of an earlier run: "
+		          "name a new directory, or remove them", dir_arg);
 	list_files(dir, &dhat_before, is_dhat);
 
 	int errpipe[2];

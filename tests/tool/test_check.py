@@ -115,6 +115,27 @@ class Check(ToolTest):
         self.assertEqual(tool('check', '--max-leaked', '0', '--suppress', sup, unk).stdout, 'ok\n')
         self.assertOneErrorLine(self.check('--suppress', self.path('missing.txt')), 'missing.txt')
 
+    def test_each_report_counts_once(self):
+        """Issue 10: `check DIR DIR/modalloc.N.json` counted that process twice."""
+        d = self.path('run')
+        self.assertEqual(tool('-o', d, EXITCODE, '0').returncode, 0)
+        (p,) = [os.path.join(d, n) for n in os.listdir(d)]
+        for args in ((d, p), (d, d + '/'), (p, os.path.join(d, '..', 'run', os.path.basename(p)))):
+            res = tool('check', '--max-blocks', '3', *args)
+            self.assertEqual((res.returncode, res.stdout, res.stderr), (0, 'ok\n', ''), args)
+            res = tool('check', '--max-blocks', '2', *args)
+            self.assertEqual((res.returncode, res.stdout), (1, 'blocks: 3 > 2 [--max-blocks]\n'))
+        # A copy of the report under another name is the same process image: once, said once.
+        cp = self.path('copy.json')
+        with open(p) as f, open(cp, 'w') as g:
+            g.write(f.read())
+        res = tool('check', '--max-blocks', '3', d, cp)
+        self.assertEqual((res.returncode, res.stdout), (0, 'ok\n'), res.stderr)
+        self.assertEqual(res.stderr, 'modalloc: %s: the same process image as %s (pid %s): '
+                         'counted once\n' % (cp, p, os.path.basename(p).split('.')[1]))
+        res = tool('report', '--format', 'json', d, p)
+        self.assertEqual(__import__('json').loads(res.stdout)['totals']['blocks'], 3)
+
     def test_suppressions_without_sites(self):
         r = write_json(self.path('plain.json'), report(blocks=1, nbytes=10, live=10))
         res = tool('check', '--max-leaked', '10', '--suppress', 'default', r)

@@ -71,13 +71,30 @@ class Run(ToolTest):
         self.assertEqual(len(reports_in(d)), 1)
         self.assertIn('reports in %s ' % os.path.realpath(d), res.stderr.splitlines()[-1])
 
-    def test_existing_output_dir_keeps_old_reports_out_of_the_summary(self):
+    def test_existing_output_dir_with_reports_is_refused(self):
+        """Issue 10: `modalloc report DIR` must cover the new run only: a directory that
+        already holds reports is refused (exit 2, one line) and the program never runs."""
         d = self.path('out')
         self.assertEqual(tool('-o', d, EXITCODE, '0').returncode, 0)
+        old = reports_in(d)
+        res = tool('-o', d, EXITCODE, '0')
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertOneErrorLine(res, d, 'already holds reports')
+        self.assertEqual(reports_in(d), old)
+        # An existing empty directory (or one with other files) is used.
+        e = self.path('empty')
+        os.mkdir(e)
+        with open(os.path.join(e, 'notes.txt'), 'w') as f:
+            f.write('x')
+        self.assertEqual(tool('-o', e, EXITCODE, '0').returncode, 0)
+        self.assertEqual(len(reports_in(e)), 1)
+
+    def test_output_dir_parents_are_created(self):
+        d = self.path('a', 'b', 'c')
         res = tool('-o', d, EXITCODE, '0')
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(len(reports_in(d)), 2)
-        self.assertEqual(len(summary_rows(res.stderr)), 1, res.stderr)
+        self.assertEqual(len(reports_in(d)), 1)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path('a')).st_mode), 0o700)
 
     def test_fork_and_exec_tree(self):
         d = self.path('out')
@@ -137,7 +154,7 @@ class Run(ToolTest):
         self.assertEqual(out, real + '/modalloc.%p.json')
         self.assertEqual((quiet, bt, depth, buckets), ('1', '1', '7', '128'))
         self.assertEqual(dhat, real + '/dhat.%p.json')
-        res = tool('-o', d, '--counters-only', 'sh', '-c', script)
+        res = tool('-o', self.path('out2'), '--counters-only', 'sh', '-c', script)
         pre, _, _, bt, depth, buckets, dhat = res.stdout.split('|')
         self.assertEqual((pre, bt, depth, buckets, dhat), (lib, '0', 'unset', 'unset', 'unset'))
 
