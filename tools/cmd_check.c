@@ -27,7 +27,11 @@ static const char usage[] =
 	"  --suppress FILE    function-name globs (fnmatch), one a line, '#' starts a\n"
 	"                     comment; a call site with a frame whose function (or,\n"
 	"                     when unknown, \"module+0xoffset\") matches is left out of\n"
-	"                     the leaked figure. FILE \"default\" is the shipped list of\n"
+	"                     the leaked figure; \"FUNC@MODULE\" also needs the module\n"
+	"                     (\"??\" for an unknown function). Module names match with\n"
+	"                     or without their version (libstdc++.so.6.0.30 matches\n"
+	"                     libstdc++.so.6 and libstdc++.so).\n"
+	"                     FILE \"default\" is the shipped list of\n"
 	"                     libc/libstdc++ start-up allocations (suppressions.txt).\n"
 	"                     May be given more than once.\n"
 	"  -h, --help         this help\n"
@@ -89,15 +93,65 @@ static void load_patterns(struct patterns *ps, const char *arg)
 	free(path);
 }
 
+/*
+ * The spellings of a module for matching: its base name, and the same
+ * without the version after ".so": "libstdc++.so.6.0.30", "libstdc++.so.6",
+ * "libstdc++.so"; so a list written on one system matches another's
+ * library versions.  Returns how many (1 or 3) were written into out.
+ */
+static size_t module_names(const char *module, char out[3][256])
+{
+	const char *b = mt_basename(module);
+	snprintf(out[0], 256, "%s", b);
+	const char *so = strstr(b, ".so.");
+	if (!so || so[4] < '0' || so[4] > '9')
+		return 1;
+	size_t stem = (size_t)(so - b) + 3; /* through ".so" */
+	size_t major = stem + 1 + strspn(b + stem + 1, "0123456789");
+	snprintf(out[1], 256, "%.*s", (int)major, b);
+	snprintf(out[2], 256, "%.*s", (int)stem, b);
+	return 3; /* out[1] may equal out[0] ("libc.so.6"): no harm */
+}
+
+/*
+ * One pattern against one frame.  "FUNC": the function ("??" frames: as
+ * "module+0xoffset", in each spelling of the module).  "FUNC@MODULE": both
+ * globs must match, the function ("??" when unknown) and the module (any
+ * spelling).
+ */
+static bool frame_matches(const char *pat, const struct mt_frame *f)
+{
+	char names[3][256] = { "", "", "" };
+	size_t nn = module_names(f->module, names);
+	bool unknown = !f->function || !*f->function || strcmp(f->function, "??") == 0;
+	const char *at = strrchr(pat, '@');
+	if (at && at != pat) {
+		char fpat[512];
+		snprintf(fpat, sizeof fpat, "%.*s", (int)(at - pat), pat);
+		if (fnmatch(fpat, unknown ? "??" : f->function, 0) != 0)
+			return false;
+		for (size_t i = 0; i < nn; i++)
+			if (names[i][0] && fnmatch(at + 1, names[i], 0) == 0)
+				return true;
+		return false;
+	}
+	if (!unknown)
+		return fnmatch(pat, f->function, 0) == 0;
+	for (size_t i = 0; i < nn; i++) {
+		char label[1024];
+		snprintf(label, sizeof label, "%s+%s", names[i], f->offset);
+		if (names[i][0] && fnmatch(pat, label, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool suppressed(const struct patterns *ps, const struct mt_site *s)
 {
-	for (size_t i = 0; i < s->nframes; i++) {
-		char lb[256];
-		const char *label = mt_frame_label(&s->frames[i], lb, sizeof lb);
+	for (size_t i = 0; i < s->nframes; i++)
 		for (size_t j = 0; j < ps->n; j++)
-			if (fnmatch(ps->p[j], label, 0) == 0)
+			if (frame_matches(ps->p[j], &s->frames[i]))
 				return true;
-	}
 	return false;
 }
 

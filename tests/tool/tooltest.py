@@ -18,6 +18,8 @@ FORKEXEC = os.environ.get('TOOL_FORKEXEC', '')
 SITES_1 = os.environ.get('TOOL_SITES_1', '')
 SITES_2 = os.environ.get('TOOL_SITES_2', '')
 TWO_SITES = os.environ.get('TOOL_TWO_SITES', '')
+THREADS = os.environ.get('TOOL_THREADS', '')
+CXX = os.environ.get('TOOL_CXX', '')
 HAS_LINES = os.environ.get('TOOL_HAS_LINES', '0') == '1'
 
 
