@@ -116,15 +116,15 @@ static void print_totals(const struct mt_report *r)
 		printf("modalloc report: %s\n", r->path);
 		printf("  pid %llu: %s\n", (unsigned long long)r->pid, mt_trunc(r->cmd, 66, cmd, sizeof cmd));
 	}
-	printf("  allocated  %s in %s blocks\n", mt_human(t->bytes, a, sizeof a),
-	       mt_grouped(t->blocks, b, sizeof b));
-	printf("  freed      %s in %s blocks\n", mt_human(t->freed_bytes, a, sizeof a),
-	       mt_grouped(t->frees, b, sizeof b));
-	printf("  peak       %s in %s blocks%s\n", mt_human(t->peak_bytes, a, sizeof a),
-	       mt_grouped(t->peak_blocks, b, sizeof b),
+	printf("  allocated  %s in %s block%s\n", mt_human(t->bytes, a, sizeof a),
+	       mt_grouped(t->blocks, b, sizeof b), t->blocks == 1 ? "" : "s");
+	printf("  freed      %s in %s block%s\n", mt_human(t->freed_bytes, a, sizeof a),
+	       mt_grouped(t->frees, b, sizeof b), t->frees == 1 ? "" : "s");
+	printf("  peak       %s in %s block%s%s\n", mt_human(t->peak_bytes, a, sizeof a),
+	       mt_grouped(t->peak_blocks, b, sizeof b), t->peak_blocks == 1 ? "" : "s",
 	       r->nfiles > 1 ? " (sum of each process's peak)" : "");
-	printf("  leaked     %s in %s blocks%s\n", mt_human(t->live_bytes, a, sizeof a),
-	       mt_grouped(t->live_blocks, b, sizeof b), r->at_exit ? "" : " (live: not at exit)");
+	printf("  leaked     %s in %s block%s%s\n", mt_human(t->live_bytes, a, sizeof a),
+	       mt_grouped(t->live_blocks, b, sizeof b), t->live_blocks == 1 ? "" : "s", r->at_exit ? "" : " (live: not at exit)");
 	printf("  RSS peak   %s%s\n", mt_human(t->rss_peak_bytes, c, sizeof c),
 	       r->nfiles > 1 ? " (sum)" : "");
 	if (t->failed)
@@ -151,6 +151,9 @@ static void print_totals(const struct mt_report *r)
 	}
 	if (col)
 		putchar('\n');
+	if (r->stacks_shallow_warning)
+		printf("  warning    call stacks end early in code without frame pointers: rebuild\n"
+		       "             with -fno-omit-frame-pointer for whole call sites\n");
 	uint64_t trunc = mt_stacks_get(r, "truncated"), ovf = mt_stacks_get(r, "overflow_events");
 	if (trunc || ovf)
 		printf("  stacks     %llu truncated (raise --depth), %llu overflow events "
@@ -179,9 +182,9 @@ static void print_text(const struct mt_report *r, size_t top)
 	for (size_t i = 0; i < shown; i++) {
 		const struct mt_site *s = order[i];
 		char a[32], b[32], c[32], d[32], line[128];
-		int len = snprintf(line, sizeof line, "#%-3zu %s in %s blocks; at peak %s; leaked %s",
+		int len = snprintf(line, sizeof line, "#%-3zu %s in %s block%s; at peak %s; leaked %s",
 		                   i + 1, mt_human(s->bytes, a, sizeof a),
-		                   mt_grouped(s->blocks, b, sizeof b),
+		                   mt_grouped(s->blocks, b, sizeof b), s->blocks == 1 ? "" : "s",
 		                   mt_human(s->at_peak_bytes, c, sizeof c),
 		                   mt_human(s->live_bytes, d, sizeof d));
 		if (sort_key == S_SHORT && s->blocks && len > 0 && (size_t)len < sizeof line)

@@ -176,25 +176,109 @@ static bool has_name(const struct names *s, const char *name)
 	return false;
 }
 
-static int by_pid(const void *a, const void *b)
+/* One row of the summary: every process image of one executable. */
+struct group {
+	char *name;           /* executable's base name, newlines escaped */
+	size_t images;
+	uint64_t blocks, bytes, max_peak, leaked;
+};
+
+/* "gcc" from "/usr/bin/gcc -O2 -c x.c"; a newline or tab becomes "\n", "\t". */
+static char *exe_name(const char *cmd)
 {
-	const struct mt_report *x = *(struct mt_report *const *)a, *y = *(struct mt_report *const *)b;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1; /* a pid's images in the order they ran */
-	return strcmp(x->path, y->path);
+	size_t len = strcspn(cmd, " ");
+	const char *b = cmd;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '/')
+			b = cmd + i + 1;
+	len -= (size_t)(b - cmd);
+	if (!len)
+		return mt_xstrdup("?");
+	char *out = mt_xmalloc(2 * len + 1), *o = out;
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+			*o++ = '\\';
+			*o++ = b[i] == '\n' ? 'n' : b[i] == '\t' ? 't' : 'r';
+		} else {
+			*o++ = b[i];
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
-static void table_row(const char *pid, const char *cmd, const struct mt_totals *t)
+static int by_bytes(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks > y->blocks ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int site_by_bytes(const void *a, const void *b)
+{
+	const struct mt_site *x = *(const struct mt_site *const *)a;
+	const struct mt_site *y = *(const struct mt_site *const *)b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static void table_row(const char *count, const char *cmd, uint64_t blocks, uint64_t bytes,
+                      uint64_t peak, uint64_t leaked)
 {
 	char c[40], a[32], b[32], p[32], l[32];
-	fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", pid, mt_trunc(cmd, 32, c, sizeof c),
-	        mt_grouped(t->blocks, a, sizeof a), mt_human(t->bytes, b, sizeof b),
-	        mt_human(t->peak_bytes, p, sizeof p), mt_human(t->live_bytes, l, sizeof l));
+	fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", count, mt_trunc(cmd, 32, c, sizeof c),
+	        mt_grouped(blocks, a, sizeof a), mt_human(bytes, b, sizeof b),
+	        mt_human(peak, p, sizeof p), mt_human(leaked, l, sizeof l));
 }
 
-/* The table of every report that appeared in dir during the run. */
+/* Top call sites of the whole tree (reports merged), when there are any. */
+static void top_sites(struct mt_report *const *reps, size_t n)
+{
+	struct mt_report *all = mt_xcalloc(1, sizeof *all);
+	all->path = mt_xstrdup("tree");
+	all->cmd = mt_xstrdup("");
+	all->tool = mt_xstrdup("");
+	all->at_exit = true;
+	for (size_t i = 0; i < n; i++)
+		mt_report_merge(all, reps[i]);
+	if (all->stacks_shallow_warning)
+		mt_err("call stacks end early in code without frame pointers: rebuild the program "
+		       "(and its libraries) with -fno-omit-frame-pointer for whole call sites");
+	if (all->nsites) {
+		const struct mt_site **order = mt_xcalloc(all->nsites, sizeof *order);
+		for (size_t i = 0; i < all->nsites; i++)
+			order[i] = &all->sites[i];
+		qsort(order, all->nsites, sizeof *order, site_by_bytes);
+		size_t shown = all->nsites < 5 ? all->nsites : 5;
+		fprintf(stderr, "top call sites of the tree, by bytes (callers to the right):\n");
+		for (size_t i = 0; i < shown; i++) {
+			const struct mt_site *st = order[i];
+			char a[32], b[32], line[64];
+			char *stack = mt_site_stack_line(st, 4);
+			size_t fi = mt_site_first_meaningful(st);
+			char *where = fi == SIZE_MAX ? mt_xstrdup(stack)
+			                             : mt_xasprintf("%s (%s)", stack,
+			                                            mt_basename(st->frames[fi].module));
+			fprintf(stderr, "%11s %11s block%s  %s\n", mt_human(st->bytes, a, sizeof a),
+			        mt_grouped(st->blocks, b, sizeof b), st->blocks == 1 ? " " : "s",
+			        mt_trunc(where, 56, line, sizeof line));
+			free(where);
+			free(stack);
+		}
+		free(order);
+	}
+	mt_report_free(all);
+}
+
+/*
+ * The summary of every report that appeared in dir during the run: one row
+ * per executable (its process images counted, summed, the largest peak),
+ * by bytes, then the tree, then its top call sites.
+ */
 static void summarize(const char *dir, const struct names *before, pid_t top, bool killed,
                       bool *top_found)
 {
@@ -215,47 +299,74 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 		reps = mt_xrealloc(reps, (n + 1) * sizeof *reps);
 		reps[n++] = r;
 	}
-	qsort(reps, n, sizeof *reps, by_pid);
 	*top_found = false;
-	struct mt_totals all = { 0 };
-	const size_t max_rows = 100;
-	if (n)
-		fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", "pid", "command", "blocks", "bytes",
-		        "peak", "leaked");
+	struct group *g = NULL;
+	size_t ng = 0;
+	struct group all = { 0 };
+	uint64_t *pids = mt_xcalloc(n + 1, sizeof *pids);
+	size_t npids = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct mt_report *r = reps[i];
 		if ((pid_t)r->pid == top)
 			*top_found = true;
-#define X(k) all.k += r->totals.k;
-		MT_TOTALS(X)
-#undef X
-		if (i < max_rows) {
-			char pid[24];
-			snprintf(pid, sizeof pid, "%llu", (unsigned long long)r->pid);
-			/* An image that exec replaced: the same pid goes on as the next row. */
-			char *cmd = r->at_exec ? mt_xasprintf("[until exec] %s", r->cmd) : r->cmd;
-			table_row(pid, cmd, &r->totals);
-			if (cmd != r->cmd)
-				free(cmd);
+		size_t k = 0;
+		while (k < npids && pids[k] != r->pid)
+			k++;
+		if (k == npids)
+			pids[npids++] = r->pid;
+		char *name = exe_name(r->cmd);
+		size_t j = 0;
+		while (j < ng && strcmp(g[j].name, name) != 0)
+			j++;
+		if (j == ng) {
+			g = mt_xrealloc(g, (ng + 1) * sizeof *g);
+			g[ng++] = (struct group){ .name = name };
+		} else {
+			free(name);
+		}
+		struct group *x[2] = { &g[j], &all };
+		for (size_t m = 0; m < 2; m++) {
+			x[m]->images++;
+			x[m]->blocks += r->totals.blocks;
+			x[m]->bytes += r->totals.bytes;
+			x[m]->leaked += r->totals.live_bytes;
+			if (r->totals.peak_bytes > x[m]->max_peak)
+				x[m]->max_peak = r->totals.peak_bytes;
 		}
 	}
-	if (n > max_rows)
-		fprintf(stderr, "%9s  (%zu more processes: modalloc report lists them merged)\n", "...",
-		        n - max_rows);
+	qsort(g, ng, sizeof *g, by_bytes);
+	const size_t max_rows = 20;
+	if (n)
+		fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", "processes", "command", "blocks",
+		        "bytes", "max peak", "leaked");
+	for (size_t i = 0; i < ng; i++) {
+		if (i < max_rows) {
+			char cnt[24];
+			snprintf(cnt, sizeof cnt, "%zu", g[i].images);
+			table_row(cnt, g[i].name, g[i].blocks, g[i].bytes, g[i].max_peak, g[i].leaked);
+		}
+		free(g[i].name);
+	}
+	if (ng > max_rows)
+		fprintf(stderr, "%9s  (%zu more commands: modalloc report lists them merged)\n", "...",
+		        ng - max_rows);
+	free(g);
 	if (n) {
 		/* Images that exec replaced share their pid with the next image. */
-		size_t pids = 0;
-		for (size_t i = 0; i < n; i++)
-			pids += i == 0 || reps[i]->pid != reps[i - 1]->pid;
-		char what[48];
+		char what[64];
 		if (n == 1)
 			snprintf(what, sizeof what, "1 process");
-		else if (pids == n)
-			snprintf(what, sizeof what, "%zu processes (peak: sum)", n);
+		else if (npids == n)
+			snprintf(what, sizeof what, "%zu processes", n);
 		else
-			snprintf(what, sizeof what, "%zu pids, %zu images (peak: sum)", pids, n);
-		table_row("all", what, &all);
+			snprintf(what, sizeof what, "%zu %s, %zu images", npids,
+			         npids == 1 ? "pid" : "pids", n);
+		table_row("all", what, all.blocks, all.bytes, all.max_peak, all.leaked);
+		if (n > 1)
+			fprintf(stderr, "%9s  (max peak: the largest single process's peak)\n", "");
+		top_sites(reps, n);
 	}
+	free(pids);
 	if (!n && (bad || !killed))
 		mt_err("no reports were written%s", bad ? " that could be read" : "");
 	for (size_t i = 0; i < n; i++)

@@ -287,7 +287,7 @@ class Report(ToolTest):
             res = tool('report', path)
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertIn('Top 2 of 2 call sites by bytes:\n', res.stdout)
-            self.assertIn('#1   1000 B in 1 blocks; at peak 1000 B; leaked 1000 B\n'
+            self.assertIn('#1   1000 B in 1 block; at peak 1000 B; leaked 1000 B\n'
                           '     at main (tool-two-sites%s)\n'
                           % (', two_sites.c:13' if annotated else ''), res.stdout)
             self.assertIn('#2   500 B in 50 blocks; at peak 10 B; leaked 0 B\n'
@@ -326,6 +326,21 @@ class Report(ToolTest):
             res = tool('lines', p)
             self.assertEqual(res.returncode, 0, res.stderr)
         check_all(True)
+
+    def test_shallow_warning_and_plurals(self):
+        """Issue 10: stacks.shallow_warning is said in the text; "1 block", not "1 blocks"."""
+        r = report(blocks=1, nbytes=10, live=10, live_blocks=1, peak=10, peak_blocks=1,
+                   sites=[site([frame('main')], blocks=1, nbytes=10, live=10)])
+        p = write_json(self.path('r.json'), r)
+        out = tool('report', p).stdout
+        self.assertIn('  allocated  10 B in 1 block\n', out)
+        self.assertIn('#1   10 B in 1 block; at peak 0 B; leaked 10 B\n', out)
+        self.assertNotIn('warning', out)
+        r['stacks']['shallow_warning'] = True
+        out = tool('report', write_json(p, r)).stdout
+        self.assertIn('  warning    call stacks end early in code without frame pointers: '
+                      'rebuild\n             with -fno-omit-frame-pointer for whole call sites\n',
+                      out)
 
     def test_bad_options(self):
         a = write_json(self.path('a.json'), report_a())

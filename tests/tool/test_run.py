@@ -13,12 +13,12 @@ from tooltest import (EXITCODE, FORKEXEC, SITES_1, TOOL, ToolTest, clean_env, ma
 
 
 def summary_rows(stderr):
-    """The per-process rows of the summary: {pid: (cmd, blocks)}."""
-    rows = {}
+    """The per-command rows of the summary, in order: [(command, processes, blocks)]."""
+    rows = []
     for line in stderr.splitlines():
         m = re.match(r'^\s+(\d+)  (.{32}) +([\d,]+) ', line)
         if m:
-            rows[int(m.group(1))] = (m.group(2).strip(), int(m.group(3).replace(',', '')))
+            rows.append((m.group(2).strip(), int(m.group(1)), int(m.group(3).replace(',', ''))))
     return rows
 
 
@@ -39,9 +39,7 @@ class Run(ToolTest):
         self.assertEqual(len(reps), 1, res.stderr)
         r = next(iter(reps.values()))
         self.check_exitcode_report(r, ' 0')
-        rows = summary_rows(res.stderr)
-        self.assertEqual(list(rows), [r['pid']], res.stderr)
-        self.assertEqual(rows[r['pid']][1], 3)
+        self.assertEqual(summary_rows(res.stderr), [('tool-exitcode', 1, 3)], res.stderr)
         self.assertRegex(res.stderr, r'\n\s+all  1 process\s+3\s+2\.9 KiB\s+2\.9 KiB\s+2\.0 KiB\n')
         last = res.stderr.splitlines()[-1]
         self.assertEqual(last, 'modalloc: reports in %s (modalloc report %s)'
@@ -89,6 +87,19 @@ class Run(ToolTest):
         self.assertEqual(tool('-o', e, EXITCODE, '0').returncode, 0)
         self.assertEqual(len(reports_in(e)), 1)
 
+    def test_summary_groups_by_executable(self):
+        """Issue 10: a tree of many processes is one row per executable (not per pid, not
+        cut to 100), sorted by bytes, with the count of its processes."""
+        d = self.path('out')
+        script = 'for i in 1 2 3 4 5; do "$0" 0; done; "$1" "$0" 0'
+        res = tool('-o', d, 'sh', '-c', script, EXITCODE, FORKEXEC)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rows = summary_rows(res.stderr)
+        self.assertEqual(rows[0], ('tool-exitcode', 6, 18), res.stderr)
+        self.assertEqual([r[0] for r in rows].count('tool-exitcode'), 1)
+        self.assertEqual(len(rows), len({r[0] for r in rows}))
+        self.assertIn(('tool-forkexec', 2, 2), rows)
+
     def test_output_dir_parents_are_created(self):
         d = self.path('a', 'b', 'c')
         res = tool('-o', d, EXITCODE, '0')
@@ -116,11 +127,19 @@ class Run(ToolTest):
         self.assertEqual((before['totals']['blocks'], before['totals']['bytes']), (1, 512))
         self.assertFalse(after['at_exec'])
         self.check_exitcode_report(after, ' 4')
-        # Summary: in the order the images ran, the replaced one marked.
-        rows = [ln for ln in res.stderr.splitlines() if re.match(r'^\s+\d+  ', ln)]
-        self.assertEqual([int(r.split()[0]) for r in rows], [ppid, cpid, cpid], res.stderr)
-        self.assertIn('  [until exec] ', rows[1])
-        self.assertRegex(res.stderr, r'\n\s+all  2 pids, 3 images \(peak: sum\)\s+5\s+7\.4 KiB')
+        # Summary (issue 10): one row per executable, by bytes: forkexec's two images
+        # (the parent, the child until exec: 4096 + 512 bytes, the larger peak 4096), then
+        # exitcode; the tree's peak is the largest single-process peak, not a sum.
+        self.assertEqual(summary_rows(res.stderr), [('tool-forkexec', 2, 2), ('tool-exitcode', 1, 3)],
+                         res.stderr)
+        self.assertRegex(res.stderr, r'\n\s+2  tool-forkexec\s+2\s+4\.5 KiB\s+4\.0 KiB\s+4\.5 KiB\n')
+        self.assertRegex(res.stderr, r'\n\s+all  2 pids, 3 images\s+5\s+7\.4 KiB\s+4\.0 KiB\s+6\.5 KiB\n')
+        self.assertIn("(max peak: the largest single process's peak)", res.stderr)
+        self.assertNotIn('peak: sum', res.stderr)
+        # The tree's top call sites: forkexec's 4 KiB first, with its module.
+        top = res.stderr.split('top call sites of the tree, by bytes (callers to the right):\n')[1]
+        self.assertRegex(top.splitlines()[0], r'^\s+4\.0 KiB\s+1 block   main \(tool-forkexec\)$')
+        self.assertEqual(len([ln for ln in top.splitlines() if 'main (tool-exitcode)' in ln]), 3)
         merged = tool('report', '--format', 'json', d)
         self.assertEqual(merged.returncode, 0, merged.stderr)
         m = json.loads(merged.stdout)
