@@ -2,6 +2,7 @@
 /* cmd_check.c: `modalloc check`: limits on a report, for CI. */
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #endif
 
 static const char usage[] =
-	"usage: modalloc check [limits] [--suppress FILE] [--] FILE|DIR...\n"
+	"usage: modalloc check [limits] [--suppress FILE] [--] FILE|DIR... [limits]\n"
 	"Checks a report (several are merged) against limits. Prints one line per\n"
 	"broken limit and exits 1, or prints \"ok\" and exits 0; bad input exits 2.\n"
 	"\n"
@@ -184,41 +185,41 @@ int mt_cmd_check(int argc, char **argv)
 	};
 	struct patterns ps = { 0 };
 	bool want_suppress = false;
-	char **files = mt_xcalloc((size_t)argc, sizeof *files);
-	size_t nfiles = 0;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "max-blocks", required_argument, NULL, 0 },
+		{ "max-bytes", required_argument, NULL, 1 },
+		{ "max-peak", required_argument, NULL, 2 },
+		{ "max-leaked", required_argument, NULL, 3 },
+		{ "suppress", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *v = optarg;
+		if (c >= 0 && c < 4) {
+			struct limit *l = &lim[c];
+			int bad = l->size ? mt_parse_size(v, &l->max) : mt_parse_u64(v, &l->max);
+			if (bad)
+				mt_die(2, "%s: '%s' is not a %s", l->opt, v,
+				       l->size ? "size (e.g. 123, 4k, 10KiB, 2M, 1.5GiB)" : "number");
+			l->set = true;
+			continue;
+		}
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-			continue;
-		}
-		bool matched = false;
-		for (size_t k = 0; opts && k < 4 && !matched; k++) {
-			if (!mt_opt_value(argc, argv, &i, lim[k].opt, &v))
-				continue;
-			matched = true;
-			int bad = lim[k].size ? mt_parse_size(v, &lim[k].max) : mt_parse_u64(v, &lim[k].max);
-			if (bad)
-				mt_die(2, "%s: '%s' is not a %s", lim[k].opt, v,
-				       lim[k].size ? "size (e.g. 123, 4k, 10KiB, 2M, 1.5GiB)" : "number");
-			lim[k].set = true;
-		}
-		if (matched)
-			continue;
-		if (opts && mt_opt_value(argc, argv, &i, "--suppress", &v)) {
+		case 's':
 			load_patterns(&ps, v);
 			want_suppress = true;
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "check: unknown option '%s' (see modalloc check --help)", a);
-		} else {
-			files[nfiles++] = argv[i];
+			break;
+		default:
+			mt_opt_fail("check", c, argv);
 		}
 	}
+	char **files = argv + optind;
+	size_t nfiles = (size_t)(argc - optind);
 	if (!nfiles)
 		mt_die(2, "check: no FILE given (see modalloc check --help)");
 	char **paths;
@@ -227,7 +228,6 @@ int mt_cmd_check(int argc, char **argv)
 	for (size_t k = 0; k < n; k++)
 		free(paths[k]);
 	free(paths);
-	free(files);
 	if (!r)
 		return 2;
 
@@ -263,6 +263,9 @@ int mt_cmd_check(int argc, char **argv)
 	}
 	if (!fails)
 		puts("ok");
+	if (!lim[0].set && !lim[1].set && !lim[2].set && !lim[3].set)
+		mt_err("check: no limit given (--max-blocks, --max-bytes, --max-peak, --max-leaked): "
+		       "nothing was checked");
 	for (size_t i = 0; i < ps.n; i++)
 		free(ps.p[i]);
 	free(ps.p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by symbolized stack. */
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,30 +91,28 @@ static struct mt_report *load_one(const char *arg)
 int mt_cmd_diff(int argc, char **argv)
 {
 	uint64_t top = 20;
-	const char *files[2];
-	int nfiles = 0;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-		} else if (opts && mt_opt_value(argc, argv, &i, "--top", &v)) {
-			if (mt_parse_u64(v, &top))
-				mt_die(2, "--top: '%s' is not a number", v);
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "diff: unknown option '%s' (see modalloc diff --help)", a);
-		} else {
-			if (nfiles == 2)
-				mt_die(2, "diff: takes exactly two reports, OLD and NEW");
-			files[nfiles++] = a;
+		case 't':
+			if (mt_parse_u64(optarg, &top))
+				mt_die(2, "--top: '%s' is not a number", optarg);
+			break;
+		default:
+			mt_opt_fail("diff", opt, argv);
 		}
 	}
-	if (nfiles != 2)
+	if (argc - optind != 2)
 		mt_die(2, "diff: takes exactly two reports, OLD and NEW (see modalloc diff --help)");
+	const char *files[2] = { argv[optind], argv[optind + 1] };
 	struct mt_report *o = load_one(files[0]);
 	if (!o)
 		return 2;
@@ -195,7 +194,8 @@ int mt_cmd_diff(int argc, char **argv)
 	qsort(ch, nch, sizeof *ch, cmp_change);
 	size_t shown = top && top < nch ? (size_t)top : nch;
 	if (nch) {
-		printf("\n%zu call sites changed, %zu unchanged; by change in bytes:\n", nch, unchanged);
+		printf("\n%zu call site%s changed, %zu unchanged; by change in bytes:\n", nch,
+		       nch == 1 ? "" : "s", unchanged);
 		printf("  %11s %7s %10s  %s\n", "bytes", "", "blocks", "site (callers to the right)");
 	} else {
 		printf("\nNo call site changed (%zu unchanged).\n", unchanged);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_report.c: `modalloc report`: one or several reports as text, JSON or folded stacks. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "util.h"
 
 static const char usage[] =
-	"usage: modalloc report [options] [--] FILE|DIR...\n"
+	"usage: modalloc report [options] [--] FILE|DIR... [options]\n"
 	"Renders one report, or several merged into one: totals summed, call sites\n"
 	"merged by their symbolized stack (module and function of every frame).\n"
 	"A directory stands for the modalloc.*.json files inside it.\n"
@@ -264,21 +265,27 @@ int mt_cmd_report(int argc, char **argv)
 {
 	uint64_t top = 10;
 	const char *format = "text", *weight = "bytes";
-	int i = 1;
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "weight", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Options before or after the files (getopt_long permutes); "--" ends them. */
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *v = optarg;
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (mt_opt_value(argc, argv, &i, "--top", &v)) {
+		case 't':
 			if (mt_parse_u64(v, &top))
 				mt_die(2, "--top: '%s' is not a number", v);
-		} else if (mt_opt_value(argc, argv, &i, "--sort", &v)) {
+			break;
+		case 's': {
 			static const char *const keys[] = { "bytes", "blocks", "peak", "leaked", "short" };
 			size_t k = 0;
 			while (k < 5 && strcmp(v, keys[k]) != 0)
@@ -286,20 +293,23 @@ int mt_cmd_report(int argc, char **argv)
 			if (k == 5)
 				mt_die(2, "--sort: '%s' is not one of bytes, blocks, peak, leaked, short", v);
 			sort_key = (enum sort_key)k;
-		} else if (mt_opt_value(argc, argv, &i, "--format", &v)) {
+			break;
+		}
+		case 'f':
 			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "dhat") && strcmp(v, "collapsed"))
 				mt_die(2, "--format: '%s' is not one of text, json, dhat, collapsed", v);
 			format = v;
-		} else if (mt_opt_value(argc, argv, &i, "--weight", &v)) {
+			break;
+		case 'w':
 			if (strcmp(v, "bytes") && strcmp(v, "blocks"))
 				mt_die(2, "--weight: '%s' is not one of bytes, blocks", v);
 			weight = v;
-		} else if (a[0] == '-' && a[1]) {
-			mt_die(2, "report: unknown option '%s' (see modalloc report --help)", a);
-		} else {
 			break;
+		default:
+			mt_opt_fail("report", c, argv);
 		}
 	}
+	int i = optind;
 	if (i >= argc)
 		mt_die(2, "report: no FILE given (see modalloc report --help)");
 	char **paths;

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -381,47 +382,55 @@ int mt_cmd_run(int argc, char **argv)
 {
 	const char *out = NULL, *depth = NULL, *buckets = NULL;
 	bool counters_only = false, dhat = false, lines = true;
-	int i = 1;
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v;
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "counters-only", no_argument, NULL, 'c' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "dhat", no_argument, NULL, 'D' },
+		{ "no-lines", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* "+": options end at PROGRAM, whose own options are its business. */
+	int c;
+	while ((c = getopt_long(argc, argv, "+:ho:", longopts, NULL)) != -1) {
 		uint64_t num;
-		if (mt_is_help(a)) {
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (strcmp(a, "--version") == 0) {
+		case 'V':
 			puts("modalloc " MODALLOC_VERSION);
 			return 0;
-		}
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(a, "--counters-only") == 0) {
+		case 'c':
 			counters_only = true;
-		} else if (strcmp(a, "--dhat") == 0) {
-			dhat = true;
-		} else if (strcmp(a, "--no-lines") == 0) {
-			lines = false;
-		} else if (mt_opt_value(argc, argv, &i, "--output", &v) ||
-		           mt_opt_value(argc, argv, &i, "-o", &v)) {
-			out = v;
-		} else if (strncmp(a, "-o", 2) == 0 && a[2]) {
-			out = a + 2;
-		} else if (mt_opt_value(argc, argv, &i, "--depth", &v)) {
-			if (mt_parse_u64(v, &num) || !num)
-				mt_die(2, "--depth: '%s' is not a positive number", v);
-			depth = v;
-		} else if (mt_opt_value(argc, argv, &i, "--buckets", &v)) {
-			if (mt_parse_u64(v, &num) || !num)
-				mt_die(2, "--buckets: '%s' is not a positive number", v);
-			buckets = v;
-		} else if (a[0] == '-' && a[1]) {
-			mt_die(2, "unknown option '%s' (see modalloc --help)", a);
-		} else {
 			break;
+		case 'D':
+			dhat = true;
+			break;
+		case 'L':
+			lines = false;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			if (mt_parse_u64(optarg, &num) || !num)
+				mt_die(2, "--depth: '%s' is not a positive number", optarg);
+			depth = optarg;
+			break;
+		case 'b':
+			if (mt_parse_u64(optarg, &num) || !num)
+				mt_die(2, "--buckets: '%s' is not a positive number", optarg);
+			buckets = optarg;
+			break;
+		default:
+			mt_opt_fail("", c, argv);
 		}
 	}
+	int i = optind;
 	if (i >= argc)
 		mt_die(2, "no PROGRAM given (see modalloc --help)");
 	if (out && !*out)

@@ -38,7 +38,10 @@ class Check(ToolTest):
 
     def test_ok(self):
         res = self.check()
-        self.assertEqual((res.returncode, res.stdout, res.stderr), (0, 'ok\n', ''))
+        # No limit: still "ok" for scripts, and one line says nothing was checked.
+        self.assertEqual((res.returncode, res.stdout, res.stderr),
+                         (0, 'ok\n', 'modalloc: check: no limit given (--max-blocks, --max-bytes, '
+                                      '--max-peak, --max-leaked): nothing was checked\n'))
         res = self.check('--max-blocks', '100', '--max-bytes', '10000', '--max-peak', '5000',
                          '--max-leaked', '3000')
         self.assertEqual((res.returncode, res.stdout), (0, 'ok\n'))
@@ -213,6 +216,17 @@ class Check(ToolTest):
         res = tool('check', '--max-leaked', '1999', d)
         self.assertEqual((res.returncode, res.stdout),
                          (1, 'leaked: 2.0 KiB (2000) > 2.0 KiB (1999) [--max-leaked]\n'))
+
+    def test_options_before_or_after_files(self):
+        for args in (('--max-blocks', '99', self.r), (self.r, '--max-blocks', '99'),
+                     (self.r, '--max-blocks=99'), ('--max-blocks', '99', '--', self.r)):
+            res = tool('check', *args)
+            self.assertEqual((res.returncode, res.stdout), (1, 'blocks: 100 > 99 [--max-blocks]\n'),
+                             args)
+        # After "--" an argument is a file, whatever it looks like.
+        self.assertOneErrorLine(tool('check', '--max-blocks', '1', '--', '--max-bytes'),
+                                '--max-bytes', 'No such file')
+        self.assertOneErrorLine(tool('check', self.r, '--max-blocks'), 'option --max-blocks needs a value')
 
     def test_usage(self):
         self.assertOneErrorLine(tool('check'), 'no FILE')

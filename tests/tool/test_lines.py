@@ -361,6 +361,8 @@ class Lines(ToolTest):
                         self.assertEqual(f.read(), content, 'input changed')
         self.assertOneErrorLine(tool('lines'), 'no FILE')
         self.assertOneErrorLine(tool('lines', '--bogus', 'x'), "unknown option '--bogus'")
+        self.assertOneErrorLine(tool('lines', 'x', '--bogus'), "unknown option '--bogus'")
+        self.assertOneErrorLine(tool('lines', 'x', '-o'), 'option -o needs a value')
         self.assertOneErrorLine(tool('lines', self.tmp), 'is a directory')
         res = tool('lines', '--help')
         self.assertEqual(res.returncode, 0)

@@ -342,6 +342,25 @@ class Report(ToolTest):
                       'rebuild\n             with -fno-omit-frame-pointer for whole call sites\n',
                       out)
 
+    def test_options_after_files_and_escaped_commands(self):
+        """Issue 10: `report FILE --top 1` took --top for a file (getopt_long now); a command
+        with a newline stays on one line."""
+        a = write_json(self.path('a.json'), report_a())
+        want = tool('report', '--top', '1', a)
+        self.assertEqual(want.returncode, 0, want.stderr)
+        self.assertIn('Top 1 of 4 call sites by bytes:\n', want.stdout)
+        for args in ((a, '--top', '1'), (a, '--top=1'), ('--top', '1', '--', a)):
+            res = tool('report', *args)
+            self.assertEqual((res.returncode, res.stdout, res.stderr), (0, want.stdout, ''), args)
+        dash = write_json(self.path('--top'), report_a())
+        res = tool('report', '--', dash)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertOneErrorLine(tool('report', a, '--top'), 'option --top needs a value')
+        self.assertOneErrorLine(tool('report', a, '-x'), "report: unknown option '-x'")
+        nl = write_json(self.path('nl.json'), dict(report_a(), cmd='./app\n--evil\tx'))
+        out = tool('report', nl).stdout
+        self.assertIn('  pid 100: ./app\\n--evil\\tx\n', out)
+
     def test_bad_options(self):
         a = write_json(self.path('a.json'), report_a())
         self.assertOneErrorLine(tool('report', '--sort', 'size', a), "'size'")

@@ -217,10 +217,33 @@ class Run(ToolTest):
         self.assertOneErrorLine(tool('--depth', 'x', EXITCODE), '--depth')
         self.assertOneErrorLine(tool('-o'), '-o')
 
+    def test_options_stop_at_the_program(self):
+        """getopt_long with "+": the program's own options are its own, even ours."""
+        d = self.path('out')
+        res = tool('-o', d, '--depth=5', 'sh', '-c', 'printf "%s|%s" "$1" "$MOD_ALLOC_DEPTH"', 'sh',
+                   '--depth', '-o')
+        self.assertEqual((res.returncode, res.stdout), (0, '--depth|5'), res.stderr)
+        res = tool('run', '--counters-only', '-o', self.path('o2'), '--', 'sh', '-c',
+                   'printf "%s" "$MOD_ALLOC_BACKTRACES"')
+        self.assertEqual((res.returncode, res.stdout), (0, '0'), res.stderr)
+        res = tool('-o' + self.path('o3'), EXITCODE, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(reports_in(self.path('o3'))), 1)
+
+    def test_command_with_a_newline_stays_on_one_row(self):
+        """Issue 10: a command with a newline broke the summary table."""
+        os.mkdir(self.path('bin'))
+        exe = self.path('bin', 'ex\nit')
+        os.symlink(EXITCODE, exe)
+        res = tool('-o', self.path('out'), exe, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(summary_rows(res.stderr), [('ex\\nit', 1, 3)], res.stderr)
+        self.assertNotIn('\nit ', res.stderr)
+
     def test_help_and_version(self):
         res = tool('--version')
         self.assertEqual((res.returncode, res.stdout), (0, 'modalloc 0.1.0\n'))
-        for args in ([], ['run'], ['report'], ['diff'], ['check'], ['plot']):
+        for args in ([], ['run'], ['report'], ['diff'], ['check'], ['plot'], ['report', 'x', '-h']):
             res = tool(*(args + ['--help']))
             self.assertEqual(res.returncode, 0, args)
             self.assertTrue(res.stdout.startswith('usage: modalloc'), args)
