@@ -4,17 +4,19 @@
  * preloaded into it and every process it starts, then summarizes the tree.
  *
  * Each process writes <dir>/modalloc.<pid>.json at exit (MOD_ALLOC_OUT is
- * inherited through fork and exec).  The tool stays the program's parent in
- * the same process group, so the terminal's Ctrl-C reaches the program; the
- * tool itself ignores SIGINT and SIGQUIT while it waits and passes SIGTERM
- * and SIGHUP on, then reports how the program ended and exits the same way.
+ * inherited through fork and exec).  The program is started with
+ * posix_spawnp, which reports a failed exec itself.  The tool stays the
+ * program's parent in the same process group, so the terminal's Ctrl-C
+ * reaches the program; the tool itself ignores SIGINT and SIGQUIT while it
+ * waits and passes SIGTERM and SIGHUP on, then reports how the program
+ * ended and exits the same way.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@ static const char usage[] =
 	"The library is $MODALLOC_LIB, else the build tree's, else the one in\n"
 	"  " MODALLOC_LIBDIR "\n"
 	"Read the results with: modalloc report DIR\n";
+
+extern char **environ;
 
 static volatile sig_atomic_t child_pid;
 
@@ -466,13 +470,39 @@ int mt_cmd_run(int argc, char **argv)
 		          "name a new directory, or remove them", dir_arg);
 	list_files(dir, &dhat_before, is_dhat);
 
-	int errpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) != 0)
-		mt_die(2, "pipe: %s", strerror(errno));
 	/*
-	 * The signals we handle stay blocked from before the fork until the
+	 * The program's environment: ours, which the tool itself never uses
+	 * for anything these variables govern (it is not preloaded).
+	 */
+	const char *old = getenv("LD_PRELOAD");
+	char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
+	if (old && strstr(old, lib)) {
+		free(pre);
+		pre = mt_xstrdup(old); /* already there: preloading twice would count twice */
+	}
+	char *out_tpl = template_in(dir, "modalloc.%p.json");
+	char *dhat_tpl = template_in(dir, "dhat.%p.json");
+	setenv("LD_PRELOAD", pre, 1);
+	setenv("MOD_ALLOC_OUT", out_tpl, 1);
+	setenv("MOD_ALLOC_QUIET", "1", 1);
+	setenv("MOD_ALLOC_BACKTRACES", counters_only ? "0" : "1", 1);
+	if (depth)
+		setenv("MOD_ALLOC_DEPTH", depth, 1);
+	if (buckets)
+		setenv("MOD_ALLOC_BUCKETS", buckets, 1);
+	if (dhat)
+		setenv("MOD_ALLOC_DHAT", dhat_tpl, 1);
+	free(pre);
+	free(out_tpl);
+	free(dhat_tpl);
+
+	/*
+	 * The signals we handle stay blocked from before the spawn until the
 	 * handlers are in place and child_pid is known: a SIGTERM that arrives
 	 * as soon as the program runs is forwarded, never lost with the tool.
+	 * The program starts with the mask we had and in our process group
+	 * (the terminal's foreground group: Ctrl-C reaches it).  posix_spawnp
+	 * reports a failed exec itself (glibc: the error, the child reaped).
 	 */
 	static const int handled[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
 	sigset_t block, old_mask;
@@ -481,34 +511,22 @@ int mt_cmd_run(int argc, char **argv)
 		sigaddset(&block, handled[k]);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
 	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		mt_die(2, "fork: %s", strerror(errno));
-	if (pid == 0) {
+	posix_spawnattr_t attr;
+	if (posix_spawnattr_init(&attr) != 0)
+		mt_die(2, "posix_spawnattr_init failed");
+	posix_spawnattr_setsigmask(&attr, &old_mask);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int exec_errno = posix_spawnp(&pid, prog[0], NULL, &attr, prog, environ);
+	posix_spawnattr_destroy(&attr);
+	if (exec_errno) {
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
-		close(errpipe[0]);
-		const char *old = getenv("LD_PRELOAD");
-		char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
-		if (old && strstr(old, lib))
-			pre = mt_xstrdup(old); /* already there: preloading twice would count twice */
-		setenv("LD_PRELOAD", pre, 1);
-		setenv("MOD_ALLOC_OUT", template_in(dir, "modalloc.%p.json"), 1);
-		setenv("MOD_ALLOC_QUIET", "1", 1);
-		setenv("MOD_ALLOC_BACKTRACES", counters_only ? "0" : "1", 1);
-		if (depth)
-			setenv("MOD_ALLOC_DEPTH", depth, 1);
-		if (buckets)
-			setenv("MOD_ALLOC_BUCKETS", buckets, 1);
-		if (dhat)
-			setenv("MOD_ALLOC_DHAT", template_in(dir, "dhat.%p.json"), 1);
-		execvp(prog[0], prog);
-		int e = errno;
-		ssize_t w = write(errpipe[1], &e, sizeof e);
-		(void)w;
-		_exit(e == ENOENT ? 127 : 126);
+		if (created)
+			rmdir(dir);
+		mt_die(exec_errno == ENOENT ? 127 : 126, "cannot run %s: %s", prog[0],
+		       strerror(exec_errno));
 	}
 	child_pid = pid;
-	close(errpipe[1]);
 	/* Ctrl-C goes to the whole foreground group: the program decides, we wait. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -518,25 +536,12 @@ int mt_cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 
-	int exec_errno = 0;
-	ssize_t got;
-	do
-		got = read(errpipe[0], &exec_errno, sizeof exec_errno);
-	while (got < 0 && errno == EINTR);
-	close(errpipe[0]);
-
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			mt_die(2, "waitpid: %s", strerror(errno));
 	}
 	child_pid = 0;
-	if (got == (ssize_t)sizeof exec_errno) {
-		if (created)
-			rmdir(dir);
-		mt_die(exec_errno == ENOENT ? 127 : 126, "cannot run %s: %s", prog[0],
-		       strerror(exec_errno));
-	}
 
 	bool top_found;
 	summarize(dir, &before, pid, WIFSIGNALED(status), &top_found);

@@ -256,25 +256,6 @@ _Noreturn void mt_opt_fail(const char *cmd, int c, char **argv)
 	mt_die(2, "unknown option '%s' (see modalloc --help)", cut);
 }
 
-bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-	if (strncmp(a, name, n) != 0)
-		return false;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return true;
-	}
-	if (a[n] != '\0')
-		return false;
-	if (*i + 1 >= argc)
-		mt_die(2, "option %s needs a value", name);
-	*i += 1;
-	*val = argv[*i];
-	return true;
-}
-
 char *mt_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -57,12 +57,6 @@ bool mt_is_help(const char *arg);
  */
 _Noreturn void mt_opt_fail(const char *cmd, int c, char **argv);
 
-/*
- * Matches "--name VALUE" and "--name=VALUE" at argv[*i]; on a match
- * advances *i past the value and sets *val.  Dies when the value is missing.
- */
-bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
-
 /* Reads a whole file; NULL with errno set on failure. */
 char *mt_read_file(const char *path, size_t *len);
 
