@@ -100,6 +100,30 @@ class Run(ToolTest):
         self.assertEqual(len(rows), len({r[0] for r in rows}))
         self.assertIn(('tool-forkexec', 2, 2), rows)
 
+    def test_summary_top_sites_and_shallow_warning(self):
+        """Issue 10: run's summary shows the tree's top call sites and says when stacks end
+        early in code without frame pointers (stacks.shallow_warning of any report)."""
+        from tooltest import frame, report, site, write_json
+        lib = '/lib/x86_64-linux-gnu/libz.so.1.2.13'
+        crafted = report(pid=99999, cmd='/opt/bin/zipper -9', blocks=30, nbytes=11500, sites=[
+            site([frame('deflate_alloc', module=lib, offset='0x2000'),
+                  frame('main', module='/opt/bin/zipper')], blocks=10, nbytes=6000),
+            site([frame('??', module=lib, offset='0x3000')], blocks=20, nbytes=5500)])
+        crafted['stacks']['shallow_warning'] = True
+        src = write_json(self.path('crafted.json'), crafted)
+        d = self.path('out')
+        # The "program" drops a report where the library would write one.
+        res = tool('-o', d, 'sh', '-c', 'cp "$0" "${MOD_ALLOC_OUT%/*}/modalloc.99999.json"', src)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(('zipper', 1, 30), summary_rows(res.stderr))
+        self.assertIn('\nmodalloc: call stacks end early in code without frame pointers: rebuild '
+                      'the program (and its libraries) with -fno-omit-frame-pointer for whole '
+                      'call sites\n', res.stderr)
+        top = res.stderr.split('top call sites of the tree, by bytes (callers to the right):\n')[1]
+        lines = top.splitlines()
+        self.assertEqual(lines[0], '    5.9 KiB          10 blocks  deflate_alloc < main (libz.so.1.2.13)')
+        self.assertEqual(lines[1], '    5.4 KiB          20 blocks  libz.so.1.2.13+0x3000 (libz.so.1.2.13)')
+
     def test_output_dir_parents_are_created(self):
         d = self.path('a', 'b', 'c')
         res = tool('-o', d, EXITCODE, '0')
