@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by symbolized stack. */
+/* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by stack (see model.h). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

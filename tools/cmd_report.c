@@ -12,7 +12,7 @@
 static const char usage[] =
 	"usage: modalloc report [options] [--] FILE|DIR... [options]\n"
 	"Renders one report, or several merged into one: totals summed, call sites\n"
-	"merged by their symbolized stack (module and function of every frame).\n"
+	"merged when every frame is the same code (module and offset in it).\n"
 	"A directory stands for the modalloc.*.json files inside it.\n"
 	"\n"
 	"  --top N          call sites listed in text (default 10; 0 = all)\n"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model.h: a modalloc JSON report (format version 1) as the command sees it,
- * loading with validation, merging several into one, and the "symbolized
+ * loading with validation, merging several into one, and the keys of the
  * stack" that names a call site across processes and builds.
  *
  * A site's key is its list of (module basename, offset in the module)
