@@ -78,7 +78,8 @@ char *mt_site_stack_line(const struct mt_site *s, size_t max_frames)
 	char *out = mt_xmalloc(cap);
 	out[0] = '\0';
 	size_t shown = 0;
-	for (size_t i = first; i < s->nframes && shown < max_frames; i++) {
+	size_t depth = mt_site_depth(s);
+	for (size_t i = first; i < depth && shown < max_frames; i++) {
 		const struct mt_frame *f = &s->frames[i];
 		if (i > first && mt_frame_is_allocator(f))
 			continue;
@@ -90,7 +91,7 @@ char *mt_site_stack_line(const struct mt_site *s, size_t max_frames)
 		len += (size_t)sprintf(out + len, "%s%s", shown ? " < " : "", label);
 		shown++;
 	}
-	if (shown < s->nframes - first && s->nframes - first > max_frames) {
+	if (shown < depth - first && depth - first > max_frames) {
 		out = mt_xrealloc(out, len + 8);
 		strcpy(out + len, " < ...");
 	}
@@ -195,7 +196,7 @@ static void print_text(const struct mt_report *r, size_t top)
 		/* Innermost meaningful frames, one a line, module in brackets. */
 		size_t first = mt_site_first_meaningful(s);
 		size_t printed = 0;
-		for (size_t j = first; first != SIZE_MAX && j < s->nframes && printed < 4; j++) {
+		for (size_t j = first; first != SIZE_MAX && j < mt_site_depth(s) && printed < 4; j++) {
 			const struct mt_frame *f = &s->frames[j];
 			if (j > first && mt_frame_is_allocator(f))
 				continue;
@@ -242,7 +243,7 @@ static void print_collapsed(const struct mt_report *r, bool by_blocks)
 		if (!w)
 			continue;
 		bool any = false;
-		for (size_t j = s->nframes; j-- > 0;) {
+		for (size_t j = mt_site_depth(s); j-- > 0;) {
 			/* The profiler's own frames are noise; malloc and operator new stay. */
 			if (strncmp(mt_basename(s->frames[j].module), "libmodalloc", 11) == 0)
 				continue;

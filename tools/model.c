@@ -152,11 +152,22 @@ const char *mt_frame_label(const struct mt_frame *f, char *buf, size_t cap)
 	return buf;
 }
 
+size_t mt_site_depth(const struct mt_site *s)
+{
+	for (size_t i = 0; i < s->nframes; i++) {
+		const char *m = s->frames[i].module;
+		if (!m || !*m || strcmp(m, "??") == 0)
+			return i;
+	}
+	return s->nframes;
+}
+
 size_t mt_site_first_meaningful(const struct mt_site *s)
 {
-	if (!s->nframes)
+	size_t n = mt_site_depth(s);
+	if (!n)
 		return SIZE_MAX;
-	for (size_t i = 0; i < s->nframes; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!mt_frame_is_allocator(&s->frames[i]))
 			return i;
 	return 0;
@@ -167,7 +178,7 @@ size_t mt_site_first_meaningful(const struct mt_site *s)
  * exact: a frame is its module and offset (the address less the load bias:
  * the same in every process and run of one binary), or its function when
  * the offset is unknown.  by_function: its module and function, or module
- * and offset for "??".
+ * and offset for "??".  Both end where the stack leaves known modules.
  */
 static char *site_key(const struct mt_site *s, bool by_function)
 {
@@ -177,7 +188,8 @@ static char *site_key(const struct mt_site *s, bool by_function)
 		cap += strlen(mt_basename(f->module)) + strlen(f->function) + strlen(f->offset) + 3;
 	}
 	char *k = mt_xmalloc(cap), *o = k;
-	for (size_t i = 0; i < s->nframes; i++) {
+	size_t depth = mt_site_depth(s);
+	for (size_t i = 0; i < depth; i++) {
 		const struct mt_frame *f = &s->frames[i];
 		if (is_self_module(f->module) || f->inlined)
 			continue;

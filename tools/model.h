@@ -189,6 +189,15 @@ bool mt_frame_is_allocator(const struct mt_frame *f);
 const char *mt_frame_label(const struct mt_frame *f, char *buf, size_t cap);
 
 /*
+ * How many of a site's frames, innermost first, lie in a known module: the
+ * stack ends at the first frame without one (a word of the stack taken for
+ * a return address by a walk through code without frame pointers, or code
+ * outside any file); such "addresses" change from run to run, so neither
+ * the keys nor the text use that frame or any beyond it.
+ */
+size_t mt_site_depth(const struct mt_site *s);
+
+/*
  * The first frame of a site that is not an allocator frame (the site's
  * "innermost meaningful frame"); the innermost frame when all are.
  * Returns an index into frames, or SIZE_MAX without frames.

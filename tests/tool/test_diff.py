@@ -129,6 +129,27 @@ class Diff(ToolTest):
         self.assertRegex(big['(new)'][3], r'^alloc_big < main \(beta\+0x[0-9a-f]+\)$')
         self.assertRegex(big['(gone)'][3], r'^alloc_big < main \(alpha\+0x[0-9a-f]+\)$')
 
+    def test_stack_ends_at_a_frame_outside_any_module(self):
+        """Issue 10: a walk through code without frame pointers took stack words for return
+        addresses (no module, raw address: other in every run); two identical runs must diff
+        to no change, and the text must not show such frames."""
+        def run(pid, junk):
+            bogus = {'ip': junk, 'module': '', 'offset': junk, 'function': '??'}
+            return report(pid=pid, blocks=3, nbytes=300, sites=[
+                site([frame('xmalloc', offset='0x4000'), frame('parse', offset='0x4100'),
+                      bogus, frame('main', offset='0x1300')], blocks=2, nbytes=200),
+                site([frame('xmalloc', offset='0x4000'), bogus], blocks=1, nbytes=100)])
+        a = write_json(self.path('a.json'), run(1, '0x7ffcc64169d8'))
+        b = write_json(self.path('b.json'), run(2, '0x7ffceb1e39d8'))
+        res = tool('diff', a, b)
+        self.assertIn('\nNo call site changed (2 unchanged).\n', res.stdout)
+        out = tool('report', b).stdout
+        self.assertIn('#1   200 B in 2 blocks; at peak 0 B; leaked 0 B\n'
+                      '     at xmalloc (app)\n     <- parse (app)\n#2 ', out)
+        self.assertNotIn('0x7ff', out)
+        folded = tool('report', '--format', 'collapsed', b).stdout
+        self.assertEqual(folded, 'parse;xmalloc 200\nxmalloc 100\n')
+
     def test_usage(self):
         old, new = self.crafted()
         self.assertOneErrorLine(tool('diff', old), 'exactly two')
