@@ -22,13 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-static inline void syscall_exit_group(int status)
-{
-	syscall(SYS_exit_group, status);
-}
 
 #include "global.h"
 #include "os.h"
@@ -165,8 +159,7 @@ MA_EXPORT __attribute__((noreturn)) void _exit(int status)
 	report_before_exit();
 	if (real)
 		real(status);
-	for (;;)
-		syscall_exit_group(status);
+	ma_os_exit_group(status);
 }
 
 MA_EXPORT __attribute__((noreturn)) void _Exit(int status)

@@ -112,23 +112,76 @@ void ma_buf_u64_grouped(struct ma_buf *b, uint64_t v)
 	ma_buf_mem(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
+/*
+ * As the modalloc command prints sizes (printf "%.1f" of v / 1024^unit): the
+ * tenths rounded to nearest, an exact half to even; from 1023.95 on, the
+ * next unit.
+ */
 void ma_buf_bytes_human(struct ma_buf *b, uint64_t v)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	unsigned u = 0;
-	uint64_t whole = v, tenths = 0;
-	while (whole >= 1024 && u + 1 < sizeof unit / sizeof unit[0]) {
-		tenths = (whole % 1024) * 10 / 1024;
-		whole /= 1024;
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	const unsigned last = sizeof unit / sizeof unit[0] - 1;
+	if (v < 1024) {
+		ma_buf_u64(b, v);
+		ma_buf_str(b, " B");
+		return;
+	}
+	unsigned u = 1;
+	while (u < last && v >> (10 * u) >= 1024)
+		u++;
+	uint64_t tenths;
+	for (;;) {
+		/* tenths = v * 10 / 2^shift without overflow: rem * 10 < 2^64 as shift <= 60. */
+		unsigned shift = 10 * u;
+		uint64_t mask = (1ull << shift) - 1, half = 1ull << (shift - 1);
+		uint64_t frac10 = (v & mask) * 10;
+		tenths = (v >> shift) * 10 + (frac10 >> shift);
+		uint64_t rem = frac10 & mask;
+		if (rem > half || (rem == half && (tenths & 1)))
+			tenths++;
+		if (tenths < 10240 || u == last)
+			break;
 		u++;
 	}
-	ma_buf_u64(b, whole);
-	if (u) {
-		ma_buf_char(b, '.');
-		ma_buf_u64(b, tenths);
-	}
+	ma_buf_u64(b, tenths / 10);
+	ma_buf_char(b, '.');
+	ma_buf_u64(b, tenths % 10);
 	ma_buf_char(b, ' ');
 	ma_buf_str(b, unit[u]);
+}
+
+void ma_buf_str_printable(struct ma_buf *b, const char *s)
+{
+	for (; *s; s++)
+		ma_buf_char(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* The program's name for the line heads, set once at start-up. */
+static char program[64];
+
+void ma_fmt_set_program(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t i = 0;
+	for (; base[i] && i + 1 < sizeof program; i++)
+		program[i] = (unsigned char)base[i] < 0x20 || base[i] == 0x7f ? '?' : base[i];
+	program[i] = '\0';
+}
+
+void ma_buf_line_head(struct ma_buf *b, uint64_t pid)
+{
+	ma_buf_str(b, "modalloc: ");
+	if (program[0]) {
+		ma_buf_str(b, program);
+		ma_buf_str(b, " (pid ");
+		ma_buf_u64(b, pid);
+		ma_buf_str(b, "): ");
+	} else {
+		ma_buf_str(b, "pid ");
+		ma_buf_u64(b, pid);
+		ma_buf_str(b, ": ");
+	}
 }
 
 /* Length of a valid UTF-8 sequence starting at s (n bytes available), or 0. */
@@ -221,7 +274,10 @@ void ma_warn(const char *a, const char *c2, const char *c3, const char *c4)
 	char store[1024];
 	struct ma_buf b;
 	ma_buf_init(&b, store, sizeof store, -1);
-	ma_buf_str(&b, "modalloc: ");
+	if (program[0])
+		ma_buf_line_head(&b, (uint64_t)ma_os_getpid());
+	else
+		ma_buf_str(&b, "modalloc: ");
 	const char *parts[] = { a, c2, c3, c4 };
 	for (unsigned i = 0; i < 4; i++)
 		if (parts[i])

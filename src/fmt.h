@@ -27,14 +27,26 @@ void ma_buf_u64(struct ma_buf *b, uint64_t v);
 void ma_buf_i64(struct ma_buf *b, int64_t v);
 void ma_buf_hex(struct ma_buf *b, uint64_t v);            /* 0x-prefixed, lowercase */
 void ma_buf_u64_grouped(struct ma_buf *b, uint64_t v);    /* 1,234,567 */
-void ma_buf_bytes_human(struct ma_buf *b, uint64_t v);    /* 12.3 MiB */
+void ma_buf_bytes_human(struct ma_buf *b, uint64_t v);    /* 12.3 MiB, rounded as the modalloc command does */
+/* s with control characters shown as '?': a name that cannot break a line. */
+void ma_buf_str_printable(struct ma_buf *b, const char *s);
 /* A JSON string literal, quotes included; invalid UTF-8 bytes become U+FFFD. */
 void ma_buf_json_str(struct ma_buf *b, const char *s);
 void ma_buf_json_strn(struct ma_buf *b, const char *s, size_t n);
 /* Flushes what is left; returns 0 or the first error.  For fd < 0, NUL-terminates. */
 int ma_buf_finish(struct ma_buf *b);
 
-/* One line on stderr, prefixed "modalloc: ", assembled without stdio. */
+/*
+ * The program's name (the basename of path, control characters as '?') for
+ * the heads of the library's lines; set once at start-up.  Until then lines
+ * start "modalloc: " alone.
+ */
+void ma_fmt_set_program(const char *path);
+/* "modalloc: cc1 (pid 42): " (or "modalloc: pid 42: " with no name set). */
+void ma_buf_line_head(struct ma_buf *b, uint64_t pid);
+
+/* One line on stderr, headed "modalloc: NAME (pid N): " once the name is
+ * set (else "modalloc: "), assembled without stdio. */
 void ma_warn(const char *a, const char *b, const char *c, const char *d);
 
 #endif

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -15,6 +14,7 @@
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
+#include "report_path.h"
 #include "tier2.h"
 
 static pthread_key_t thread_key;
@@ -124,13 +124,23 @@ static void read_cmdline(void)
 
 static void boot(void)
 {
+	/* Every line on stderr names the program: under make, cc1 apart from as. */
+	char exe[MA_PATH_MAX];
+	if (ma_os_readlink("/proc/self/exe", exe, sizeof exe) > 0)
+		ma_fmt_set_program(exe);
 	/* A setuid/setgid program never takes paths or options from the environment. */
 	bool secure = ma_os_is_secure();
 	ma_options_parse(&ma_g.opt, secure ? NULL : environment(), true);
+	/* A DHAT file is made of call sites: asking for one asks for them. */
+	bool for_dhat = ma_g.opt.dhat[0] && !ma_g.opt.backtraces;
+	if (ma_g.opt.dhat[0])
+		ma_g.opt.backtraces = 1;
 	ma_g.backtraces = ma_g.opt.backtraces && ma_tier2_available();
 	if (ma_g.opt.backtraces && !ma_g.backtraces)
-		ma_warn("MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
-		        "counting totals only", NULL, NULL, NULL);
+		ma_warn(for_dhat ? "MOD_ALLOC_DHAT needs call sites but this build captures no stacks on "
+		                   "this CPU; no DHAT file, counting totals only"
+		                 : "MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
+		                   "counting totals only", NULL, NULL, NULL);
 	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
 		ma_g.backtraces = false; /* tier2 said why on stderr */
 	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
@@ -145,6 +155,11 @@ static void boot(void)
 	ma_g.pid = ma_os_getpid();
 	if (ma_os_getcwd(ma_g.cwd, sizeof ma_g.cwd) < 0)
 		ma_g.cwd[0] = '\0';
+	/* Output paths that cannot work are said now, not when the run is over. */
+	ma_report_check_template("MOD_ALLOC_OUT", ma_g.opt.out, sizeof ma_g.opt.out, MA_OUT_DEFAULT,
+	                         ma_g.pid, ma_g.cwd);
+	ma_report_check_template("MOD_ALLOC_DHAT", ma_g.opt.dhat, sizeof ma_g.opt.dhat, MA_DHAT_FALLBACK,
+	                         ma_g.pid, ma_g.cwd);
 	read_cmdline();
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
@@ -214,8 +229,7 @@ void ma_init_freeze(void)
 	/* Every thread now either saw the flag or set its busy mark before looking
 	 * (thread.h): after this barrier, its mark is visible here. */
 	if (!ma_g.membarrier_ok || ma_os_membarrier() != 0) {
-		struct timespec ts = { 0, 2000000 }; /* no membarrier: give in-flight updates 2 ms */
-		nanosleep(&ts, NULL);
+		ma_os_sleep_ns(2000000); /* no membarrier: give in-flight updates 2 ms */
 	}
 	struct ma_thread *self = ma_thread_self();
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {

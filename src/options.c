@@ -146,5 +146,12 @@ int ma_options_parse(struct ma_options *o, char *const *envp, bool warn)
 		if (val && *val)
 			rejected += apply(&table[i], o, val, warn);
 	}
+	/* The test hooks (options.h): silent, and off unless a valid number. */
+	const char *val = lookup(envp, "MOD_ALLOC_TEST_PAUSE_MS");
+	if (!val || ma_options_parse_uint(val, &o->test_pause_ms) || o->test_pause_ms > 600000)
+		o->test_pause_ms = 0;
+	val = lookup(envp, "MOD_ALLOC_TEST_NO_TMPFILE");
+	if (!val || ma_options_parse_bool(val, &o->test_no_tmpfile))
+		o->test_no_tmpfile = 0;
 	return rejected;
 }

@@ -15,14 +15,18 @@
 
 #define MA_PATH_MAX 4096
 #define MA_DEPTH_MAX 256 /* MOD_ALLOC_DEPTH's upper bound: walk buffers are sized by it */
+/* The default report template; also what a template that cannot work is replaced by. */
+#define MA_OUT_DEFAULT "modalloc.%p.json"
+/* What a MOD_ALLOC_DHAT template that cannot work is replaced by. */
+#define MA_DHAT_FALLBACK "dhat.%p.json"
 
 enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 
 #define MA_OPTIONS(X) \
-	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, "modalloc.%p.json", 0, 0, \
+	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, MA_OUT_DEFAULT, 0, 0, \
 	  "JSON report path template; %p = pid, %% = %; relative paths resolve against the start-up directory") \
 	X(dhat,       "MOD_ALLOC_DHAT",       MA_OPT_PATH, "", 0, 0, \
-	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none") \
+	  "DHAT v2 output path template (same rules as MOD_ALLOC_OUT); empty = none; turns call sites on") \
 	X(backtraces, "MOD_ALLOC_BACKTRACES", MA_OPT_BOOL, "0", 0, 1, \
 	  "1 = Tier 2: capture call sites with the frame-pointer walker") \
 	X(buckets,    "MOD_ALLOC_BUCKETS",    MA_OPT_POW2, "4096", 64, 1048576, \
@@ -42,6 +46,13 @@ struct ma_options {
 	uint64_t depth;
 	uint64_t quiet;
 	uint64_t report;
+	/* Test hooks, not in MA_OPTIONS (undocumented, never in the report):
+	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file
+	 * (after announcing it on stderr) so that a test can kill it there;
+	 * MOD_ALLOC_TEST_NO_TMPFILE=1 takes the path for file systems without
+	 * O_TMPFILE.  Used by tests/stress (case sigkill). */
+	uint64_t test_pause_ms;
+	uint64_t test_no_tmpfile;
 };
 
 /*

@@ -34,6 +34,24 @@ ssize_t ma_os_read_all(int fd, void *buf, size_t len);
 ssize_t ma_os_read_file(const char *path, char *buf, size_t cap);
 int ma_os_link(const char *from, const char *to);
 int ma_os_unlink(const char *path);
+/* An unnamed regular file in directory dir (open(2) O_TMPFILE|O_WRONLY),
+ * or -errno: -EOPNOTSUPP/-EISDIR/-EINVAL where the file system has none. */
+int ma_os_open_tmpfile(const char *dir, unsigned mode);
+/* Gives the file open as fd the name path, never replacing anything there
+ * (linkat through /proc/self/fd, else AT_EMPTY_PATH): 0 or -errno (-EEXIST). */
+int ma_os_link_fd(int fd, const char *path);
+/* renameat2(RENAME_NOREPLACE): 0 or -errno (-EINVAL/-ENOSYS where unsupported). */
+int ma_os_rename_noreplace(const char *from, const char *to);
+/* access(2) with the real ids: 0 or -errno. */
+int ma_os_access(const char *path, int how);
+/* 1 if path is a directory (following symlinks), 0 if something else, or -errno. */
+int ma_os_is_dir(const char *path);
+/* readlink(2) into buf, NUL-terminated: its length, or -errno. */
+ssize_t ma_os_readlink(const char *path, char *buf, size_t cap);
+/* Sleeps ns nanoseconds (EINTR ends the sleep early). */
+void ma_os_sleep_ns(uint64_t ns);
+/* exit_group(2): ends every thread of the process now. */
+__attribute__((noreturn)) void ma_os_exit_group(int status);
 
 pid_t ma_os_getpid(void);
 pid_t ma_os_gettid(void);

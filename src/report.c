@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fmt.h"
@@ -52,47 +51,12 @@ void ma_report_thaw(struct ma_report *r)
 	r->sites = NULL;
 }
 
-ssize_t ma_report_expand_path(char *out, size_t cap, const char *tmpl, pid_t pid, const char *cwd)
-{
-	struct ma_buf b;
-	if (!tmpl || !*tmpl || cap < 2)
-		return -EINVAL;
-	ma_buf_init(&b, out, cap, -1);
-	if (tmpl[0] != '/' && cwd && *cwd) {
-		ma_buf_str(&b, cwd);
-		if (cwd[strlen(cwd) - 1] != '/')
-			ma_buf_char(&b, '/');
-	}
-	for (const char *s = tmpl; *s; s++) {
-		if (*s != '%') {
-			ma_buf_char(&b, *s);
-			continue;
-		}
-		s++;
-		if (*s == 'p')
-			ma_buf_u64(&b, (uint64_t)pid);
-		else if (*s == '%')
-			ma_buf_char(&b, '%');
-		else
-			return -EINVAL;
-	}
-	ma_buf_finish(&b);
-	if (b.truncated)
-		return -ENAMETOOLONG;
-	if (b.len == 0 || out[b.len - 1] == '/')
-		return -EINVAL;
-	return (ssize_t)b.len;
-}
-
 /* Renames tmp to dst unless dst exists (a file, a directory, a symlink). */
 static int rename_noreplace(const char *tmp, const char *dst)
 {
-	int saved = errno;
-	long r = syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, dst, 1 /* RENAME_NOREPLACE */);
-	int err = r < 0 ? errno : 0;
-	errno = saved;
-	if (err != EINVAL && err != ENOSYS)
-		return -err;
+	int err = ma_os_rename_noreplace(tmp, dst);
+	if (err != -EINVAL && err != -ENOSYS)
+		return err;
 	/* Filesystems without renameat2 flags: link(2) also refuses to replace. */
 	int lr = ma_os_link(tmp, dst);
 	if (lr == 0)
@@ -117,13 +81,80 @@ static int with_suffix(char *out, size_t cap, const char *path, unsigned n)
 	return b.truncated ? -ENAMETOOLONG : 0;
 }
 
-int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
-                         char *final, size_t cap)
+/* Runs the writer into fd; 0 or the first write error.  The test hook
+ * (options.h) stops here, mid-file, to be killed. */
+static int write_body(int fd, ma_report_writer writer, const struct ma_report *r)
 {
-	char path[MA_PATH_MAX], tmp[MA_PATH_MAX + 64];
-	ssize_t n = ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd);
-	if (n < 0)
-		return (int)n;
+	char storage[16384];
+	struct ma_buf b;
+	ma_buf_init(&b, storage, sizeof storage, fd);
+	writer(&b, r);
+	if (ma_g.opt.test_pause_ms) {
+		ma_warn("test: pausing mid-write", NULL, NULL, NULL);
+		ma_os_sleep_ns(ma_g.opt.test_pause_ms * 1000000u);
+	}
+	return ma_buf_finish(&b);
+}
+
+/* Names the file at path, or path.1, path.2... when taken (link_one says
+ * -EEXIST); the name given in dst. */
+static int name_noreplace(char *dst, size_t cap, const char *path, size_t n,
+                          int (*link_one)(const void *, const char *), const void *what)
+{
+	int err;
+	memcpy(dst, path, n + 1);
+	for (unsigned i = 1;; i++) {
+		err = link_one(what, dst);
+		if (err != -EEXIST || i > 9999)
+			break;
+		if ((err = with_suffix(dst, cap, path, i)) < 0)
+			break;
+	}
+	return err;
+}
+
+static int link_tmp(const void *tmp, const char *dst) { return rename_noreplace(tmp, dst); }
+static int link_fd(const void *fd, const char *dst) { return ma_os_link_fd(*(const int *)fd, dst); }
+
+/*
+ * The file gets no name until it is whole: written unnamed (O_TMPFILE) in
+ * its directory, then linked in.  A process killed meanwhile leaves
+ * nothing.  Returns -EOPNOTSUPP when the file system cannot do it.
+ */
+static int write_unnamed(const char *path, size_t n, ma_report_writer writer,
+                         const struct ma_report *r, char *dst, size_t cap)
+{
+	char dir[MA_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		memcpy(dir, ".", 2);
+	} else {
+		size_t len = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	if (ma_g.opt.test_no_tmpfile)
+		return -EOPNOTSUPP;
+	int fd = ma_os_open_tmpfile(dir, 0600);
+	if (fd == -EISDIR || fd == -EINVAL || fd == -ENOSYS)
+		fd = -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
+	int err = write_body(fd, writer, r);
+	if (!err)
+		err = name_noreplace(dst, cap, path, n, link_fd, &fd);
+	/* No /proc and no CAP_DAC_READ_SEARCH: the fd cannot be named. */
+	if (err == -ENOENT || err == -EPERM)
+		err = -EOPNOTSUPP;
+	int cerr = ma_os_close(fd);
+	return err ? err : cerr;
+}
+
+/* For file systems without O_TMPFILE: a temporary name, renamed into place. */
+static int write_named_tmp(const char *path, size_t n, ma_report_writer writer,
+                           const struct ma_report *r, char *dst, size_t cap)
+{
+	char tmp[MA_PATH_MAX + 64];
 	struct ma_buf nb;
 	ma_buf_init(&nb, tmp, sizeof tmp, -1);
 	ma_buf_str(&nb, path);
@@ -138,11 +169,7 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 	int fd = ma_os_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fd;
-	char storage[16384];
-	struct ma_buf b;
-	ma_buf_init(&b, storage, sizeof storage, fd);
-	writer(&b, r);
-	int err = ma_buf_finish(&b);
+	int err = write_body(fd, writer, r);
 	int cerr = ma_os_close(fd);
 	if (!err)
 		err = cerr;
@@ -150,19 +177,24 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 		ma_os_unlink(tmp); /* a full disk leaves nothing behind */
 		return err;
 	}
-	char dst[MA_PATH_MAX];
-	memcpy(dst, path, (size_t)n + 1);
-	for (unsigned i = 1;; i++) {
-		err = rename_noreplace(tmp, dst);
-		if (err != -EEXIST || i > 9999)
-			break;
-		if ((err = with_suffix(dst, sizeof dst, path, i)) < 0)
-			break;
-	}
-	if (err) {
+	err = name_noreplace(dst, cap, path, n, link_tmp, tmp);
+	if (err)
 		ma_os_unlink(tmp);
+	return err;
+}
+
+int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct ma_report *r,
+                         char *final, size_t cap)
+{
+	char path[MA_PATH_MAX], dst[MA_PATH_MAX];
+	ssize_t n = ma_report_expand_path(path, sizeof path, tmpl, r->pid, ma_g.cwd);
+	if (n < 0)
+		return (int)n;
+	int err = write_unnamed(path, (size_t)n, writer, r, dst, sizeof dst);
+	if (err == -EOPNOTSUPP)
+		err = write_named_tmp(path, (size_t)n, writer, r, dst, sizeof dst);
+	if (err)
 		return err;
-	}
 	if (final && cap) {
 		size_t len = strlen(dst);
 		if (len >= cap)
@@ -207,7 +239,7 @@ static void warn_failed(const char *what, const char *tmpl, pid_t pid, int err)
 	}
 	ma_buf_init(&b, msg, sizeof msg, -1);
 	ma_buf_str(&b, what);
-	ma_buf_str(&b, path);
+	ma_buf_str_printable(&b, path);
 	ma_buf_str(&b, ": ");
 	const char *why = strerrordesc_np(-err);
 	ma_buf_str(&b, why ? why : "unknown error");
@@ -260,6 +292,15 @@ int ma_report_now(const char *tmpl)
 	return err;
 }
 
+/* True when this image made no call at all: no block, no free, no failure. */
+static bool counted_nothing(const struct ma_snapshot *s)
+{
+	uint64_t any = s->blocks | s->frees | s->inherited_frees | s->foreign_frees | s->failed;
+	for (unsigned i = 0; i < MA_CALL_COUNT; i++)
+		any |= s->calls[i];
+	return any == 0;
+}
+
 int ma_report_for_exec(char *path, size_t cap)
 {
 	struct ma_report r;
@@ -267,7 +308,9 @@ int ma_report_for_exec(char *path, size_t cap)
 		return -EDEADLK;
 	ma_report_freeze(&r, true);
 	r.at_exec = true;
-	int err = write_json(ma_g.opt.out, &r, path, cap, true);
+	/* An image that only execs (a shell's child, git's helpers) has nothing
+	 * to say: no report rather than dozens of empty ones. */
+	int err = counted_nothing(&r.snap) ? -ENODATA : write_json(ma_g.opt.out, &r, path, cap, true);
 	ma_report_thaw(&r);
 	unlock_reporting();
 	return err;

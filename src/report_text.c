@@ -26,7 +26,7 @@ static void bytes_in_blocks(struct ma_buf *b, uint64_t bytes, uint64_t blocks)
 	ma_buf_bytes_human(b, bytes);
 	ma_buf_str(b, " in ");
 	ma_buf_u64_grouped(b, blocks);
-	ma_buf_str(b, " blocks");
+	ma_buf_str(b, blocks == 1 ? " block" : " blocks");
 }
 
 static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
@@ -105,11 +105,9 @@ static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *tit
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path)
 {
 	const struct ma_snapshot *s = &r->snap;
-	ma_buf_str(b, "modalloc: pid ");
-	ma_buf_u64(b, (uint64_t)r->pid);
-	ma_buf_str(b, ": ");
+	ma_buf_line_head(b, (uint64_t)r->pid);
 	ma_buf_u64_grouped(b, s->blocks);
-	ma_buf_str(b, " allocations, ");
+	ma_buf_str(b, s->blocks == 1 ? " allocation, " : " allocations, ");
 	ma_buf_bytes_human(b, s->bytes);
 	ma_buf_str(b, "; peak ");
 	bytes_in_blocks(b, s->peak_bytes, s->peak_blocks);
@@ -126,9 +124,10 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 		if (f->overflow_events) {
 			ma_buf_str(b, "modalloc: call-site table full: ");
 			ma_buf_u64_grouped(b, f->overflow_events);
-			ma_buf_str(b, " events from ");
+			ma_buf_str(b, f->overflow_events == 1 ? " event from " : " events from ");
 			ma_buf_u64_grouped(b, f->overflow_stacks);
-			ma_buf_str(b, " stacks went to the overflow site; MOD_ALLOC_BUCKETS=");
+			ma_buf_str(b, f->overflow_stacks == 1 ? " stack went" : " stacks went");
+			ma_buf_str(b, " to the overflow site; MOD_ALLOC_BUCKETS=");
 			ma_buf_u64(b, f->buckets_needed);
 			ma_buf_str(b, " would hold them\n");
 		}
@@ -138,7 +137,7 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 	}
 	if (json_path) {
 		ma_buf_str(b, "modalloc: report ");
-		ma_buf_str(b, json_path);
+		ma_buf_str_printable(b, json_path);
 		ma_buf_char(b, '\n');
 	}
 }

@@ -2,6 +2,7 @@
 /* cmd_check.c: `modalloc check`: limits on a report, for CI. */
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #endif
 
 static const char usage[] =
-	"usage: modalloc check [limits] [--suppress FILE] [--] FILE|DIR...\n"
+	"usage: modalloc check [limits] [--suppress FILE] [--] FILE|DIR... [limits]\n"
 	"Checks a report (several are merged) against limits. Prints one line per\n"
 	"broken limit and exits 1, or prints \"ok\" and exits 0; bad input exits 2.\n"
 	"\n"
@@ -27,7 +28,11 @@ static const char usage[] =
 	"  --suppress FILE    function-name globs (fnmatch), one a line, '#' starts a\n"
 	"                     comment; a call site with a frame whose function (or,\n"
 	"                     when unknown, \"module+0xoffset\") matches is left out of\n"
-	"                     the leaked figure. FILE \"default\" is the shipped list of\n"
+	"                     the leaked figure; \"FUNC@MODULE\" also needs the module\n"
+	"                     (\"??\" for an unknown function). Module names match with\n"
+	"                     or without their version (libstdc++.so.6.0.30 matches\n"
+	"                     libstdc++.so.6 and libstdc++.so).\n"
+	"                     FILE \"default\" is the shipped list of\n"
 	"                     libc/libstdc++ start-up allocations (suppressions.txt).\n"
 	"                     May be given more than once.\n"
 	"  -h, --help         this help\n"
@@ -89,15 +94,65 @@ static void load_patterns(struct patterns *ps, const char *arg)
 	free(path);
 }
 
+/*
+ * The spellings of a module for matching: its base name, and the same
+ * without the version after ".so": "libstdc++.so.6.0.30", "libstdc++.so.6",
+ * "libstdc++.so"; so a list written on one system matches another's
+ * library versions.  Returns how many (1 or 3) were written into out.
+ */
+static size_t module_names(const char *module, char out[3][256])
+{
+	const char *b = mt_basename(module);
+	snprintf(out[0], 256, "%s", b);
+	const char *so = strstr(b, ".so.");
+	if (!so || so[4] < '0' || so[4] > '9')
+		return 1;
+	size_t stem = (size_t)(so - b) + 3; /* through ".so" */
+	size_t major = stem + 1 + strspn(b + stem + 1, "0123456789");
+	snprintf(out[1], 256, "%.*s", (int)major, b);
+	snprintf(out[2], 256, "%.*s", (int)stem, b);
+	return 3; /* out[1] may equal out[0] ("libc.so.6"): no harm */
+}
+
+/*
+ * One pattern against one frame.  "FUNC": the function ("??" frames: as
+ * "module+0xoffset", in each spelling of the module).  "FUNC@MODULE": both
+ * globs must match, the function ("??" when unknown) and the module (any
+ * spelling).
+ */
+static bool frame_matches(const char *pat, const struct mt_frame *f)
+{
+	char names[3][256] = { "", "", "" };
+	size_t nn = module_names(f->module, names);
+	bool unknown = !f->function || !*f->function || strcmp(f->function, "??") == 0;
+	const char *at = strrchr(pat, '@');
+	if (at && at != pat) {
+		char fpat[512];
+		snprintf(fpat, sizeof fpat, "%.*s", (int)(at - pat), pat);
+		if (fnmatch(fpat, unknown ? "??" : f->function, 0) != 0)
+			return false;
+		for (size_t i = 0; i < nn; i++)
+			if (names[i][0] && fnmatch(at + 1, names[i], 0) == 0)
+				return true;
+		return false;
+	}
+	if (!unknown)
+		return fnmatch(pat, f->function, 0) == 0;
+	for (size_t i = 0; i < nn; i++) {
+		char label[1024];
+		snprintf(label, sizeof label, "%s+%s", names[i], f->offset);
+		if (names[i][0] && fnmatch(pat, label, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool suppressed(const struct patterns *ps, const struct mt_site *s)
 {
-	for (size_t i = 0; i < s->nframes; i++) {
-		char lb[256];
-		const char *label = mt_frame_label(&s->frames[i], lb, sizeof lb);
+	for (size_t i = 0; i < s->nframes; i++)
 		for (size_t j = 0; j < ps->n; j++)
-			if (fnmatch(ps->p[j], label, 0) == 0)
+			if (frame_matches(ps->p[j], &s->frames[i]))
 				return true;
-	}
 	return false;
 }
 
@@ -130,41 +185,41 @@ int mt_cmd_check(int argc, char **argv)
 	};
 	struct patterns ps = { 0 };
 	bool want_suppress = false;
-	char **files = mt_xcalloc((size_t)argc, sizeof *files);
-	size_t nfiles = 0;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "max-blocks", required_argument, NULL, 0 },
+		{ "max-bytes", required_argument, NULL, 1 },
+		{ "max-peak", required_argument, NULL, 2 },
+		{ "max-leaked", required_argument, NULL, 3 },
+		{ "suppress", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *v = optarg;
+		if (c >= 0 && c < 4) {
+			struct limit *l = &lim[c];
+			int bad = l->size ? mt_parse_size(v, &l->max) : mt_parse_u64(v, &l->max);
+			if (bad)
+				mt_die(2, "%s: '%s' is not a %s", l->opt, v,
+				       l->size ? "size (e.g. 123, 4k, 10KiB, 2M, 1.5GiB)" : "number");
+			l->set = true;
+			continue;
+		}
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-			continue;
-		}
-		bool matched = false;
-		for (size_t k = 0; opts && k < 4 && !matched; k++) {
-			if (!mt_opt_value(argc, argv, &i, lim[k].opt, &v))
-				continue;
-			matched = true;
-			int bad = lim[k].size ? mt_parse_size(v, &lim[k].max) : mt_parse_u64(v, &lim[k].max);
-			if (bad)
-				mt_die(2, "%s: '%s' is not a %s", lim[k].opt, v,
-				       lim[k].size ? "size (e.g. 123, 4k, 10KiB, 2M, 1.5GiB)" : "number");
-			lim[k].set = true;
-		}
-		if (matched)
-			continue;
-		if (opts && mt_opt_value(argc, argv, &i, "--suppress", &v)) {
+		case 's':
 			load_patterns(&ps, v);
 			want_suppress = true;
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "check: unknown option '%s' (see modalloc check --help)", a);
-		} else {
-			files[nfiles++] = argv[i];
+			break;
+		default:
+			mt_opt_fail("check", c, argv);
 		}
 	}
+	char **files = argv + optind;
+	size_t nfiles = (size_t)(argc - optind);
 	if (!nfiles)
 		mt_die(2, "check: no FILE given (see modalloc check --help)");
 	char **paths;
@@ -173,7 +228,6 @@ int mt_cmd_check(int argc, char **argv)
 	for (size_t k = 0; k < n; k++)
 		free(paths[k]);
 	free(paths);
-	free(files);
 	if (!r)
 		return 2;
 
@@ -209,6 +263,9 @@ int mt_cmd_check(int argc, char **argv)
 	}
 	if (!fails)
 		puts("ok");
+	if (!lim[0].set && !lim[1].set && !lim[2].set && !lim[3].set)
+		mt_err("check: no limit given (--max-blocks, --max-bytes, --max-peak, --max-leaked): "
+		       "nothing was checked");
 	for (size_t i = 0; i < ps.n; i++)
 		free(ps.p[i]);
 	free(ps.p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by symbolized stack. */
+/* cmd_diff.c: `modalloc diff OLD NEW`: totals and call sites compared by stack (see model.h). */
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,8 @@ static const char usage[] =
 	"Compares two reports (or two directories of reports, each merged).\n"
 	"Prints the totals of both and their change, then the call sites whose\n"
 	"allocations changed, sorted by the absolute change in bytes. Sites are\n"
-	"matched by symbolized stack (module and function of every frame), never\n"
-	"by address, so two builds or two runs of a program compare.\n"
+	"matched by module and offset of every frame (the same in every run of a\n"
+	"binary), then the rest by module and function, so two builds compare too.\n"
 	"\n"
 	"  --top N      call sites listed (default 20; 0 = all)\n"
 	"  -h, --help   this help\n";
@@ -90,30 +91,28 @@ static struct mt_report *load_one(const char *arg)
 int mt_cmd_diff(int argc, char **argv)
 {
 	uint64_t top = 20;
-	const char *files[2];
-	int nfiles = 0;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-		} else if (opts && mt_opt_value(argc, argv, &i, "--top", &v)) {
-			if (mt_parse_u64(v, &top))
-				mt_die(2, "--top: '%s' is not a number", v);
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "diff: unknown option '%s' (see modalloc diff --help)", a);
-		} else {
-			if (nfiles == 2)
-				mt_die(2, "diff: takes exactly two reports, OLD and NEW");
-			files[nfiles++] = a;
+		case 't':
+			if (mt_parse_u64(optarg, &top))
+				mt_die(2, "--top: '%s' is not a number", optarg);
+			break;
+		default:
+			mt_opt_fail("diff", opt, argv);
 		}
 	}
-	if (nfiles != 2)
+	if (argc - optind != 2)
 		mt_die(2, "diff: takes exactly two reports, OLD and NEW (see modalloc diff --help)");
+	const char *files[2] = { argv[optind], argv[optind + 1] };
 	struct mt_report *o = load_one(files[0]);
 	if (!o)
 		return 2;
@@ -145,11 +144,34 @@ int mt_cmd_diff(int argc, char **argv)
 		                                     : "NEW has no call sites");
 		goto out;
 	}
-	/* Every site of NEW, then the sites of OLD that NEW lacks. */
+	/*
+	 * Sites pair by exact stack (module + offset of every frame); those left
+	 * over on both sides then pair by function (two builds of a program
+	 * move its code), in order of bytes.  The rest are new or gone.
+	 */
 	struct change *ch = mt_xcalloc(o->nsites + n->nsites, sizeof *ch);
+	const struct mt_site **pair = mt_xcalloc(n->nsites + 1, sizeof *pair);
+	bool *old_used = mt_xcalloc(o->nsites + 1, sizeof *old_used);
+	for (size_t i = 0; i < n->nsites; i++) {
+		pair[i] = mt_report_find(o, n->sites[i].key);
+		if (pair[i])
+			old_used[pair[i] - o->sites] = true;
+	}
+	for (size_t i = 0; i < n->nsites; i++) {
+		if (pair[i] || mt_report_find(o, n->sites[i].key))
+			continue;
+		for (size_t j = 0; j < o->nsites; j++) {
+			if (old_used[j] || mt_report_find(n, o->sites[j].key) ||
+			    strcmp(o->sites[j].fkey, n->sites[i].fkey) != 0)
+				continue;
+			pair[i] = &o->sites[j];
+			old_used[j] = true;
+			break;
+		}
+	}
 	size_t nch = 0, unchanged = 0;
 	for (size_t i = 0; i < n->nsites; i++) {
-		const struct mt_site *s = &n->sites[i], *old = mt_report_find(o, s->key);
+		const struct mt_site *s = &n->sites[i], *old = pair[i];
 		struct change c = { old, s, delta(old ? old->bytes : 0, s->bytes),
 		                    delta(old ? old->blocks : 0, s->blocks) };
 		if (c.dbytes || c.dblocks)
@@ -159,7 +181,7 @@ int mt_cmd_diff(int argc, char **argv)
 	}
 	for (size_t i = 0; i < o->nsites; i++) {
 		const struct mt_site *s = &o->sites[i];
-		if (mt_report_find(n, s->key))
+		if (old_used[i])
 			continue;
 		struct change c = { s, NULL, delta(s->bytes, 0), delta(s->blocks, 0) };
 		if (c.dbytes || c.dblocks)
@@ -167,11 +189,20 @@ int mt_cmd_diff(int argc, char **argv)
 		else
 			unchanged++;
 	}
+	free(pair);
+	free(old_used);
 	qsort(ch, nch, sizeof *ch, cmp_change);
 	size_t shown = top && top < nch ? (size_t)top : nch;
-	printf("\n%zu call sites changed, %zu unchanged; by change in bytes:\n", nch, unchanged);
-	if (nch)
+	if (nch) {
+		printf("\n%zu call site%s changed, %zu unchanged; by change in bytes:\n", nch,
+		       nch == 1 ? "" : "s", unchanged);
 		printf("  %11s %7s %10s  %s\n", "bytes", "", "blocks", "site (callers to the right)");
+	} else {
+		printf("\nNo call site changed (%zu unchanged).\n", unchanged);
+	}
+	char **stacks = mt_xcalloc(shown + 1, sizeof *stacks);
+	for (size_t i = 0; i < shown; i++)
+		stacks[i] = mt_site_stack_line(ch[i].new ? ch[i].new : ch[i].old, 6);
 	for (size_t i = 0; i < shown; i++) {
 		const struct change *c = &ch[i];
 		const struct mt_site *s = c->new ? c->new : c->old;
@@ -180,11 +211,30 @@ int mt_cmd_diff(int argc, char **argv)
 		         mt_grouped(mag(c->dblocks), g, sizeof g));
 		const char *pc = !c->old ? "(new)" : !c->new ? "(gone)"
 		                                    : percent(c->old->bytes, c->new->bytes, p, sizeof p);
-		char *stack = mt_site_stack_line(s, 6);
+		/* Rows that would read alike (two lines of one function, one program under two
+		 * names) say where: the innermost frame's module and line, or offset. */
+		bool alike = false;
+		for (size_t j = 0; j < shown && !alike; j++)
+			alike = j != i && strcmp(stacks[i], stacks[j]) == 0;
+		char where[160] = "";
+		size_t fi = mt_site_first_meaningful(s);
+		if (alike && fi != SIZE_MAX) {
+			const struct mt_frame *f = &s->frames[fi];
+			if (f->file && f->line)
+				snprintf(where, sizeof where, " (%.60s, %.40s:%llu)", mt_basename(f->module),
+				         mt_basename(f->file), (unsigned long long)f->line);
+			else
+				snprintf(where, sizeof where, " (%.60s+%.20s)", mt_basename(f->module),
+				         f->offset);
+		}
+		char *line = mt_xasprintf("%s%s", stacks[i], where);
 		printf("  %11s %7s %10s  %s\n", mt_human_signed(c->dbytes, d, sizeof d), pc, blk,
-		       mt_trunc(stack, 60, st, sizeof st));
-		free(stack);
+		       *where ? line : mt_trunc(line, 60, st, sizeof st));
+		free(line);
 	}
+	for (size_t i = 0; i < shown; i++)
+		free(stacks[i]);
+	free(stacks);
 	if (shown < nch)
 		printf("  ... %zu more (--top 0 lists all)\n", nch - shown);
 	free(ch);

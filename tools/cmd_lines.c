@@ -16,6 +16,7 @@
  * already shows file:line names no module and stays).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,31 +623,34 @@ done:
 
 int mt_cmd_lines(int argc, char **argv)
 {
-	const char *out = NULL, *file = NULL, *report = NULL;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	const char *out = NULL, *report = NULL;
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-		} else if (opts && (mt_opt_value(argc, argv, &i, "--output", &v) ||
-		                    mt_opt_value(argc, argv, &i, "-o", &v))) {
-			out = v;
-		} else if (opts && mt_opt_value(argc, argv, &i, "--report", &v)) {
-			report = v;
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "lines: unknown option '%s' (see modalloc lines --help)", a);
-		} else {
-			if (file)
-				mt_die(2, "lines: takes one FILE");
-			file = a;
+		case 'o':
+			out = optarg;
+			break;
+		case 'r':
+			report = optarg;
+			break;
+		default:
+			mt_opt_fail("lines", c, argv);
 		}
 	}
-	if (!file)
+	if (optind >= argc)
 		mt_die(2, "lines: no FILE given (see modalloc lines --help)");
+	if (argc - optind > 1)
+		mt_die(2, "lines: takes one FILE");
+	const char *file = argv[optind];
 	if (out && !*out)
 		mt_die(2, "lines: --output: empty file name");
 	return mt_lines_rewrite(file, out, report, false);

@@ -9,6 +9,7 @@
  * its data (data-t, data-bytes) so that tests and scripts can read them.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,13 @@
 #include "util.h"
 
 static const char usage[] =
-	"usage: modalloc plot [-o OUT.svg] [--] FILE\n"
+	"usage: modalloc plot [-o OUT.svg] [--] FILE|DIR\n"
 	"Draws memory over time from a report's timeline as an SVG: live heap\n"
 	"bytes (solid) and RSS (dashed) against the allocation clock (bytes\n"
 	"allocated so far), the peak marked, and the top call sites' shares of the\n"
 	"heap at the peak as a bar below. A report without a timeline gets a bar\n"
-	"chart of its totals (and a note on stderr).\n"
+	"chart of its totals (and a note on stderr). A directory stands for its\n"
+	"report, or of several the one with the largest peak (said on stderr).\n"
 	"\n"
 	"  -o, --output FILE  where to write (default: standard output)\n"
 	"  -h, --help         this help\n";
@@ -332,32 +334,61 @@ static void plot_timeline(FILE *f, const struct mt_report *r)
 
 int mt_cmd_plot(int argc, char **argv)
 {
-	const char *out = NULL, *file = NULL;
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (opts && mt_is_help(a)) {
+	const char *out = NULL;
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-		} else if (opts && (mt_opt_value(argc, argv, &i, "--output", &v) ||
-		                    mt_opt_value(argc, argv, &i, "-o", &v))) {
-			out = v;
-		} else if (opts && a[0] == '-' && a[1]) {
-			mt_die(2, "plot: unknown option '%s' (see modalloc plot --help)", a);
-		} else {
-			if (file)
-				mt_die(2, "plot: takes one FILE");
-			file = a;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			mt_opt_fail("plot", c, argv);
 		}
 	}
-	if (!file)
+	if (optind >= argc)
 		mt_die(2, "plot: no FILE given (see modalloc plot --help)");
-	struct mt_report *r = mt_report_load(file);
+	if (argc - optind > 1)
+		mt_die(2, "plot: takes one FILE");
+	const char *file = argv[optind];
+	/*
+	 * A directory, as report/diff/check take it: its one report, or of
+	 * several the one with the largest peak (a timeline is one process's).
+	 */
+	char **paths;
+	size_t np = mt_expand_paths(argv + optind, 1, &paths);
+	struct mt_report *r = NULL;
+	for (size_t k = 0; k < np; k++) {
+		struct mt_report *x = mt_report_load(paths[k]);
+		if (!x) {
+			mt_report_free(r);
+			r = NULL;
+			for (; k < np; k++)
+				free(paths[k]);
+			break;
+		}
+		if (!r || x->totals.peak_bytes > r->totals.peak_bytes) {
+			mt_report_free(r);
+			r = x;
+		} else {
+			mt_report_free(x);
+		}
+		free(paths[k]);
+	}
+	free(paths);
 	if (!r)
 		return 2;
+	if (np > 1)
+		mt_err("%s holds %zu reports: plotting %s (pid %llu), the largest peak; "
+		       "name a file to choose", file, np, mt_basename(r->path),
+		       (unsigned long long)r->pid);
 	FILE *f = stdout;
 	if (out && strcmp(out, "-") != 0) {
 		f = fopen(out, "w");
@@ -367,7 +398,7 @@ int mt_cmd_plot(int argc, char **argv)
 	if (r->has_timeline && r->npoints > 0) {
 		plot_timeline(f, r);
 	} else {
-		mt_err("%s: no timeline in the report: plotting its totals only", file);
+		mt_err("%s: no timeline in the report: plotting its totals only", r->path);
 		plot_totals(f, r);
 	}
 	mt_report_free(r);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_report.c: `modalloc report`: one or several reports as text, JSON or folded stacks. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,9 @@
 #include "util.h"
 
 static const char usage[] =
-	"usage: modalloc report [options] [--] FILE|DIR...\n"
+	"usage: modalloc report [options] [--] FILE|DIR... [options]\n"
 	"Renders one report, or several merged into one: totals summed, call sites\n"
-	"merged by their symbolized stack (module and function of every frame).\n"
+	"merged when every frame is the same code (module and offset in it).\n"
 	"A directory stands for the modalloc.*.json files inside it.\n"
 	"\n"
 	"  --top N          call sites listed in text (default 10; 0 = all)\n"
@@ -77,7 +78,8 @@ char *mt_site_stack_line(const struct mt_site *s, size_t max_frames)
 	char *out = mt_xmalloc(cap);
 	out[0] = '\0';
 	size_t shown = 0;
-	for (size_t i = first; i < s->nframes && shown < max_frames; i++) {
+	size_t depth = mt_site_depth(s);
+	for (size_t i = first; i < depth && shown < max_frames; i++) {
 		const struct mt_frame *f = &s->frames[i];
 		if (i > first && mt_frame_is_allocator(f))
 			continue;
@@ -89,7 +91,7 @@ char *mt_site_stack_line(const struct mt_site *s, size_t max_frames)
 		len += (size_t)sprintf(out + len, "%s%s", shown ? " < " : "", label);
 		shown++;
 	}
-	if (shown < s->nframes - first && s->nframes - first > max_frames) {
+	if (shown < depth - first && depth - first > max_frames) {
 		out = mt_xrealloc(out, len + 8);
 		strcpy(out + len, " < ...");
 	}
@@ -116,15 +118,15 @@ static void print_totals(const struct mt_report *r)
 		printf("modalloc report: %s\n", r->path);
 		printf("  pid %llu: %s\n", (unsigned long long)r->pid, mt_trunc(r->cmd, 66, cmd, sizeof cmd));
 	}
-	printf("  allocated  %s in %s blocks\n", mt_human(t->bytes, a, sizeof a),
-	       mt_grouped(t->blocks, b, sizeof b));
-	printf("  freed      %s in %s blocks\n", mt_human(t->freed_bytes, a, sizeof a),
-	       mt_grouped(t->frees, b, sizeof b));
-	printf("  peak       %s in %s blocks%s\n", mt_human(t->peak_bytes, a, sizeof a),
-	       mt_grouped(t->peak_blocks, b, sizeof b),
+	printf("  allocated  %s in %s block%s\n", mt_human(t->bytes, a, sizeof a),
+	       mt_grouped(t->blocks, b, sizeof b), t->blocks == 1 ? "" : "s");
+	printf("  freed      %s in %s block%s\n", mt_human(t->freed_bytes, a, sizeof a),
+	       mt_grouped(t->frees, b, sizeof b), t->frees == 1 ? "" : "s");
+	printf("  peak       %s in %s block%s%s\n", mt_human(t->peak_bytes, a, sizeof a),
+	       mt_grouped(t->peak_blocks, b, sizeof b), t->peak_blocks == 1 ? "" : "s",
 	       r->nfiles > 1 ? " (sum of each process's peak)" : "");
-	printf("  leaked     %s in %s blocks%s\n", mt_human(t->live_bytes, a, sizeof a),
-	       mt_grouped(t->live_blocks, b, sizeof b), r->at_exit ? "" : " (live: not at exit)");
+	printf("  leaked     %s in %s block%s%s\n", mt_human(t->live_bytes, a, sizeof a),
+	       mt_grouped(t->live_blocks, b, sizeof b), t->live_blocks == 1 ? "" : "s", r->at_exit ? "" : " (live: not at exit)");
 	printf("  RSS peak   %s%s\n", mt_human(t->rss_peak_bytes, c, sizeof c),
 	       r->nfiles > 1 ? " (sum)" : "");
 	if (t->failed)
@@ -151,6 +153,9 @@ static void print_totals(const struct mt_report *r)
 	}
 	if (col)
 		putchar('\n');
+	if (r->stacks_shallow_warning)
+		printf("  warning    call stacks end early in code without frame pointers: rebuild\n"
+		       "             with -fno-omit-frame-pointer for whole call sites\n");
 	uint64_t trunc = mt_stacks_get(r, "truncated"), ovf = mt_stacks_get(r, "overflow_events");
 	if (trunc || ovf)
 		printf("  stacks     %llu truncated (raise --depth), %llu overflow events "
@@ -179,9 +184,9 @@ static void print_text(const struct mt_report *r, size_t top)
 	for (size_t i = 0; i < shown; i++) {
 		const struct mt_site *s = order[i];
 		char a[32], b[32], c[32], d[32], line[128];
-		int len = snprintf(line, sizeof line, "#%-3zu %s in %s blocks; at peak %s; leaked %s",
+		int len = snprintf(line, sizeof line, "#%-3zu %s in %s block%s; at peak %s; leaked %s",
 		                   i + 1, mt_human(s->bytes, a, sizeof a),
-		                   mt_grouped(s->blocks, b, sizeof b),
+		                   mt_grouped(s->blocks, b, sizeof b), s->blocks == 1 ? "" : "s",
 		                   mt_human(s->at_peak_bytes, c, sizeof c),
 		                   mt_human(s->live_bytes, d, sizeof d));
 		if (sort_key == S_SHORT && s->blocks && len > 0 && (size_t)len < sizeof line)
@@ -191,7 +196,7 @@ static void print_text(const struct mt_report *r, size_t top)
 		/* Innermost meaningful frames, one a line, module in brackets. */
 		size_t first = mt_site_first_meaningful(s);
 		size_t printed = 0;
-		for (size_t j = first; first != SIZE_MAX && j < s->nframes && printed < 4; j++) {
+		for (size_t j = first; first != SIZE_MAX && j < mt_site_depth(s) && printed < 4; j++) {
 			const struct mt_frame *f = &s->frames[j];
 			if (j > first && mt_frame_is_allocator(f))
 				continue;
@@ -216,9 +221,17 @@ static void fold_label(const struct mt_frame *f, FILE *out)
 {
 	char lb[256];
 	const char *label = mt_frame_label(f, lb, sizeof lb);
+	/* Two call sites in one function stay two frames where the line is known. */
+	char *withline = f->file && f->line && !f->inlined
+	                         ? mt_xasprintf("%s (%s:%llu)", label, mt_basename(f->file),
+	                                        (unsigned long long)f->line)
+	                         : NULL;
+	if (withline)
+		label = withline;
 	/* ';' separates frames and a newline ends the record: neither may appear inside. */
 	for (const char *p = label; *p; p++)
 		fputc(*p == ';' ? ':' : (*p == '\n' ? ' ' : *p), out);
+	free(withline);
 }
 
 static void print_collapsed(const struct mt_report *r, bool by_blocks)
@@ -230,7 +243,7 @@ static void print_collapsed(const struct mt_report *r, bool by_blocks)
 		if (!w)
 			continue;
 		bool any = false;
-		for (size_t j = s->nframes; j-- > 0;) {
+		for (size_t j = mt_site_depth(s); j-- > 0;) {
 			/* The profiler's own frames are noise; malloc and operator new stay. */
 			if (strncmp(mt_basename(s->frames[j].module), "libmodalloc", 11) == 0)
 				continue;
@@ -253,21 +266,27 @@ int mt_cmd_report(int argc, char **argv)
 {
 	uint64_t top = 10;
 	const char *format = "text", *weight = "bytes";
-	int i = 1;
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (mt_is_help(a)) {
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "weight", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Options before or after the files (getopt_long permutes); "--" ends them. */
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *v = optarg;
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (mt_opt_value(argc, argv, &i, "--top", &v)) {
+		case 't':
 			if (mt_parse_u64(v, &top))
 				mt_die(2, "--top: '%s' is not a number", v);
-		} else if (mt_opt_value(argc, argv, &i, "--sort", &v)) {
+			break;
+		case 's': {
 			static const char *const keys[] = { "bytes", "blocks", "peak", "leaked", "short" };
 			size_t k = 0;
 			while (k < 5 && strcmp(v, keys[k]) != 0)
@@ -275,20 +294,23 @@ int mt_cmd_report(int argc, char **argv)
 			if (k == 5)
 				mt_die(2, "--sort: '%s' is not one of bytes, blocks, peak, leaked, short", v);
 			sort_key = (enum sort_key)k;
-		} else if (mt_opt_value(argc, argv, &i, "--format", &v)) {
+			break;
+		}
+		case 'f':
 			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "dhat") && strcmp(v, "collapsed"))
 				mt_die(2, "--format: '%s' is not one of text, json, dhat, collapsed", v);
 			format = v;
-		} else if (mt_opt_value(argc, argv, &i, "--weight", &v)) {
+			break;
+		case 'w':
 			if (strcmp(v, "bytes") && strcmp(v, "blocks"))
 				mt_die(2, "--weight: '%s' is not one of bytes, blocks", v);
 			weight = v;
-		} else if (a[0] == '-' && a[1]) {
-			mt_die(2, "report: unknown option '%s' (see modalloc report --help)", a);
-		} else {
 			break;
+		default:
+			mt_opt_fail("report", c, argv);
 		}
 	}
+	int i = optind;
 	if (i >= argc)
 		mt_die(2, "report: no FILE given (see modalloc report --help)");
 	char **paths;

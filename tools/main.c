@@ -13,9 +13,9 @@
 static const char usage[] =
 	"usage: modalloc [run] [options] [--] PROGRAM [ARGS...]\n"
 	"       modalloc report [options] FILE|DIR...\n"
-	"       modalloc diff OLD NEW\n"
+	"       modalloc diff [--top N] OLD NEW\n"
 	"       modalloc check [limits] FILE|DIR...\n"
-	"       modalloc plot FILE [-o OUT.svg]\n"
+	"       modalloc plot FILE|DIR [-o OUT.svg]\n"
 	"       modalloc lines [-o OUT] FILE\n"
 	"\n"
 	"A heap-allocation profiler. `modalloc PROGRAM` runs it (and every process\n"

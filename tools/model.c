@@ -152,18 +152,35 @@ const char *mt_frame_label(const struct mt_frame *f, char *buf, size_t cap)
 	return buf;
 }
 
+size_t mt_site_depth(const struct mt_site *s)
+{
+	for (size_t i = 0; i < s->nframes; i++) {
+		const char *m = s->frames[i].module;
+		if (!m || !*m || strcmp(m, "??") == 0)
+			return i;
+	}
+	return s->nframes;
+}
+
 size_t mt_site_first_meaningful(const struct mt_site *s)
 {
-	if (!s->nframes)
+	size_t n = mt_site_depth(s);
+	if (!n)
 		return SIZE_MAX;
-	for (size_t i = 0; i < s->nframes; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!mt_frame_is_allocator(&s->frames[i]))
 			return i;
 	return 0;
 }
 
-/* The symbolized stack: see model.h.  Separators cannot occur in symbols. */
-static char *site_key(const struct mt_site *s)
+/*
+ * The site keys: see model.h.  Separators cannot occur in symbols.
+ * exact: a frame is its module and offset (the address less the load bias:
+ * the same in every process and run of one binary), or its function when
+ * the offset is unknown.  by_function: its module and function, or module
+ * and offset for "??".  Both end where the stack leaves known modules.
+ */
+static char *site_key(const struct mt_site *s, bool by_function)
 {
 	size_t cap = 1;
 	for (size_t i = 0; i < s->nframes; i++) {
@@ -171,13 +188,15 @@ static char *site_key(const struct mt_site *s)
 		cap += strlen(mt_basename(f->module)) + strlen(f->function) + strlen(f->offset) + 3;
 	}
 	char *k = mt_xmalloc(cap), *o = k;
-	for (size_t i = 0; i < s->nframes; i++) {
+	size_t depth = mt_site_depth(s);
+	for (size_t i = 0; i < depth; i++) {
 		const struct mt_frame *f = &s->frames[i];
 		if (is_self_module(f->module) || f->inlined)
 			continue;
 		const char *b = mt_basename(f->module);
-		bool unk = unknown_function(f->function);
-		o += sprintf(o, "%s\x1f%s%s\x1e", b, unk ? "+" : "", unk ? f->offset : f->function);
+		bool off = unknown_function(f->function) ||
+		           (!by_function && strcmp(f->offset, "0x0") != 0 && *f->offset);
+		o += sprintf(o, "%s\x1f%s%s\x1e", b, off ? "+" : "", off ? f->offset : f->function);
 	}
 	*o = '\0';
 	return k;
@@ -243,7 +262,8 @@ static void load_sites(struct loader *ld, struct mt_report *r, json_object *arr)
 		if (!fr)
 			fail(ld, "%s.frames is missing", what);
 		load_frames(ld, fr, s, i);
-		s->key = site_key(s);
+		s->key = site_key(s, false);
+		s->fkey = site_key(s, true);
 	}
 }
 
@@ -430,6 +450,7 @@ void mt_report_free(struct mt_report *r)
 		free(s->frames);
 		free(s->hist);
 		free(s->key);
+		free(s->fkey);
 		free(s->lifetime_unit);
 	}
 	free(r->sites);
@@ -486,16 +507,34 @@ bool mt_report_name(const char *name, uint64_t *pid, unsigned *seq)
 	return strcmp(end, ".json") == 0;
 }
 
+/* Adds path unless the same file (by real path) is already in: each report counts once. */
+static void add_path(char ***paths, char ***real, size_t *n, size_t *cap, char *path)
+{
+	char *rp = realpath(path, NULL);
+	for (size_t i = 0; rp && i < *n; i++)
+		if ((*real)[i] && strcmp((*real)[i], rp) == 0) {
+			free(rp);
+			free(path);
+			return;
+		}
+	if (*n == *cap) {
+		*cap *= 2;
+		*paths = mt_xrealloc(*paths, *cap * sizeof **paths);
+		*real = mt_xrealloc(*real, *cap * sizeof **real);
+	}
+	(*real)[*n] = rp;
+	(*paths)[(*n)++] = path;
+}
+
 size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 {
 	size_t n = 0, cap = nargs + 8;
 	char **paths = mt_xmalloc(cap * sizeof *paths);
+	char **real = mt_xmalloc(cap * sizeof *real);
 	for (size_t a = 0; a < nargs; a++) {
 		struct stat st;
 		if (stat(args[a], &st) != 0 || !S_ISDIR(st.st_mode)) {
-			if (n == cap)
-				paths = mt_xrealloc(paths, (cap *= 2) * sizeof *paths);
-			paths[n++] = mt_xstrdup(args[a]);
+			add_path(&paths, &real, &n, &cap, mt_xstrdup(args[a]));
 			continue;
 		}
 		DIR *d = opendir(args[a]);
@@ -520,13 +559,13 @@ size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 		if (!nf)
 			mt_die(2, "%s: no modalloc.*.json reports in this directory", args[a]);
 		qsort(found, nf, sizeof *found, by_pid);
-		for (size_t i = 0; i < nf; i++) {
-			if (n == cap)
-				paths = mt_xrealloc(paths, (cap *= 2) * sizeof *paths);
-			paths[n++] = found[i].path;
-		}
+		for (size_t i = 0; i < nf; i++)
+			add_path(&paths, &real, &n, &cap, found[i].path);
 		free(found);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(real[i]);
+	free(real);
 	*out = paths;
 	return n;
 }
@@ -599,6 +638,7 @@ static void copy_site(struct mt_site *d, const struct mt_site *s)
 	*d = *s;
 	d->lifetime_unit = mt_xstrdup(s->lifetime_unit);
 	d->key = mt_xstrdup(s->key);
+	d->fkey = mt_xstrdup(s->fkey);
 	d->hist = mt_xcalloc(s->nhist, sizeof *d->hist);
 	memcpy(d->hist, s->hist, s->nhist * sizeof *d->hist);
 	d->frames = mt_xcalloc(s->nframes, sizeof *d->frames);
@@ -710,15 +750,47 @@ static struct mt_report *normalize(struct mt_report *r)
 	return n;
 }
 
+/* What one process image wrote: a copy of a report (another name, another place) matches it. */
+struct image_id {
+	uint64_t pid, wall_ns, blocks, bytes, frees;
+	bool at_exec;
+	char *cmd;
+	const char *path;
+};
+
+static bool same_image(const struct image_id *a, const struct mt_report *r)
+{
+	return a->pid == r->pid && a->wall_ns == r->wall_ns && a->blocks == r->totals.blocks &&
+	       a->bytes == r->totals.bytes && a->frees == r->totals.frees &&
+	       a->at_exec == r->at_exec && strcmp(a->cmd, r->cmd) == 0;
+}
+
 struct mt_report *mt_report_load_merged(char **paths, size_t npaths)
 {
 	struct mt_report *acc = NULL;
+	struct image_id *seen = mt_xcalloc(npaths + 1, sizeof *seen);
+	size_t nseen = 0, dups = 0;
 	for (size_t i = 0; i < npaths; i++) {
 		struct mt_report *r = mt_report_load(paths[i]);
 		if (!r) {
 			mt_report_free(acc);
-			return NULL;
+			acc = NULL;
+			break;
 		}
+		/* Each process image counts once, whatever the number of copies given. */
+		size_t j = 0;
+		while (j < nseen && (r->nfiles != 1 || !same_image(&seen[j], r)))
+			j++;
+		if (j < nseen) {
+			mt_err("%s: the same process image as %s (pid %llu): counted once", paths[i],
+			       seen[j].path, (unsigned long long)r->pid);
+			mt_report_free(r);
+			dups++;
+			continue;
+		}
+		seen[nseen++] = (struct image_id){ r->pid, r->wall_ns, r->totals.blocks,
+		                                   r->totals.bytes, r->totals.frees, r->at_exec,
+		                                   mt_xstrdup(r->cmd), paths[i] };
 		if (!acc) {
 			acc = normalize(r);
 			continue;
@@ -726,9 +798,12 @@ struct mt_report *mt_report_load_merged(char **paths, size_t npaths)
 		mt_report_merge(acc, r);
 		mt_report_free(r);
 	}
-	if (acc && npaths > 1) {
+	for (size_t j = 0; j < nseen; j++)
+		free(seen[j].cmd);
+	free(seen);
+	if (acc && npaths - dups > 1) {
 		free(acc->path);
-		acc->path = mt_xasprintf("%zu reports", npaths);
+		acc->path = mt_xasprintf("%zu reports", npaths - dups);
 		qsort(acc->sites, acc->nsites, sizeof *acc->sites, by_bytes_desc);
 		free(acc->idx);
 		acc->idx = NULL;

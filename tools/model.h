@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * model.h: a modalloc JSON report (format version 1) as the command sees it,
- * loading with validation, merging several into one, and the "symbolized
+ * loading with validation, merging several into one, and the keys of the
  * stack" that names a call site across processes and builds.
  *
- * A site's key is its list of (module basename, function) pairs, innermost
- * first; a frame whose function is "??" uses (module basename, offset)
- * instead.  Addresses never enter the key: they move with ASLR and rebuilds.
+ * A site's key is its list of (module basename, offset in the module)
+ * pairs, innermost first: two sites are one only when every frame is the
+ * same code, as the library's own addresses say within a process, and the
+ * same in every process and run of the binaries (raw addresses never enter
+ * the key: they move with ASLR).  Two call sites in one function stay
+ * apart.  A second key, by function, names each frame by (module basename,
+ * function) instead ((module basename, offset) for "??"): `diff` falls back
+ * to it to pair the sites of two builds, whose offsets differ.
  * Frames inside libmodalloc itself are dropped from keys and labels, and so
  * are inlined frames (added by `modalloc lines`), so that a report keys the
  * same with or without file:line.
@@ -71,7 +76,8 @@ struct mt_site {
 	bool truncated;
 	struct mt_frame *frames; /* innermost first */
 	size_t nframes;
-	char *key;   /* symbolized stack, see above */
+	char *key;   /* exact stack (module + offset per frame), see above */
+	char *fkey;  /* stack by function, see above */
 	bool suppressed; /* set by check */
 };
 
@@ -181,6 +187,15 @@ bool mt_frame_is_allocator(const struct mt_frame *f);
  * Returns a pointer to f->function or to buf.
  */
 const char *mt_frame_label(const struct mt_frame *f, char *buf, size_t cap);
+
+/*
+ * How many of a site's frames, innermost first, lie in a known module: the
+ * stack ends at the first frame without one (a word of the stack taken for
+ * a return address by a walk through code without frame pointers, or code
+ * outside any file); such "addresses" change from run to run, so neither
+ * the keys nor the text use that frame or any beyond it.
+ */
+size_t mt_site_depth(const struct mt_site *s);
 
 /*
  * The first frame of a site that is not an allocator frame (the site's

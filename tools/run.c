@@ -4,16 +4,19 @@
  * preloaded into it and every process it starts, then summarizes the tree.
  *
  * Each process writes <dir>/modalloc.<pid>.json at exit (MOD_ALLOC_OUT is
- * inherited through fork and exec).  The tool stays the program's parent in
- * the same process group, so the terminal's Ctrl-C reaches the program; the
- * tool itself ignores SIGINT and SIGQUIT while it waits and passes SIGTERM
- * and SIGHUP on, then reports how the program ended and exits the same way.
+ * inherited through fork and exec).  The program is started with
+ * posix_spawnp, which reports a failed exec itself.  The tool stays the
+ * program's parent in the same process group, so the terminal's Ctrl-C
+ * reaches the program; the tool itself ignores SIGINT and SIGQUIT while it
+ * waits and passes SIGTERM and SIGHUP on, then reports how the program
+ * ended and exits the same way.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +41,9 @@ static const char usage[] =
 	"prints a summary of every process when it ends. Exits with PROGRAM's status\n"
 	"(128+N when a signal N killed it).\n"
 	"\n"
-	"  -o, --output DIR   directory for the reports (created, mode 0700, if\n"
-	"                     missing); default: a new ./modalloc.<pid>\n"
+	"  -o, --output DIR   directory for the reports (created with its parents,\n"
+	"                     mode 0700, if missing; one that already holds reports\n"
+	"                     is refused); default: a new ./modalloc.<pid>\n"
 	"  --counters-only    totals only, no call sites (faster)\n"
 	"  --depth N          frames kept per call site (MOD_ALLOC_DEPTH)\n"
 	"  --buckets N        call-site table size (MOD_ALLOC_BUCKETS)\n"
@@ -51,6 +55,8 @@ static const char usage[] =
 	"The library is $MODALLOC_LIB, else the build tree's, else the one in\n"
 	"  " MODALLOC_LIBDIR "\n"
 	"Read the results with: modalloc report DIR\n";
+
+extern char **environ;
 
 static volatile sig_atomic_t child_pid;
 
@@ -115,6 +121,19 @@ static char *template_in(const char *dir, const char *name)
 	return out;
 }
 
+/* -o a/b/c: creates a and a/b when missing (mode 0700, as the directory itself). */
+static void make_parents(const char *path)
+{
+	char *p = mt_xstrdup(path);
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			mt_die(2, "cannot create directory %s: %s", p, strerror(errno));
+		*s = '/';
+	}
+	free(p);
+}
+
 struct names {
 	char **v;
 	size_t n;
@@ -162,25 +181,109 @@ static bool has_name(const struct names *s, const char *name)
 	return false;
 }
 
-static int by_pid(const void *a, const void *b)
+/* One row of the summary: every process image of one executable. */
+struct group {
+	char *name;           /* executable's base name, newlines escaped */
+	size_t images;
+	uint64_t blocks, bytes, max_peak, leaked;
+};
+
+/* "gcc" from "/usr/bin/gcc -O2 -c x.c"; a newline or tab becomes "\n", "\t". */
+static char *exe_name(const char *cmd)
 {
-	const struct mt_report *x = *(struct mt_report *const *)a, *y = *(struct mt_report *const *)b;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1; /* a pid's images in the order they ran */
-	return strcmp(x->path, y->path);
+	size_t len = strcspn(cmd, " ");
+	const char *b = cmd;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '/')
+			b = cmd + i + 1;
+	len -= (size_t)(b - cmd);
+	if (!len)
+		return mt_xstrdup("?");
+	char *out = mt_xmalloc(2 * len + 1), *o = out;
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+			*o++ = '\\';
+			*o++ = b[i] == '\n' ? 'n' : b[i] == '\t' ? 't' : 'r';
+		} else {
+			*o++ = b[i];
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
-static void table_row(const char *pid, const char *cmd, const struct mt_totals *t)
+static int by_bytes(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks > y->blocks ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int site_by_bytes(const void *a, const void *b)
+{
+	const struct mt_site *x = *(const struct mt_site *const *)a;
+	const struct mt_site *y = *(const struct mt_site *const *)b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static void table_row(const char *count, const char *cmd, uint64_t blocks, uint64_t bytes,
+                      uint64_t peak, uint64_t leaked)
 {
 	char c[40], a[32], b[32], p[32], l[32];
-	fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", pid, mt_trunc(cmd, 32, c, sizeof c),
-	        mt_grouped(t->blocks, a, sizeof a), mt_human(t->bytes, b, sizeof b),
-	        mt_human(t->peak_bytes, p, sizeof p), mt_human(t->live_bytes, l, sizeof l));
+	fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", count, mt_trunc(cmd, 32, c, sizeof c),
+	        mt_grouped(blocks, a, sizeof a), mt_human(bytes, b, sizeof b),
+	        mt_human(peak, p, sizeof p), mt_human(leaked, l, sizeof l));
 }
 
-/* The table of every report that appeared in dir during the run. */
+/* Top call sites of the whole tree (reports merged), when there are any. */
+static void top_sites(struct mt_report *const *reps, size_t n)
+{
+	struct mt_report *all = mt_xcalloc(1, sizeof *all);
+	all->path = mt_xstrdup("tree");
+	all->cmd = mt_xstrdup("");
+	all->tool = mt_xstrdup("");
+	all->at_exit = true;
+	for (size_t i = 0; i < n; i++)
+		mt_report_merge(all, reps[i]);
+	if (all->stacks_shallow_warning)
+		mt_err("call stacks end early in code without frame pointers: rebuild the program "
+		       "(and its libraries) with -fno-omit-frame-pointer for whole call sites");
+	if (all->nsites) {
+		const struct mt_site **order = mt_xcalloc(all->nsites, sizeof *order);
+		for (size_t i = 0; i < all->nsites; i++)
+			order[i] = &all->sites[i];
+		qsort(order, all->nsites, sizeof *order, site_by_bytes);
+		size_t shown = all->nsites < 5 ? all->nsites : 5;
+		fprintf(stderr, "top call sites of the tree, by bytes (callers to the right):\n");
+		for (size_t i = 0; i < shown; i++) {
+			const struct mt_site *st = order[i];
+			char a[32], b[32], line[64];
+			char *stack = mt_site_stack_line(st, 4);
+			size_t fi = mt_site_first_meaningful(st);
+			char *where = fi == SIZE_MAX ? mt_xstrdup(stack)
+			                             : mt_xasprintf("%s (%s)", stack,
+			                                            mt_basename(st->frames[fi].module));
+			fprintf(stderr, "%11s %11s block%s  %s\n", mt_human(st->bytes, a, sizeof a),
+			        mt_grouped(st->blocks, b, sizeof b), st->blocks == 1 ? " " : "s",
+			        mt_trunc(where, 56, line, sizeof line));
+			free(where);
+			free(stack);
+		}
+		free(order);
+	}
+	mt_report_free(all);
+}
+
+/*
+ * The summary of every report that appeared in dir during the run: one row
+ * per executable (its process images counted, summed, the largest peak),
+ * by bytes, then the tree, then its top call sites.
+ */
 static void summarize(const char *dir, const struct names *before, pid_t top, bool killed,
                       bool *top_found)
 {
@@ -201,47 +304,74 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 		reps = mt_xrealloc(reps, (n + 1) * sizeof *reps);
 		reps[n++] = r;
 	}
-	qsort(reps, n, sizeof *reps, by_pid);
 	*top_found = false;
-	struct mt_totals all = { 0 };
-	const size_t max_rows = 100;
-	if (n)
-		fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", "pid", "command", "blocks", "bytes",
-		        "peak", "leaked");
+	struct group *g = NULL;
+	size_t ng = 0;
+	struct group all = { 0 };
+	uint64_t *pids = mt_xcalloc(n + 1, sizeof *pids);
+	size_t npids = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct mt_report *r = reps[i];
 		if ((pid_t)r->pid == top)
 			*top_found = true;
-#define X(k) all.k += r->totals.k;
-		MT_TOTALS(X)
-#undef X
-		if (i < max_rows) {
-			char pid[24];
-			snprintf(pid, sizeof pid, "%llu", (unsigned long long)r->pid);
-			/* An image that exec replaced: the same pid goes on as the next row. */
-			char *cmd = r->at_exec ? mt_xasprintf("[until exec] %s", r->cmd) : r->cmd;
-			table_row(pid, cmd, &r->totals);
-			if (cmd != r->cmd)
-				free(cmd);
+		size_t k = 0;
+		while (k < npids && pids[k] != r->pid)
+			k++;
+		if (k == npids)
+			pids[npids++] = r->pid;
+		char *name = exe_name(r->cmd);
+		size_t j = 0;
+		while (j < ng && strcmp(g[j].name, name) != 0)
+			j++;
+		if (j == ng) {
+			g = mt_xrealloc(g, (ng + 1) * sizeof *g);
+			g[ng++] = (struct group){ .name = name };
+		} else {
+			free(name);
+		}
+		struct group *x[2] = { &g[j], &all };
+		for (size_t m = 0; m < 2; m++) {
+			x[m]->images++;
+			x[m]->blocks += r->totals.blocks;
+			x[m]->bytes += r->totals.bytes;
+			x[m]->leaked += r->totals.live_bytes;
+			if (r->totals.peak_bytes > x[m]->max_peak)
+				x[m]->max_peak = r->totals.peak_bytes;
 		}
 	}
-	if (n > max_rows)
-		fprintf(stderr, "%9s  (%zu more processes: modalloc report lists them merged)\n", "...",
-		        n - max_rows);
+	qsort(g, ng, sizeof *g, by_bytes);
+	const size_t max_rows = 20;
+	if (n)
+		fprintf(stderr, "%9s  %-32s %11s %11s %11s %11s\n", "processes", "command", "blocks",
+		        "bytes", "max peak", "leaked");
+	for (size_t i = 0; i < ng; i++) {
+		if (i < max_rows) {
+			char cnt[24];
+			snprintf(cnt, sizeof cnt, "%zu", g[i].images);
+			table_row(cnt, g[i].name, g[i].blocks, g[i].bytes, g[i].max_peak, g[i].leaked);
+		}
+		free(g[i].name);
+	}
+	if (ng > max_rows)
+		fprintf(stderr, "%9s  (%zu more commands: modalloc report lists them merged)\n", "...",
+		        ng - max_rows);
+	free(g);
 	if (n) {
 		/* Images that exec replaced share their pid with the next image. */
-		size_t pids = 0;
-		for (size_t i = 0; i < n; i++)
-			pids += i == 0 || reps[i]->pid != reps[i - 1]->pid;
-		char what[48];
+		char what[64];
 		if (n == 1)
 			snprintf(what, sizeof what, "1 process");
-		else if (pids == n)
-			snprintf(what, sizeof what, "%zu processes (peak: sum)", n);
+		else if (npids == n)
+			snprintf(what, sizeof what, "%zu processes", n);
 		else
-			snprintf(what, sizeof what, "%zu pids, %zu images (peak: sum)", pids, n);
-		table_row("all", what, &all);
+			snprintf(what, sizeof what, "%zu %s, %zu images", npids,
+			         npids == 1 ? "pid" : "pids", n);
+		table_row("all", what, all.blocks, all.bytes, all.max_peak, all.leaked);
+		if (n > 1)
+			fprintf(stderr, "%9s  (max peak: the largest single process's peak)\n", "");
+		top_sites(reps, n);
 	}
+	free(pids);
 	if (!n && (bad || !killed))
 		mt_err("no reports were written%s", bad ? " that could be read" : "");
 	for (size_t i = 0; i < n; i++)
@@ -256,47 +386,55 @@ int mt_cmd_run(int argc, char **argv)
 {
 	const char *out = NULL, *depth = NULL, *buckets = NULL;
 	bool counters_only = false, dhat = false, lines = true;
-	int i = 1;
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v;
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "counters-only", no_argument, NULL, 'c' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "buckets", required_argument, NULL, 'b' },
+		{ "dhat", no_argument, NULL, 'D' },
+		{ "no-lines", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* "+": options end at PROGRAM, whose own options are its business. */
+	int c;
+	while ((c = getopt_long(argc, argv, "+:ho:", longopts, NULL)) != -1) {
 		uint64_t num;
-		if (mt_is_help(a)) {
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		}
-		if (strcmp(a, "--version") == 0) {
+		case 'V':
 			puts("modalloc " MODALLOC_VERSION);
 			return 0;
-		}
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(a, "--counters-only") == 0) {
+		case 'c':
 			counters_only = true;
-		} else if (strcmp(a, "--dhat") == 0) {
-			dhat = true;
-		} else if (strcmp(a, "--no-lines") == 0) {
-			lines = false;
-		} else if (mt_opt_value(argc, argv, &i, "--output", &v) ||
-		           mt_opt_value(argc, argv, &i, "-o", &v)) {
-			out = v;
-		} else if (strncmp(a, "-o", 2) == 0 && a[2]) {
-			out = a + 2;
-		} else if (mt_opt_value(argc, argv, &i, "--depth", &v)) {
-			if (mt_parse_u64(v, &num) || !num)
-				mt_die(2, "--depth: '%s' is not a positive number", v);
-			depth = v;
-		} else if (mt_opt_value(argc, argv, &i, "--buckets", &v)) {
-			if (mt_parse_u64(v, &num) || !num)
-				mt_die(2, "--buckets: '%s' is not a positive number", v);
-			buckets = v;
-		} else if (a[0] == '-' && a[1]) {
-			mt_die(2, "unknown option '%s' (see modalloc --help)", a);
-		} else {
 			break;
+		case 'D':
+			dhat = true;
+			break;
+		case 'L':
+			lines = false;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			if (mt_parse_u64(optarg, &num) || !num)
+				mt_die(2, "--depth: '%s' is not a positive number", optarg);
+			depth = optarg;
+			break;
+		case 'b':
+			if (mt_parse_u64(optarg, &num) || !num)
+				mt_die(2, "--buckets: '%s' is not a positive number", optarg);
+			buckets = optarg;
+			break;
+		default:
+			mt_opt_fail("", c, argv);
 		}
 	}
+	int i = optind;
 	if (i >= argc)
 		mt_die(2, "no PROGRAM given (see modalloc --help)");
 	if (out && !*out)
@@ -310,6 +448,8 @@ int mt_cmd_run(int argc, char **argv)
 	/* The output directory: -o may reuse one; the default is always new. */
 	char *dir_arg = out ? mt_xstrdup(out) : mt_xasprintf("modalloc.%ld", (long)getpid());
 	bool created = false;
+	if (out)
+		make_parents(dir_arg);
 	if (mkdir(dir_arg, 0700) == 0) {
 		created = true;
 	} else if (errno != EEXIST || !out) {
@@ -324,15 +464,45 @@ int mt_cmd_run(int argc, char **argv)
 	char *dir = absolute(dir_arg);
 	struct names before = { 0 }, dhat_before = { 0 };
 	list_reports(dir, &before);
+	/* `modalloc report DIR` must mean this run: never mix it with an earlier one. */
+	if (before.n)
+		mt_die(2, "%s already holds reports (modalloc.*.json) of an earlier run: "
+		          "name a new directory, or remove them", dir_arg);
 	list_files(dir, &dhat_before, is_dhat);
 
-	int errpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) != 0)
-		mt_die(2, "pipe: %s", strerror(errno));
 	/*
-	 * The signals we handle stay blocked from before the fork until the
+	 * The program's environment: ours, which the tool itself never uses
+	 * for anything these variables govern (it is not preloaded).
+	 */
+	const char *old = getenv("LD_PRELOAD");
+	char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
+	if (old && strstr(old, lib)) {
+		free(pre);
+		pre = mt_xstrdup(old); /* already there: preloading twice would count twice */
+	}
+	char *out_tpl = template_in(dir, "modalloc.%p.json");
+	char *dhat_tpl = template_in(dir, "dhat.%p.json");
+	setenv("LD_PRELOAD", pre, 1);
+	setenv("MOD_ALLOC_OUT", out_tpl, 1);
+	setenv("MOD_ALLOC_QUIET", "1", 1);
+	setenv("MOD_ALLOC_BACKTRACES", counters_only ? "0" : "1", 1);
+	if (depth)
+		setenv("MOD_ALLOC_DEPTH", depth, 1);
+	if (buckets)
+		setenv("MOD_ALLOC_BUCKETS", buckets, 1);
+	if (dhat)
+		setenv("MOD_ALLOC_DHAT", dhat_tpl, 1);
+	free(pre);
+	free(out_tpl);
+	free(dhat_tpl);
+
+	/*
+	 * The signals we handle stay blocked from before the spawn until the
 	 * handlers are in place and child_pid is known: a SIGTERM that arrives
 	 * as soon as the program runs is forwarded, never lost with the tool.
+	 * The program starts with the mask we had and in our process group
+	 * (the terminal's foreground group: Ctrl-C reaches it).  posix_spawnp
+	 * reports a failed exec itself (glibc: the error, the child reaped).
 	 */
 	static const int handled[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
 	sigset_t block, old_mask;
@@ -341,34 +511,22 @@ int mt_cmd_run(int argc, char **argv)
 		sigaddset(&block, handled[k]);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
 	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		mt_die(2, "fork: %s", strerror(errno));
-	if (pid == 0) {
+	posix_spawnattr_t attr;
+	if (posix_spawnattr_init(&attr) != 0)
+		mt_die(2, "posix_spawnattr_init failed");
+	posix_spawnattr_setsigmask(&attr, &old_mask);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int exec_errno = posix_spawnp(&pid, prog[0], NULL, &attr, prog, environ);
+	posix_spawnattr_destroy(&attr);
+	if (exec_errno) {
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
-		close(errpipe[0]);
-		const char *old = getenv("LD_PRELOAD");
-		char *pre = old && *old ? mt_xasprintf("%s:%s", old, lib) : mt_xstrdup(lib);
-		if (old && strstr(old, lib))
-			pre = mt_xstrdup(old); /* already there: preloading twice would count twice */
-		setenv("LD_PRELOAD", pre, 1);
-		setenv("MOD_ALLOC_OUT", template_in(dir, "modalloc.%p.json"), 1);
-		setenv("MOD_ALLOC_QUIET", "1", 1);
-		setenv("MOD_ALLOC_BACKTRACES", counters_only ? "0" : "1", 1);
-		if (depth)
-			setenv("MOD_ALLOC_DEPTH", depth, 1);
-		if (buckets)
-			setenv("MOD_ALLOC_BUCKETS", buckets, 1);
-		if (dhat)
-			setenv("MOD_ALLOC_DHAT", template_in(dir, "dhat.%p.json"), 1);
-		execvp(prog[0], prog);
-		int e = errno;
-		ssize_t w = write(errpipe[1], &e, sizeof e);
-		(void)w;
-		_exit(e == ENOENT ? 127 : 126);
+		if (created)
+			rmdir(dir);
+		mt_die(exec_errno == ENOENT ? 127 : 126, "cannot run %s: %s", prog[0],
+		       strerror(exec_errno));
 	}
 	child_pid = pid;
-	close(errpipe[1]);
 	/* Ctrl-C goes to the whole foreground group: the program decides, we wait. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -378,25 +536,12 @@ int mt_cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 
-	int exec_errno = 0;
-	ssize_t got;
-	do
-		got = read(errpipe[0], &exec_errno, sizeof exec_errno);
-	while (got < 0 && errno == EINTR);
-	close(errpipe[0]);
-
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			mt_die(2, "waitpid: %s", strerror(errno));
 	}
 	child_pid = 0;
-	if (got == (ssize_t)sizeof exec_errno) {
-		if (created)
-			rmdir(dir);
-		mt_die(exec_errno == ENOENT ? 127 : 126, "cannot run %s: %s", prog[0],
-		       strerror(exec_errno));
-	}
 
 	bool top_found;
 	summarize(dir, &before, pid, WIFSIGNALED(status), &top_found);

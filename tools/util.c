@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,15 +193,36 @@ const char *mt_grouped(uint64_t v, char *buf, size_t cap)
 	return buf;
 }
 
-const char *mt_trunc(const char *s, size_t width, char *buf, size_t cap)
+/* A copy of s where a newline, tab or other control character takes two columns: "\n". */
+static char *escape_controls(const char *s)
 {
-	size_t n = strlen(s);
+	char *out = mt_xmalloc(2 * strlen(s) + 1), *o = out;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != 0x7f) {
+			*o++ = *s;
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = ch == '\n' ? 'n' : ch == '\t' ? 't' : ch == '\r' ? 'r' : '?';
+	}
+	*o = '\0';
+	return out;
+}
+
+const char *mt_trunc(const char *raw, size_t width, char *buf, size_t cap)
+{
 	if (cap == 0)
 		return buf;
+	/* One line whatever the text holds: a command with a newline must not break a table. */
+	char *esc = escape_controls(raw);
+	const char *s = esc;
+	size_t n = strlen(s);
 	if (width >= cap)
 		width = cap - 1;
 	if (n <= width) {
 		memcpy(buf, s, n + 1);
+		free(esc);
 		return buf;
 	}
 	size_t keep = width > 3 ? width - 3 : 0;
@@ -210,6 +232,7 @@ const char *mt_trunc(const char *s, size_t width, char *buf, size_t cap)
 	memcpy(buf, s, keep);
 	memcpy(buf + keep, "...", width >= 3 ? 3 : width);
 	buf[keep + (width >= 3 ? 3 : width)] = '\0';
+	free(esc);
 	return buf;
 }
 
@@ -218,23 +241,19 @@ bool mt_is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+_Noreturn void mt_opt_fail(const char *cmd, int c, char **argv)
 {
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-	if (strncmp(a, name, n) != 0)
-		return false;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return true;
-	}
-	if (a[n] != '\0')
-		return false;
-	if (*i + 1 >= argc)
-		mt_die(2, "option %s needs a value", name);
-	*i += 1;
-	*val = argv[*i];
-	return true;
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	/* A long option is named by the argument as written, a short one by its letter. */
+	const char *as_written = argv[optind - 1];
+	const char *name = optopt && strncmp(as_written, "--", 2) != 0 ? shortopt : as_written;
+	char cut[128];
+	snprintf(cut, sizeof cut, "%.*s", (int)strcspn(name, "="), name);
+	if (c == ':')
+		mt_die(2, "option %s needs a value", cut);
+	if (*cmd)
+		mt_die(2, "%s: unknown option '%s' (see modalloc %s --help)", cmd, cut, cmd);
+	mt_die(2, "unknown option '%s' (see modalloc --help)", cut);
 }
 
 char *mt_read_file(const char *path, size_t *len)

@@ -41,17 +41,21 @@ const char *mt_human_signed(int64_t bytes, char *buf, size_t cap);
 /* 1234567 -> "1,234,567". */
 const char *mt_grouped(uint64_t v, char *buf, size_t cap);
 
-/* Copies at most width display columns of s into buf, ending with "..." when cut. */
+/*
+ * Copies at most width display columns of s into buf, ending with "..." when
+ * cut; control characters are escaped ("\n", "\t"), so the copy is one line.
+ */
 const char *mt_trunc(const char *s, size_t width, char *buf, size_t cap);
 
 /* Standard option helpers: is this argument --help / -h? */
 bool mt_is_help(const char *arg);
 
 /*
- * Matches "--name VALUE" and "--name=VALUE" at argv[*i]; on a match
- * advances *i past the value and sets *val.  Dies when the value is missing.
+ * After getopt_long(3) (optstring starting with ':') returned '?' or ':':
+ * dies with one line naming the option, "CMD: unknown option '-x' (see
+ * modalloc CMD --help)" or "option --top needs a value".
  */
-bool mt_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
+_Noreturn void mt_opt_fail(const char *cmd, int c, char **argv);
 
 /* Reads a whole file; NULL with errno set on failure. */
 char *mt_read_file(const char *path, size_t *len);

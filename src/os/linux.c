@@ -26,6 +26,16 @@ static long sys(long nr, long a, long b, long c, long d)
 	return r;
 }
 
+static long syscall5(long nr, long a, long b, long c, long d, long e)
+{
+	int saved = errno;
+	long r = syscall(nr, a, b, c, d, e);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
 void *ma_os_map(size_t bytes)
 {
 	/* libc's mmap is a bare system call wrapper: it neither allocates nor
@@ -138,12 +148,79 @@ ssize_t ma_os_read_file(const char *path, char *buf, size_t cap)
 
 int ma_os_link(const char *from, const char *to)
 {
-	return (int)sys(SYS_linkat, AT_FDCWD, (long)from, AT_FDCWD, (long)to);
+	return (int)syscall5(SYS_linkat, AT_FDCWD, (long)from, AT_FDCWD, (long)to, 0);
 }
 
 int ma_os_unlink(const char *path)
 {
 	return (int)sys(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0);
+}
+
+int ma_os_open_tmpfile(const char *dir, unsigned mode)
+{
+	return (int)sys(SYS_openat, AT_FDCWD, (long)dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+}
+
+int ma_os_link_fd(int fd, const char *path)
+{
+	char proc[32] = "/proc/self/fd/";
+	char digits[12];
+	int n = 0;
+	unsigned v = (unsigned)fd;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	size_t at = strlen(proc);
+	while (n)
+		proc[at++] = digits[--n];
+	proc[at] = '\0';
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link does not. */
+	int r = (int)syscall5(SYS_linkat, AT_FDCWD, (long)proc, AT_FDCWD, (long)path, AT_SYMLINK_FOLLOW);
+	if (r == -ENOENT && ma_os_access("/proc/self/fd", F_OK) < 0) /* no /proc */
+		r = (int)syscall5(SYS_linkat, fd, (long)"", AT_FDCWD, (long)path, AT_EMPTY_PATH);
+	return r;
+}
+
+int ma_os_rename_noreplace(const char *from, const char *to)
+{
+	return (int)syscall5(SYS_renameat2, AT_FDCWD, (long)from, AT_FDCWD, (long)to, 1 /* RENAME_NOREPLACE */);
+}
+
+int ma_os_access(const char *path, int how)
+{
+	return (int)sys(SYS_faccessat, AT_FDCWD, (long)path, how, 0);
+}
+
+int ma_os_is_dir(const char *path)
+{
+	struct stat st;
+	int r = (int)sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, 0);
+	if (r < 0)
+		return r;
+	return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+ssize_t ma_os_readlink(const char *path, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return -EINVAL;
+	long r = sys(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)(cap - 1));
+	if (r < 0)
+		return r;
+	buf[r] = '\0';
+	return r;
+}
+
+void ma_os_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	sys(SYS_nanosleep, (long)&ts, 0, 0, 0);
+}
+
+void ma_os_exit_group(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
 }
 
 pid_t ma_os_getpid(void)

@@ -289,13 +289,19 @@ def case_fork_threads(ctx):
 
 def case_exec(ctx):
     parent, child = ctx.prog(0), ctx.prog(1)
-    # fork + exec: the parent's report, the child's pre-exec one, the new image's.
-    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=15)
-    pids = sorted(k for k in bypid if isinstance(k, int))
-    check(len(pids) == 2, f"reports {sorted(map(str, bypid))}")
-    (cpid,) = [p for p in pids if f"{p}/exec" in bypid]
-    check(bypid[cpid]["cmd"] == f"{child} child", f"cmd {bypid[cpid]['cmd']}")
-    check(bypid[f"{cpid}/exec"]["cmd"] == f"{parent} {child}", "pre-exec cmd")
+    # fork + exec: the parent's report and the new image's; the child image,
+    # which counted nothing, writes none before its exec.
+    res, bypid = simple_case(ctx, argv=[parent, child], min_checks=12)
+    check(all(isinstance(k, int) for k in bypid) and len(bypid) == 2, f"reports {sorted(map(str, bypid))}")
+    (cpid,) = [p for p, r in bypid.items() if r["cmd"] == f"{child} child"]
+    check(bypid[cpid]["at_exec"] is False and bypid[cpid]["totals"]["blocks"] == 5, "the exec'd image's report")
+    # exec before any allocation: exactly one report, the new image's.
+    res = ctx.run([parent, child, "immediate"])
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 7, f"expected 7 checks\n{res.describe()}")
+    (pid,) = bypid
+    check(sorted(byname) == [f"modalloc.{pid}.json"], f"files {sorted(byname)}")
+    check(bypid[pid]["cmd"] == f"{child} child" and bypid[pid]["at_exec"] is False, f"cmd {bypid[pid]['cmd']}")
     # exec in place: two reports under one pid, neither overwriting the other.
     res = ctx.run([parent, child, "direct"])
     bypid, byname = reports_in(res.outdir)
@@ -339,9 +345,9 @@ def case_env(ctx):
         lines = warnings_of(res)
         # MOD_ALLOC_QUIET=sometimes falls back to 0: the summary follows the warning.
         if var == "MOD_ALLOC_QUIET":
-            lines = [l for l in lines if not l.startswith("modalloc: pid ") and
-                     not l.startswith("modalloc: report ")]
-        check(len(lines) == 1 and lines[0].startswith("modalloc: ") and var in lines[0],
+            lines = [l for l in lines if not re.match(r"modalloc: integ_simple \(pid \d+\): \d+ allocations", l)
+                     and not l.startswith("modalloc: report ")]
+        check(len(lines) == 1 and re.match(r"modalloc: integ_simple \(pid \d+\): ", lines[0]) and var in lines[0],
               f"{var}={val}: expected one stderr line naming {var}\n{res.describe()}")
         bypid, _ = reports_in(res.outdir)
         check(len(bypid) == 1, f"{var}={val}: {len(bypid)} reports")
@@ -363,7 +369,7 @@ def case_env(ctx):
                   rc=3, stderr_empty=False)
     check(os.listdir(res.outdir) == [], "MOD_ALLOC_REPORT=0 wrote a file")
     lines = warnings_of(res)
-    check(len(lines) == 1 and lines[0].startswith("modalloc: pid ") and "3 allocations" in lines[0],
+    check(len(lines) == 1 and lines[0].startswith("modalloc: integ_simple (pid ") and "3 allocations" in lines[0],
           f"summary line expected\n{res.describe()}")
 
 
@@ -375,25 +381,100 @@ def case_paths(ctx):
         check(len(lines) == 1 and path in lines[0] and reason in lines[0],
               f"expected one stderr line naming {path} and '{reason}'\n{res.describe()}")
 
-    # A missing directory, and a path under a regular file (root ignores modes).
-    for path, reason in (("/nonexistent-modalloc/dir/x.json", "No such file or directory"),
-                         ("/etc/passwd/x.json", "Not a directory")):
-        res = ctx.run([prog, "exit=4"], out=path, rc=4, stderr_empty=False)
-        one_warning(res, path, reason)
-        check(not os.path.lexists(path), f"{path} exists")
-    # A bad %-escape.
+    def lines_of(res):
+        """stderr lines, their head "modalloc: integ_simple (pid N): " cut to "modalloc: "."""
+        return [re.sub(r"^modalloc: integ_simple \(pid \d+\): ", "modalloc: ", l) for l in warnings_of(res)]
+
+    def default_report(res, d, n_checks=5):
+        """The run's report went to the default template in its start-up directory d."""
+        names = os.listdir(d)
+        check(len(names) == 1 and REPORT_RE.match(names[0]) and not REPORT_RE.match(names[0]).group(2),
+              f"files in the start-up directory: {names}\n{res.describe()}")
+        r = load_report(os.path.join(d, names[0]))
+        check(names[0] == f"modalloc.{r['pid']}.json", f"files: {names}")
+        check(check_expectations(res, {r["pid"]: r}) == n_checks, f"expected {n_checks} checks")
+
+    # Templates that cannot work are said at start-up, in one line, and the
+    # report goes to the default template (modalloc.%p.json, start-up directory).
+    missing = ctx.fresh_dir() + "/missing"
+    for tmpl, line in (
+            ("/nonexistent-modalloc/dir/x.json",
+             'MOD_ALLOC_OUT="/nonexistent-modalloc/dir/x.json": cannot create files in '
+             '"/nonexistent-modalloc/dir": No such file or directory'),
+            ("/etc/passwd/x.json",
+             'MOD_ALLOC_OUT="/etc/passwd/x.json": cannot create files in "/etc/passwd": Not a directory'),
+            (missing + "/",
+             f'MOD_ALLOC_OUT="{missing}/": cannot create files in "{missing}": No such file or directory'),
+            ("bad%q.json", 'MOD_ALLOC_OUT="bad%q.json": unknown %-escape (%p = pid, %% = %)')):
+        d = ctx.fresh_dir()
+        res = ctx.run([prog, "exit=4"], out=tmpl, rc=4, stderr_empty=False, cwd=d)
+        check(lines_of(res) == [f"modalloc: {line}; using 'modalloc.%p.json' instead"],
+              f"{tmpl}: expected one line\n{res.describe()}")
+        default_report(res, d)
+        check(not os.path.lexists(tmpl) and not os.path.lexists(missing), f"{tmpl} exists")
+    # ... at start-up: the line comes before anything the program writes
+    # (stderr and stdout into one pipe), and also when no report is written.
     d = ctx.fresh_dir()
-    res = ctx.run([prog, "exit=4"], out=os.path.join(d, "bad%q.json"), rc=4, stderr_empty=False)
-    one_warning(res, "bad%q.json", "Invalid argument")
-    check(os.listdir(d) == [], f"files left: {os.listdir(d)}")
+    p = subprocess.run([prog], env=ctx.env(extra={"MOD_ALLOC_OUT": "/nonexistent-modalloc/x.json",
+                                                  "MOD_ALLOC_REPORT": "0"}),
+                       cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    lines = p.stdout.splitlines()
+    check(p.returncode == 0 and len(lines) == 6 and lines[0].startswith("modalloc: ")
+          and "/nonexistent-modalloc" in lines[0] and all(l.startswith("E ") for l in lines[1:]),
+          f"start-up line first expected:\n{p.stdout}")
+    check(os.listdir(d) == [], f"MOD_ALLOC_REPORT=0 wrote {os.listdir(d)}")
+    # A directory means "reports go in it", with or without a trailing slash.
+    for slash in ("", "/"):
+        d = ctx.fresh_dir()
+        res = ctx.run([prog], out=d + slash)
+        (name,) = os.listdir(d)
+        r = load_report(os.path.join(d, name))
+        check(name == f"modalloc.{r['pid']}.json", f"{d + slash}: files {os.listdir(d)}")
+        check(check_expectations(res, {r["pid"]: r}) == 5, "expected 5 checks")
+        check(not os.path.lexists(d + ".1") and not os.path.lexists(d + ".json"), "a file beside the directory")
+    # The same for MOD_ALLOC_DHAT: a directory, and a missing one.
+    d, cwd = ctx.fresh_dir(), ctx.fresh_dir()
+    res = ctx.run([prog], extra={"MOD_ALLOC_DHAT": d}, cwd=cwd)
+    (r,) = reports_in(res.outdir)[0].values()
+    check(os.listdir(d) == [f"dhat.{r['pid']}.json"] and os.listdir(cwd) == [], f"DHAT in {os.listdir(d)}")
+    res = ctx.run([prog], extra={"MOD_ALLOC_DHAT": missing + "/d.json"}, cwd=cwd, stderr_empty=False)
+    (r,) = reports_in(res.outdir)[0].values()
+    check(lines_of(res) == [f'modalloc: MOD_ALLOC_DHAT="{missing}/d.json": cannot create files in '
+                               f'"{missing}": No such file or directory; using \'dhat.%p.json\' instead'],
+          f"DHAT: one line expected\n{res.describe()}")
+    check(os.listdir(cwd) == [f"dhat.{r['pid']}.json"], f"DHAT in {os.listdir(cwd)}")
+    # A read-only directory: root passes access(2) checks, so the check is a
+    # real attempt.  A read-only tmpfs in a private mount namespace.
+    if subprocess.run(["unshare", "-rm", "true"], stderr=subprocess.DEVNULL).returncode == 0:
+        ro, d = ctx.fresh_dir(), ctx.fresh_dir()
+        res = ctx.run(["unshare", "-rm", "sh", "-c",
+                       'mount -t tmpfs none "$0" && mount -o remount,ro "$0" && LD_PRELOAD="$2" exec "$1" exit=4',
+                       ro, prog, ctx.lib], preload=False, out=ro + "/x.json", rc=4, stderr_empty=False, cwd=d)
+        check(lines_of(res) == [f'modalloc: MOD_ALLOC_OUT="{ro}/x.json": cannot create files in "{ro}": '
+                                   "Read-only file system; using 'modalloc.%p.json' instead"],
+              f"read-only: one line expected\n{res.describe()}")
+        default_report(res, d)
+    else:
+        print("note: unshare -rm unavailable: the read-only file system case did not run")
     # An unwritable directory, when not root (root writes anywhere).
     if os.geteuid() != 0:
-        d = ctx.fresh_dir()
-        os.chmod(d, 0o500)
-        res = ctx.run([prog], out=os.path.join(d, "x.json"), stderr_empty=False)
-        one_warning(res, os.path.join(d, "x.json"), "Permission denied")
-        os.chmod(d, 0o700)
-        check(os.listdir(d) == [], "files left")
+        ro, d = ctx.fresh_dir(), ctx.fresh_dir()
+        os.chmod(ro, 0o500)
+        res = ctx.run([prog], out=os.path.join(ro, "x.json"), stderr_empty=False, cwd=d)
+        one_warning(res, os.path.join(ro, "x.json"), "Permission denied")
+        os.chmod(ro, 0o700)
+        check(os.listdir(ro) == [], "files left")
+        default_report(res, d)
+    # Failures at exit are still said: the directory removed during the run.
+    d = ctx.fresh_dir()
+    gone = os.path.join(d, "gone")
+    os.mkdir(gone)
+    res = ctx.run([prog, "exit=4", f"rmdir={gone}"], out=os.path.join(gone, "x.json"), rc=4,
+                  stderr_empty=False)
+    one_warning(res, os.path.join(gone, "x.json"), "No such file or directory")
+    check(warnings_of(res)[0].startswith("modalloc: ") and "cannot write report" in warnings_of(res)[0],
+          res.describe())
+    check(os.listdir(d) == [], f"files: {os.listdir(d)}")
 
     # No %p, parent and child: two files, neither overwritten.
     d = ctx.fresh_dir()
@@ -450,8 +531,31 @@ def case_paths(ctx):
     res = ctx.run([prog], out=os.path.join(d, "s.json"), extra={"MOD_ALLOC_QUIET": "0"},
                   stderr_empty=False)
     lines = warnings_of(res)
-    check(len(lines) == 2 and lines[0].startswith("modalloc: pid ") and
+    check(len(lines) == 2 and lines[0].startswith("modalloc: integ_simple (pid ") and
           lines[1] == f"modalloc: report {os.path.join(d, 's.json')}", f"summary:\n{res.describe()}")
+
+
+def case_summary(ctx):
+    """The library's stderr lines: headed with the program's name and pid
+    (a newline in the name shown as '?'), sizes rounded as `modalloc report`
+    rounds them, "1 block" in the singular."""
+    d = ctx.fresh_dir()
+    prog = os.path.join(d, "my\nprog")
+    shutil.copy(ctx.prog(), prog)
+    res = ctx.run([prog], extra={"MOD_ALLOC_QUIET": "0", "MOD_ALLOC_DEPTH": "x"}, stderr_empty=False)
+    bypid, byname = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 5, "expected 5 checks")
+    ((pid, r),) = bypid.items()
+    lines = res.err.split("\n")
+    head = f"modalloc: my?prog (pid {pid}): "
+    check(len(lines) == 4 and lines[3] == "", f"three lines expected\n{res.describe()}")
+    check(lines[0].startswith(head + 'MOD_ALLOC_DEPTH="x" is not a non-negative decimal integer'),
+          f"warning line: {lines[0]!r}")
+    m = re.fullmatch(re.escape(head + "3 allocations, 3.0 KiB; peak 2.0 KiB in 1 block; "
+                               "leaked 2.0 KiB in 1 block; RSS peak ") + r"\d+\.\d (KiB|MiB)", lines[1])
+    check(m, f"summary line: {lines[1]!r}")
+    check(lines[2] == f"modalloc: report {os.path.join(res.outdir, f'modalloc.{pid}.json')}",
+          f"report line: {lines[2]!r}")
 
 
 def case_api(ctx):
@@ -501,6 +605,21 @@ def case_dhat(ctx):
     check(tbk == t["blocks"] and tb == t["bytes"] + zero[0],
           f"DHAT: {tbk} blocks {tb} bytes; modalloc: {t['blocks']} blocks {t['bytes']} bytes "
           f"+ {zero[0]} zero-byte requests\n{vres.describe()}")
+
+
+def case_dhat_sites(ctx):
+    """MOD_ALLOC_DHAT alone (no MOD_ALLOC_BACKTRACES) implies call sites: the
+    DHAT file is written, with the same totals as the JSON report."""
+    d = ctx.fresh_dir()
+    res = ctx.run([ctx.prog()], extra={"MOD_ALLOC_DHAT": os.path.join(d, "dhat.%p.json"),
+                                       "MOD_ALLOC_BACKTRACES": None})
+    bypid, _ = reports_in(res.outdir)
+    check(check_expectations(res, bypid) == 5, f"expected 5 checks\n{res.describe()}")
+    ((pid, r),) = bypid.items()
+    check(r["config"]["backtraces"] is True and len(r["sites"]) >= 3,
+          f"no call sites: config {r['config']}, {len(r.get('sites', []))} sites")
+    check(os.listdir(d) == [f"dhat.{pid}.json"], f"DHAT files: {os.listdir(d)}")
+    check(dhat_totals(os.path.join(d, f"dhat.{pid}.json")) == (3100, 3), "DHAT totals")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -283,10 +283,21 @@ def case_sigkill(c):
     proc.wait(timeout=30)
     check(proc.returncode == -signal.SIGKILL, f"sigkill: status {proc.returncode}")
     check(os.listdir(d) == [], f"sigkill: files left after SIGKILL: {os.listdir(d)}")
-    # Killed while writing its report (many sites make writing take a while):
-    # whatever survives under a report's name is a whole report; only
-    # temporary files (r.<pid>.json.tmp.*) may be left half-written.
-    seen = {"whole": 0, "tmp": 0, "none": 0}
+    # Killed while writing its report, at a known point: the hidden test hook
+    # MOD_ALLOC_TEST_PAUSE_MS (src/options.h) makes the writer announce
+    # "test: pausing mid-write" on stderr and sleep with part of the file
+    # written; the test sees that part through /proc/PID/fd (proof that the
+    # kill lands mid-write), kills, and finds nothing left.  Then the same
+    # with MOD_ALLOC_TEST_NO_TMPFILE=1, the path for file systems without
+    # O_TMPFILE: there the temporary file is named while written, so SIGKILL
+    # leaves it (only it: never a partial report under a report's name).
+    whole = killed_mid_write(c, {"MOD_ALLOC_TEST_PAUSE_MS": "1"}, kill=False)
+    for no_tmpfile in ("0", "1"):
+        killed_mid_write(c, {"MOD_ALLOC_TEST_PAUSE_MS": "60000", "MOD_ALLOC_TEST_NO_TMPFILE": no_tmpfile},
+                         kill=True, whole_size=whole)
+    # Killed at random moments of the exit report: a whole report or nothing,
+    # never a temporary file (O_TMPFILE gives the file no name until whole).
+    seen = {"whole": 0, "none": 0}
     for i in range(12):
         d = c.outdir()
         proc = subprocess.Popen(c.prog + ["exit"], env=c.env(d), stdout=subprocess.PIPE,
@@ -298,15 +309,78 @@ def case_sigkill(c):
         names = os.listdir(d)
         for n in names:
             path = os.path.join(d, n)
-            if REPORT_RE.match(n):
-                check_report(load_report(path), path, 1)
-                seen["whole"] += 1
-            else:
-                check(re.match(r"^r\.\d+\.json\.tmp\.\d+\.\d+$", n), f"sigkill: unexpected file {n}")
-                seen["tmp"] += 1
+            check(REPORT_RE.match(n), f"sigkill: unexpected file {n}")
+            check_report(load_report(path), path, 1)
+            seen["whole"] += 1
         if not names:
             seen["none"] += 1
     print(f"sigkill during the exit report, 12 runs: {seen}")
+
+
+def open_files_in(pid, d):
+    """(target, size) of each file process pid has open in directory d."""
+    out = []
+    fddir = f"/proc/{pid}/fd"
+    for n in os.listdir(fddir):
+        try:
+            target = os.readlink(os.path.join(fddir, n))
+            size = os.stat(os.path.join(fddir, n)).st_size
+        except OSError:
+            continue
+        if target.startswith(d + "/"):
+            out.append((target, size))
+    return out
+
+
+def killed_mid_write(c, extra, kill, whole_size=None):
+    """Runs "sigkill exit" with the writer paused mid-file.  Without kill:
+    returns the size of the whole report.  With kill: proves the file was
+    part-written when SIGKILL landed, and that nothing but (on the fallback
+    path) the temporary file remains."""
+    d = c.outdir()
+    env = c.env(d)
+    env.update(extra)
+    fallback = extra.get("MOD_ALLOC_TEST_NO_TMPFILE") == "1"
+    what = f"sigkill mid-write ({'fallback' if fallback else 'O_TMPFILE'})"
+    proc = subprocess.Popen(c.prog + ["exit"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        check(proc.stdout.readline() == b"EXITING\n", f"{what}: no EXITING line")
+        line = proc.stderr.readline()
+        check(line.startswith(b"modalloc: ") and line.endswith(b": test: pausing mid-write\n"),
+              f"{what}: the writer did not pause: {line!r}")
+        if not kill:
+            proc.wait(timeout=30)
+            check(proc.returncode == 0, f"{what}: status {proc.returncode}")
+            names = os.listdir(d)
+            check(len(names) == 1 and REPORT_RE.match(names[0]), f"{what}: files {names}")
+            path = os.path.join(d, names[0])
+            check_report(load_report(path), path, 1)
+            return os.path.getsize(path)
+        opened = open_files_in(proc.pid, d)
+        check(len(opened) == 1, f"{what}: open files in the output directory: {opened}")
+        target, size = opened[0]
+        check(0 < size < whole_size, f"{what}: {size} of {whole_size} bytes written at the pause")
+        names = os.listdir(d)
+        if fallback:
+            check(len(names) == 1 and re.match(r"^r\.\d+\.json\.tmp\.\d+\.\d+$", names[0])
+                  and target == os.path.join(d, names[0]), f"{what}: files {names}, open {target}")
+        else:
+            check(target.endswith(" (deleted)") and names == [],
+                  f"{what}: the file has a name while written: {target}, files {names}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        check(proc.returncode == -signal.SIGKILL, f"{what}: status {proc.returncode}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    names = os.listdir(d)
+    if fallback:
+        check(len(names) == 1 and not REPORT_RE.match(names[0]) and ".tmp." in names[0],
+              f"{what}: files left after SIGKILL: {names}")
+    else:
+        check(names == [], f"{what}: files left after SIGKILL: {names}")
+    return None
 
 
 def case_coro(c):

@@ -238,7 +238,8 @@ def case_setuid(lib, prog):
         d = json.load(open(os.path.join(work, got[0])))
         expect("options ignored (backtraces)", d["config"]["backtraces"], False)
         expect("blocks", d["totals"]["blocks"], 1)
-        expect("stderr summary printed (MOD_ALLOC_QUIET ignored)", "modalloc: pid" in r.stderr, True)
+        expect("stderr summary printed (MOD_ALLOC_QUIET ignored)",
+               "modalloc: %s (pid " % os.path.basename(suid) in r.stderr, True)
     finally:
         os.unlink(libcopy)
         shutil.rmtree(work)

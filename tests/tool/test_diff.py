@@ -90,7 +90,7 @@ class Diff(ToolTest):
         self.assertEqual(len(rows), 1, out)
         self.assertEqual(rows[0][:3], ('+9.8 KiB', '(+100%)', '+10'))
         self.assertTrue(rows[0][3].startswith('alloc_big < main'), rows[0])
-        self.assertIn('1 call sites changed, 1 unchanged', out)
+        self.assertIn('1 call site changed, 1 unchanged', out)
 
     def test_without_sites(self):
         a = write_json(self.path('a.json'), report(blocks=2, nbytes=100))
@@ -100,6 +100,55 @@ class Diff(ToolTest):
         self.assertEqual(totals_row(res.stdout, 'allocated bytes'), ('100 B', '300 B', '+200 B',
                                                                      '(+200%)'))
         self.assertIn('No call-site comparison: neither report has call sites.', res.stdout)
+
+    def test_no_change_and_options_after_files(self):
+        old, new = self.crafted()
+        res = tool('diff', old, old)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        # No dangling heading: one closing line.
+        self.assertTrue(res.stdout.endswith('\n\nNo call site changed (3 unchanged).\n'), res.stdout)
+        self.assertNotIn('by change in bytes', res.stdout)
+        # getopt_long: options after the files too; "--" ends them.
+        res = tool('diff', old, new, '--top', '1')
+        self.assertEqual(len(changed_sites(res.stdout)), 1, res.stdout + res.stderr)
+        self.assertEqual(tool('diff', '--top=1', '--', old, new).stdout, res.stdout)
+
+    def test_same_program_under_two_names_shows_the_module(self):
+        """Issue 10: every site is new in one and gone in the other: say which module."""
+        outs = []
+        for name in ('alpha', 'beta'):
+            shutil.copy(SITES_1, self.path(name))
+            outs.append(self.path(name + '-out'))
+            self.assertEqual(tool('-o', outs[-1], self.path(name)).returncode, 0)
+        rows = changed_sites(tool('diff', *outs).stdout)
+        big = [r for r in rows if r[3].startswith('alloc_big < main (')]
+        big = {r[1]: r for r in big}
+        self.assertEqual(sorted(big), ['(gone)', '(new)'], rows)
+        self.assertEqual(big['(new)'][::2], ('+9.8 KiB', '+10'))
+        self.assertEqual(big['(gone)'][::2], ('-9.8 KiB', '-10'))
+        self.assertRegex(big['(new)'][3], r'^alloc_big < main \(beta\+0x[0-9a-f]+\)$')
+        self.assertRegex(big['(gone)'][3], r'^alloc_big < main \(alpha\+0x[0-9a-f]+\)$')
+
+    def test_stack_ends_at_a_frame_outside_any_module(self):
+        """Issue 10: a walk through code without frame pointers took stack words for return
+        addresses (no module, raw address: other in every run); two identical runs must diff
+        to no change, and the text must not show such frames."""
+        def run(pid, junk):
+            bogus = {'ip': junk, 'module': '', 'offset': junk, 'function': '??'}
+            return report(pid=pid, blocks=3, nbytes=300, sites=[
+                site([frame('xmalloc', offset='0x4000'), frame('parse', offset='0x4100'),
+                      bogus, frame('main', offset='0x1300')], blocks=2, nbytes=200),
+                site([frame('xmalloc', offset='0x4000'), bogus], blocks=1, nbytes=100)])
+        a = write_json(self.path('a.json'), run(1, '0x7ffcc64169d8'))
+        b = write_json(self.path('b.json'), run(2, '0x7ffceb1e39d8'))
+        res = tool('diff', a, b)
+        self.assertIn('\nNo call site changed (2 unchanged).\n', res.stdout)
+        out = tool('report', b).stdout
+        self.assertIn('#1   200 B in 2 blocks; at peak 0 B; leaked 0 B\n'
+                      '     at xmalloc (app)\n     <- parse (app)\n#2 ', out)
+        self.assertNotIn('0x7ff', out)
+        folded = tool('report', '--format', 'collapsed', b).stdout
+        self.assertEqual(folded, 'parse;xmalloc 200\nxmalloc 100\n')
 
     def test_usage(self):
         old, new = self.crafted()

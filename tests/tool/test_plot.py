@@ -133,6 +133,32 @@ class Plot(ToolTest):
                                                      timeline={'points': [[5, 1, 0], [4, 1, 0]]}))
         self.assertOneErrorLine(tool('plot', bad), 'bad.json', 'backwards')
 
+    def test_directory_and_options_after_file(self):
+        """Issue 10: plot DIR refused a directory that report/diff/check take."""
+        import os
+        d = self.path('runs')
+        os.mkdir(d)
+        small = timeline_report([[0, 1, 0], [1, 5, 0]])
+        small['pid'] = 7
+        small['totals']['peak_bytes'] = 5
+        big = timeline_report([[0, 1, 0], [1, 9, 0]])
+        big['pid'] = 8
+        big['totals']['peak_bytes'] = 9
+        write_json(os.path.join(d, 'modalloc.7.json'), small)
+        res = tool('plot', d, '-o', self.path('one.svg'))
+        self.assertEqual((res.returncode, res.stderr), (0, ''))
+        self.assertIn('(pid 7)', open(self.path('one.svg')).read())
+        write_json(os.path.join(d, 'modalloc.8.json'), big)
+        res = tool('plot', '-o', self.path('two.svg'), d)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stderr, 'modalloc: %s holds 2 reports: plotting modalloc.8.json '
+                                     '(pid 8), the largest peak; name a file to choose\n' % d)
+        self.assertIn('(pid 8)', open(self.path('two.svg')).read())
+        # A command with a newline: the title stays one line, escaped.
+        nl = write_json(self.path('nl.json'), dict(small, cmd='./a\nb'))
+        res = tool('plot', nl)
+        self.assertIn('modalloc: ./a\\nb (pid 7)</text>', res.stdout)
+
     def to_png(self, svg):
         """Where rsvg-convert exists, the picture must also render."""
         exe = shutil.which('rsvg-convert')

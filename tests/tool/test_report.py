@@ -3,8 +3,10 @@
 import json
 import re
 
-from tooltest import (SITES_1, EXITCODE, ToolTest, frame, main, report, reports_in, site, tool,
-                      write_json)
+import unittest
+
+from tooltest import (SITES_1, EXITCODE, HAS_LINES, TWO_SITES, ToolTest, frame, main, report,
+                      reports_in, site, tool, write_json)
 
 MAIN = frame('main', offset='0x1300')
 LIBC = '/lib/x86_64-linux-gnu/libc.so.6'
@@ -35,17 +37,23 @@ def report_a():
 def report_b():
     # Another process of the same program: other addresses, some sites in common.
     other = '/elsewhere/app'
-    return report(pid=101, cmd='./app --slow', blocks=30, nbytes=4000, frees=30, freed=4000,
+    return report(pid=101, cmd='./app --slow', blocks=31, nbytes=4000, frees=31, freed=4000,
                   peak=2000, peak_blocks=2, live=0, live_blocks=0, rss=2 << 20, sites=[
-                      site([frame('make_node', module=other, offset='0x1180'),
-                            frame('parse', module=other, offset='0x1234'),
-                            frame('main', module=other, offset='0x1390')],
+                      # The same binary elsewhere: same offsets, other addresses.
+                      site([frame('make_node', module=other, offset='0x1100', ip='0x7f001100'),
+                            frame('parse', module=other, offset='0x1200'),
+                            frame('main', module=other, offset='0x1300')],
                            blocks=5, nbytes=2500, at_peak=500, lifetime=1000),
+                      # Another call in make_node: its own site (issue 10).
+                      site([frame('make_node', module=other, offset='0x1180'),
+                            frame('parse', module=other, offset='0x1200'),
+                            frame('main', module=other, offset='0x1300')],
+                           blocks=1, nbytes=0, lifetime=0),
                       site([frame('??', module=other, offset='0x2000', ip='0x7777'),
-                            frame('main', module=other, offset='0x1390')],
+                            frame('main', module=other, offset='0x1300')],
                            blocks=20, nbytes=320, lifetime=320),
                       site([frame('??', module=other, offset='0x2004'),
-                            frame('main', module=other, offset='0x1390')],
+                            frame('main', module=other, offset='0x1300')],
                            blocks=5, nbytes=1180, lifetime=100),
                   ])
 
@@ -144,21 +152,22 @@ class Report(ToolTest):
         m = json.loads(res.stdout)
         ta, tb = report_a()['totals'], report_b()['totals']
         self.assertEqual(m['totals'], {k: ta[k] + tb[k] for k in ta})
-        self.assertEqual(m['calls']['malloc'], 150)
+        self.assertEqual(m['calls']['malloc'], 151)
         self.assertEqual(m['merged'], {'reports': 2, 'pids': [100, 101],
                                        'peaks': "sum of each process's peak"})
         by_first = {}
         for s in m['sites']:
             f = s['frames'][0]
             by_first.setdefault(f['function'] if f['function'] != '??' else f['offset'], []).append(s)
-        # make_node: same functions at other offsets in another path of "app": one site.
+        # make_node: same module and offsets in another path of "app": one site; another
+        # offset in make_node (another call in the function) stays apart.
         self.assertEqual([(s['blocks'], s['bytes'], s['at_peak_bytes']) for s in by_first['make_node']],
-                         [(15, 7500, 1500)])
+                         [(15, 7500, 1500), (1, 0, 0)])
         # Unknown functions fall back to module+offset: 0x2000 merges, 0x2004 stays apart.
         self.assertEqual([(s['blocks'], s['bytes'], s['lifetime_total']) for s in by_first['0x2000']],
                          [(120, 1920, 1920)])
         self.assertEqual([s['bytes'] for s in by_first['0x2004']], [1180])
-        self.assertEqual(len(m['sites']), 5)
+        self.assertEqual(len(m['sites']), 6)
         self.assertEqual([s['bytes'] for s in m['sites']], sorted((s['bytes'] for s in m['sites']),
                                                                  reverse=True))
         # The merged report is a report: it reads back unchanged.
@@ -167,7 +176,7 @@ class Report(ToolTest):
         # Text of the merge names the processes.
         res = tool('report', a, b)
         self.assertIn('modalloc report: 2 reports merged (pids 100 101)\n', res.stdout)
-        self.assertIn('  allocated  13.8 KiB in 150 blocks\n', res.stdout)
+        self.assertIn('  allocated  13.8 KiB in 151 blocks\n', res.stdout)
         folded = parse_collapsed(tool('report', '--format', 'collapsed', a, b).stdout)
         self.assertEqual(sum(folded.values()), 14100)
 
@@ -265,6 +274,92 @@ class Report(ToolTest):
         res = tool('report', '--format', 'dhat', d2)
         self.assertEqual(res.returncode, 2)
         self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+
+    def test_two_sites_in_one_function_stay_apart(self):
+        """Issue 10: a 1000-byte leak on line 13 and 50 x 10 bytes on line 15 of main are two
+        call sites in report text, collapsed, json, diff and check, with and without lines."""
+        d = self.path('out')
+        self.assertEqual(tool('-o', d, TWO_SITES).returncode, 0)
+        (path, r), = reports_in(d).items()
+        self.assertEqual(len(r['sites']), 2, r['sites'])
+
+        def check_all(annotated):
+            res = tool('report', path)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn('Top 2 of 2 call sites by bytes:\n', res.stdout)
+            self.assertIn('#1   1000 B in 1 block; at peak 1000 B; leaked 1000 B\n'
+                          '     at main (tool-two-sites%s)\n'
+                          % (', two_sites.c:13' if annotated else ''), res.stdout)
+            self.assertIn('#2   500 B in 50 blocks; at peak 10 B; leaked 0 B\n'
+                          '     at main (tool-two-sites%s)\n'
+                          % (', two_sites.c:15' if annotated else ''), res.stdout)
+            m = json.loads(tool('report', '--format', 'json', path).stdout)
+            self.assertEqual([(s['blocks'], s['bytes']) for s in m['sites']],
+                             [(1, 1000), (50, 500)])
+            # Two processes of the same binary: the same two sites, each doubled.
+            m = json.loads(tool('report', '--format', 'json', path, copy).stdout)
+            self.assertEqual([(s['blocks'], s['bytes']) for s in m['sites']],
+                             [(2, 2000), (100, 1000)])
+            folded = tool('report', '--format', 'collapsed', path).stdout.splitlines()
+            weights = sorted(int(line.rsplit(' ', 1)[1]) for line in folded)
+            self.assertEqual(weights, [500, 1000], folded)
+            if annotated:
+                self.assertTrue(folded[0].endswith(';main (two_sites.c:13) 1000'), folded)
+                self.assertTrue(folded[1].endswith(';main (two_sites.c:15) 500'), folded)
+            res = tool('diff', path, copy)
+            self.assertIn('\nNo call site changed (2 unchanged).\n', res.stdout)
+            # Only the leak is suppressed by its line's site: check counts the churn apart.
+            res = tool('check', '--max-blocks', '50', path)
+            self.assertEqual((res.returncode, res.stdout), (1, 'blocks: 51 > 50 [--max-blocks]\n'))
+
+        copy = self.path('copy', 'modalloc.%d.json' % (r['pid'] + 1))
+        __import__('os').mkdir(self.path('copy'))
+        other = dict(r, pid=r['pid'] + 1)
+        for s in other['sites']:  # another process: other load address, same offsets
+            for f in s['frames']:
+                f['ip'] = hex(int(f['ip'], 16) + 0x10000000)
+        write_json(copy, other)
+        check_all(False)
+        if not HAS_LINES:
+            raise unittest.SkipTest('modalloc lines is not built (no libdw)')
+        for p in (path, copy):
+            res = tool('lines', p)
+            self.assertEqual(res.returncode, 0, res.stderr)
+        check_all(True)
+
+    def test_shallow_warning_and_plurals(self):
+        """Issue 10: stacks.shallow_warning is said in the text; "1 block", not "1 blocks"."""
+        r = report(blocks=1, nbytes=10, live=10, live_blocks=1, peak=10, peak_blocks=1,
+                   sites=[site([frame('main')], blocks=1, nbytes=10, live=10)])
+        p = write_json(self.path('r.json'), r)
+        out = tool('report', p).stdout
+        self.assertIn('  allocated  10 B in 1 block\n', out)
+        self.assertIn('#1   10 B in 1 block; at peak 0 B; leaked 10 B\n', out)
+        self.assertNotIn('warning', out)
+        r['stacks']['shallow_warning'] = True
+        out = tool('report', write_json(p, r)).stdout
+        self.assertIn('  warning    call stacks end early in code without frame pointers: '
+                      'rebuild\n             with -fno-omit-frame-pointer for whole call sites\n',
+                      out)
+
+    def test_options_after_files_and_escaped_commands(self):
+        """Issue 10: `report FILE --top 1` took --top for a file (getopt_long now); a command
+        with a newline stays on one line."""
+        a = write_json(self.path('a.json'), report_a())
+        want = tool('report', '--top', '1', a)
+        self.assertEqual(want.returncode, 0, want.stderr)
+        self.assertIn('Top 1 of 4 call sites by bytes:\n', want.stdout)
+        for args in ((a, '--top', '1'), (a, '--top=1'), ('--top', '1', '--', a)):
+            res = tool('report', *args)
+            self.assertEqual((res.returncode, res.stdout, res.stderr), (0, want.stdout, ''), args)
+        dash = write_json(self.path('--top'), report_a())
+        res = tool('report', '--', dash)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertOneErrorLine(tool('report', a, '--top'), 'option --top needs a value')
+        self.assertOneErrorLine(tool('report', a, '-x'), "report: unknown option '-x'")
+        nl = write_json(self.path('nl.json'), dict(report_a(), cmd='./app\n--evil\tx'))
+        out = tool('report', nl).stdout
+        self.assertIn('  pid 100: ./app\\n--evil\\tx\n', out)
 
     def test_bad_options(self):
         a = write_json(self.path('a.json'), report_a())

@@ -13,12 +13,12 @@ from tooltest import (EXITCODE, FORKEXEC, SITES_1, TOOL, ToolTest, clean_env, ma
 
 
 def summary_rows(stderr):
-    """The per-process rows of the summary: {pid: (cmd, blocks)}."""
-    rows = {}
+    """The per-command rows of the summary, in order: [(command, processes, blocks)]."""
+    rows = []
     for line in stderr.splitlines():
         m = re.match(r'^\s+(\d+)  (.{32}) +([\d,]+) ', line)
         if m:
-            rows[int(m.group(1))] = (m.group(2).strip(), int(m.group(3).replace(',', '')))
+            rows.append((m.group(2).strip(), int(m.group(1)), int(m.group(3).replace(',', ''))))
     return rows
 
 
@@ -39,9 +39,7 @@ class Run(ToolTest):
         self.assertEqual(len(reps), 1, res.stderr)
         r = next(iter(reps.values()))
         self.check_exitcode_report(r, ' 0')
-        rows = summary_rows(res.stderr)
-        self.assertEqual(list(rows), [r['pid']], res.stderr)
-        self.assertEqual(rows[r['pid']][1], 3)
+        self.assertEqual(summary_rows(res.stderr), [('tool-exitcode', 1, 3)], res.stderr)
         self.assertRegex(res.stderr, r'\n\s+all  1 process\s+3\s+2\.9 KiB\s+2\.9 KiB\s+2\.0 KiB\n')
         last = res.stderr.splitlines()[-1]
         self.assertEqual(last, 'modalloc: reports in %s (modalloc report %s)'
@@ -71,13 +69,67 @@ class Run(ToolTest):
         self.assertEqual(len(reports_in(d)), 1)
         self.assertIn('reports in %s ' % os.path.realpath(d), res.stderr.splitlines()[-1])
 
-    def test_existing_output_dir_keeps_old_reports_out_of_the_summary(self):
+    def test_existing_output_dir_with_reports_is_refused(self):
+        """Issue 10: `modalloc report DIR` must cover the new run only: a directory that
+        already holds reports is refused (exit 2, one line) and the program never runs."""
         d = self.path('out')
         self.assertEqual(tool('-o', d, EXITCODE, '0').returncode, 0)
+        old = reports_in(d)
+        res = tool('-o', d, EXITCODE, '0')
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertOneErrorLine(res, d, 'already holds reports')
+        self.assertEqual(reports_in(d), old)
+        # An existing empty directory (or one with other files) is used.
+        e = self.path('empty')
+        os.mkdir(e)
+        with open(os.path.join(e, 'notes.txt'), 'w') as f:
+            f.write('x')
+        self.assertEqual(tool('-o', e, EXITCODE, '0').returncode, 0)
+        self.assertEqual(len(reports_in(e)), 1)
+
+    def test_summary_groups_by_executable(self):
+        """Issue 10: a tree of many processes is one row per executable (not per pid, not
+        cut to 100), sorted by bytes, with the count of its processes."""
+        d = self.path('out')
+        script = 'for i in 1 2 3 4 5; do "$0" 0; done; "$1" "$0" 0'
+        res = tool('-o', d, 'sh', '-c', script, EXITCODE, FORKEXEC)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rows = summary_rows(res.stderr)
+        self.assertEqual(rows[0], ('tool-exitcode', 6, 18), res.stderr)
+        self.assertEqual([r[0] for r in rows].count('tool-exitcode'), 1)
+        self.assertEqual(len(rows), len({r[0] for r in rows}))
+        self.assertIn(('tool-forkexec', 2, 2), rows)
+
+    def test_summary_top_sites_and_shallow_warning(self):
+        """Issue 10: run's summary shows the tree's top call sites and says when stacks end
+        early in code without frame pointers (stacks.shallow_warning of any report)."""
+        from tooltest import frame, report, site, write_json
+        lib = '/lib/x86_64-linux-gnu/libz.so.1.2.13'
+        crafted = report(pid=99999, cmd='/opt/bin/zipper -9', blocks=30, nbytes=11500, sites=[
+            site([frame('deflate_alloc', module=lib, offset='0x2000'),
+                  frame('main', module='/opt/bin/zipper')], blocks=10, nbytes=6000),
+            site([frame('??', module=lib, offset='0x3000')], blocks=20, nbytes=5500)])
+        crafted['stacks']['shallow_warning'] = True
+        src = write_json(self.path('crafted.json'), crafted)
+        d = self.path('out')
+        # The "program" drops a report where the library would write one.
+        res = tool('-o', d, 'sh', '-c', 'cp "$0" "${MOD_ALLOC_OUT%/*}/modalloc.99999.json"', src)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(('zipper', 1, 30), summary_rows(res.stderr))
+        self.assertIn('\nmodalloc: call stacks end early in code without frame pointers: rebuild '
+                      'the program (and its libraries) with -fno-omit-frame-pointer for whole '
+                      'call sites\n', res.stderr)
+        top = res.stderr.split('top call sites of the tree, by bytes (callers to the right):\n')[1]
+        lines = top.splitlines()
+        self.assertEqual(lines[0], '    5.9 KiB          10 blocks  deflate_alloc < main (libz.so.1.2.13)')
+        self.assertEqual(lines[1], '    5.4 KiB          20 blocks  libz.so.1.2.13+0x3000 (libz.so.1.2.13)')
+
+    def test_output_dir_parents_are_created(self):
+        d = self.path('a', 'b', 'c')
         res = tool('-o', d, EXITCODE, '0')
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(len(reports_in(d)), 2)
-        self.assertEqual(len(summary_rows(res.stderr)), 1, res.stderr)
+        self.assertEqual(len(reports_in(d)), 1)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path('a')).st_mode), 0o700)
 
     def test_fork_and_exec_tree(self):
         d = self.path('out')
@@ -99,11 +151,19 @@ class Run(ToolTest):
         self.assertEqual((before['totals']['blocks'], before['totals']['bytes']), (1, 512))
         self.assertFalse(after['at_exec'])
         self.check_exitcode_report(after, ' 4')
-        # Summary: in the order the images ran, the replaced one marked.
-        rows = [ln for ln in res.stderr.splitlines() if re.match(r'^\s+\d+  ', ln)]
-        self.assertEqual([int(r.split()[0]) for r in rows], [ppid, cpid, cpid], res.stderr)
-        self.assertIn('  [until exec] ', rows[1])
-        self.assertRegex(res.stderr, r'\n\s+all  2 pids, 3 images \(peak: sum\)\s+5\s+7\.4 KiB')
+        # Summary (issue 10): one row per executable, by bytes: forkexec's two images
+        # (the parent, the child until exec: 4096 + 512 bytes, the larger peak 4096), then
+        # exitcode; the tree's peak is the largest single-process peak, not a sum.
+        self.assertEqual(summary_rows(res.stderr), [('tool-forkexec', 2, 2), ('tool-exitcode', 1, 3)],
+                         res.stderr)
+        self.assertRegex(res.stderr, r'\n\s+2  tool-forkexec\s+2\s+4\.5 KiB\s+4\.0 KiB\s+4\.5 KiB\n')
+        self.assertRegex(res.stderr, r'\n\s+all  2 pids, 3 images\s+5\s+7\.4 KiB\s+4\.0 KiB\s+6\.5 KiB\n')
+        self.assertIn("(max peak: the largest single process's peak)", res.stderr)
+        self.assertNotIn('peak: sum', res.stderr)
+        # The tree's top call sites: forkexec's 4 KiB first, with its module.
+        top = res.stderr.split('top call sites of the tree, by bytes (callers to the right):\n')[1]
+        self.assertRegex(top.splitlines()[0], r'^\s+4\.0 KiB\s+1 block   main \(tool-forkexec\)$')
+        self.assertEqual(len([ln for ln in top.splitlines() if 'main (tool-exitcode)' in ln]), 3)
         merged = tool('report', '--format', 'json', d)
         self.assertEqual(merged.returncode, 0, merged.stderr)
         m = json.loads(merged.stdout)
@@ -137,7 +197,7 @@ class Run(ToolTest):
         self.assertEqual(out, real + '/modalloc.%p.json')
         self.assertEqual((quiet, bt, depth, buckets), ('1', '1', '7', '128'))
         self.assertEqual(dhat, real + '/dhat.%p.json')
-        res = tool('-o', d, '--counters-only', 'sh', '-c', script)
+        res = tool('-o', self.path('out2'), '--counters-only', 'sh', '-c', script)
         pre, _, _, bt, depth, buckets, dhat = res.stdout.split('|')
         self.assertEqual((pre, bt, depth, buckets, dhat), (lib, '0', 'unset', 'unset', 'unset'))
 
@@ -181,10 +241,33 @@ class Run(ToolTest):
         self.assertOneErrorLine(tool('--depth', 'x', EXITCODE), '--depth')
         self.assertOneErrorLine(tool('-o'), '-o')
 
+    def test_options_stop_at_the_program(self):
+        """getopt_long with "+": the program's own options are its own, even ours."""
+        d = self.path('out')
+        res = tool('-o', d, '--depth=5', 'sh', '-c', 'printf "%s|%s" "$1" "$MOD_ALLOC_DEPTH"', 'sh',
+                   '--depth', '-o')
+        self.assertEqual((res.returncode, res.stdout), (0, '--depth|5'), res.stderr)
+        res = tool('run', '--counters-only', '-o', self.path('o2'), '--', 'sh', '-c',
+                   'printf "%s" "$MOD_ALLOC_BACKTRACES"')
+        self.assertEqual((res.returncode, res.stdout), (0, '0'), res.stderr)
+        res = tool('-o' + self.path('o3'), EXITCODE, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(reports_in(self.path('o3'))), 1)
+
+    def test_command_with_a_newline_stays_on_one_row(self):
+        """Issue 10: a command with a newline broke the summary table."""
+        os.mkdir(self.path('bin'))
+        exe = self.path('bin', 'ex\nit')
+        os.symlink(EXITCODE, exe)
+        res = tool('-o', self.path('out'), exe, '0')
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(summary_rows(res.stderr), [('ex\\nit', 1, 3)], res.stderr)
+        self.assertNotIn('\nit ', res.stderr)
+
     def test_help_and_version(self):
         res = tool('--version')
         self.assertEqual((res.returncode, res.stdout), (0, 'modalloc 0.1.0\n'))
-        for args in ([], ['run'], ['report'], ['diff'], ['check'], ['plot']):
+        for args in ([], ['run'], ['report'], ['diff'], ['check'], ['plot'], ['report', 'x', '-h']):
             res = tool(*(args + ['--help']))
             self.assertEqual(res.returncode, 0, args)
             self.assertTrue(res.stdout.startswith('usage: modalloc'), args)

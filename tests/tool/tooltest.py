@@ -17,6 +17,10 @@ EXITCODE = os.environ.get('TOOL_EXITCODE', '')
 FORKEXEC = os.environ.get('TOOL_FORKEXEC', '')
 SITES_1 = os.environ.get('TOOL_SITES_1', '')
 SITES_2 = os.environ.get('TOOL_SITES_2', '')
+TWO_SITES = os.environ.get('TOOL_TWO_SITES', '')
+THREADS = os.environ.get('TOOL_THREADS', '')
+CXX = os.environ.get('TOOL_CXX', '')
+HAS_LINES = os.environ.get('TOOL_HAS_LINES', '0') == '1'
 
 
 def no_core():

@@ -28,6 +28,7 @@ FLOORS = [
     ("vocabulary", ["internal.h", "atomic.h", "os.h", "os/*.c", "arch/*/frame.h", "fmt.h", "fmt.c"]),
     ("symbols", ["demangle.[ch]", "symbolize.[ch]"]),
     ("options", ["options.[ch]"]),
+    ("paths", ["report_path.[ch]"]),
     ("global state", ["global.[ch]"]),
     ("thread", ["thread.[ch]"]),
     ("block", ["block.h"]),

@@ -75,10 +75,16 @@ static void test_bytes_human(void **state)
 		uint64_t v;
 		const char *s;
 	} c[] = {
+		/* Rounded to nearest as the modalloc command prints (printf "%.1f"):
+		 * 100000 B is 97.66 KiB, 2000 B 1.95 KiB; exact halves go to even;
+		 * from 1023.95 on, the next unit. */
 		{ 0, "0 B" }, { 1, "1 B" }, { 1023, "1023 B" }, { 1024, "1.0 KiB" }, { 1536, "1.5 KiB" },
-		{ 1048575, "1023.9 KiB" }, { 1048576, "1.0 MiB" }, { 13107200, "12.5 MiB" },
-		{ (1ull << 30) - 1, "1023.9 MiB" }, { 1ull << 30, "1.0 GiB" }, { 1ull << 40, "1.0 TiB" },
-		{ 1ull << 50, "1.0 PiB" }, { 1ull << 60, "1024.0 PiB" }, { UINT64_MAX, "16383.9 PiB" },
+		{ 100000, "97.7 KiB" }, { 2000, "2.0 KiB" }, { 1126, "1.1 KiB" }, { 1127, "1.1 KiB" },
+		{ 1280, "1.2 KiB" }, { 1792, "1.8 KiB" }, { 1281, "1.3 KiB" },
+		{ 1048524, "1023.9 KiB" }, { 1048525, "1.0 MiB" },
+		{ 1048575, "1.0 MiB" }, { 1048576, "1.0 MiB" }, { 13107200, "12.5 MiB" },
+		{ (1ull << 30) - 1, "1.0 GiB" }, { 1ull << 30, "1.0 GiB" }, { 1ull << 40, "1.0 TiB" },
+		{ 1ull << 50, "1.0 PiB" }, { 1ull << 60, "1.0 EiB" }, { UINT64_MAX, "16.0 EiB" },
 	};
 	for (size_t i = 0; i < MA_ARRAY_LEN(c); i++) {
 		char s[64];
@@ -313,6 +319,34 @@ static void test_warn_single_line(void **state)
 	assert_true(strncmp(err, "modalloc: zzz", 13) == 0);
 }
 
+/* Once the program is named, every line is headed with its name and pid;
+ * control characters in the name cannot break the line. */
+static void test_line_head(void **state)
+{
+	(void)state;
+	char s[128], err[4096], want[128];
+	FMT(s, ma_buf_line_head(b, 42));
+	assert_string_equal(s, "modalloc: pid 42: ");
+	ma_fmt_set_program("/usr/lib/gcc/x86_64-linux-gnu/12/cc1");
+	FMT(s, ma_buf_line_head(b, 42));
+	assert_string_equal(s, "modalloc: cc1 (pid 42): ");
+	ma_fmt_set_program("/tmp/a\nb\tc\x7f");
+	FMT(s, ma_buf_line_head(b, 7));
+	assert_string_equal(s, "modalloc: a?b?c? (pid 7): ");
+	ut_capture_begin();
+	ma_warn("x", NULL, NULL, NULL);
+	ut_capture_end(err, sizeof err);
+	snprintf(want, sizeof want, "modalloc: a?b?c? (pid %d): x\n", (int)getpid());
+	assert_string_equal(err, want);
+	FMT(s, ma_buf_str_printable(b, "r\n.json\r"));
+	assert_string_equal(s, "r?.json?");
+	ma_fmt_set_program(""); /* unnamed again for the other tests */
+	ut_capture_begin();
+	ma_warn("y", NULL, NULL, NULL);
+	ut_capture_end(err, sizeof err);
+	assert_string_equal(err, "modalloc: y\n");
+}
+
 int main(void)
 {
 	ut_init();
@@ -327,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_json_utf8_valid_kept),
 		cmocka_unit_test(test_json_utf8_invalid_replaced),
 		cmocka_unit_test(test_warn_single_line),
+		cmocka_unit_test(test_line_head),
 	};
 	return cmocka_run_group_tests_name("fmt", tests, NULL, NULL);
 }

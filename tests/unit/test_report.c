@@ -371,7 +371,83 @@ static void test_final_truncated(void **state)
 	assert_memory_equal(final, dir, 5);
 }
 
+/* ---- ma_report_check_template ---- */
+
+/* Checks tmpl (under dir when it starts with '@'); wants the rewritten
+ * template, the result and the stderr text (NULL: none). */
+static void expect_checked(const char *tmpl, const char *want, bool ok, const char *line)
+{
+	char t[MA_PATH_MAX], w[MA_PATH_MAX], l[MA_PATH_MAX], err[4096];
+	snprintf(t, sizeof t, "%s%s", tmpl[0] == '@' ? dir : "", tmpl + (tmpl[0] == '@'));
+	snprintf(w, sizeof w, "%s%s", want[0] == '@' ? dir : "", want + (want[0] == '@'));
+	ut_capture_begin();
+	bool got = ma_report_check_template("MOD_ALLOC_OUT", t, sizeof t, "modalloc.%p.json", 77, "/");
+	ut_capture_end(err, sizeof err);
+	if (got != ok || strcmp(t, w))
+		fail_msg("'%s': got %d '%s', want %d '%s'", tmpl, got, t, ok, w);
+	if (!line) {
+		assert_string_equal(err, "");
+	} else {
+		/* Each '@' in the line stands for dir too. */
+		size_t n = 0;
+		for (const char *c = line; *c && n + strlen(dir) + 1 < sizeof l; c++) {
+			if (*c == '@') {
+				memcpy(l + n, dir, strlen(dir));
+				n += strlen(dir);
+			} else {
+				l[n++] = *c;
+			}
+		}
+		l[n] = '\0';
+		assert_string_equal(err, l);
+	}
+	assert_int_equal(ut_dir_entries(dir), 0); /* the check leaves nothing */
+}
+
+static void test_check_template(void **state)
+{
+	(void)state;
+	/* Left alone: a template in a writable directory, the default, none. */
+	expect_checked("@/r.%p.json", "@/r.%p.json", true, NULL);
+	expect_checked("modalloc.%p.json", "modalloc.%p.json", true, NULL);
+	expect_checked("", "", true, NULL);
+	/* A directory means "reports go in it". */
+	expect_checked("@", "@/modalloc.%p.json", true, NULL);
+	expect_checked("@/", "@/modalloc.%p.json", true, NULL);
+	/* Cannot work: one line, then the fallback. */
+	expect_checked("@/nope/", "modalloc.%p.json", false,
+	               "modalloc: MOD_ALLOC_OUT=\"@/nope/\": cannot create files in \"@/nope\": "
+	               "No such file or directory; using 'modalloc.%p.json' instead\n");
+	expect_checked("@/nope/r.json", "modalloc.%p.json", false,
+	               "modalloc: MOD_ALLOC_OUT=\"@/nope/r.json\": cannot create files in \"@/nope\": "
+	               "No such file or directory; using 'modalloc.%p.json' instead\n");
+	expect_checked("@/r.%q", "modalloc.%p.json", false,
+	               "modalloc: MOD_ALLOC_OUT=\"@/r.%q\": unknown %-escape (%p = pid, %% = %); "
+	               "using 'modalloc.%p.json' instead\n");
+	expect_checked("/etc/passwd/r.json", "modalloc.%p.json", false,
+	               "modalloc: MOD_ALLOC_OUT=\"/etc/passwd/r.json\": cannot create files in \"/etc/passwd\": "
+	               "Not a directory; using 'modalloc.%p.json' instead\n");
+	/* A newline in the template cannot break the line. */
+	expect_checked("@/a\nb/r.json", "modalloc.%p.json", false,
+	               "modalloc: MOD_ALLOC_OUT=\"@/a\\nb/r.json\": cannot create files in \"@/a\\nb\": "
+	               "No such file or directory; using 'modalloc.%p.json' instead\n");
+}
+
+/* The writer's path for file systems without O_TMPFILE (a temporary name). */
+static int setup_fallback(void **state)
+{
+	ma_g.opt.test_no_tmpfile = 1;
+	return setup_dir(state);
+}
+
+static int teardown_fallback(void **state)
+{
+	ma_g.opt.test_no_tmpfile = 0;
+	return teardown_dir(state);
+}
+
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define FALLBACK_TEST(f) { "fallback: " #f, f, setup_fallback, teardown_fallback, NULL }
 
 int main(void)
 {
@@ -390,6 +466,15 @@ int main(void)
 		DIR_TEST(test_unwritable_directory),
 		DIR_TEST(test_write_error_leaves_nothing),
 		DIR_TEST(test_final_truncated),
+		DIR_TEST(test_check_template),
+		FALLBACK_TEST(test_write_basic),
+		FALLBACK_TEST(test_write_big_and_relative),
+		FALLBACK_TEST(test_never_overwrites),
+		FALLBACK_TEST(test_suffix_placement),
+		FALLBACK_TEST(test_symlink_not_followed),
+		FALLBACK_TEST(test_missing_directory),
+		FALLBACK_TEST(test_unwritable_directory),
+		FALLBACK_TEST(test_write_error_leaves_nothing),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

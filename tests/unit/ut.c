@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "init.h"
 #include "report.h"
 
@@ -23,6 +24,9 @@ void ut_init(void)
 	ma_g.opt.report = 0;
 	ma_g.opt.quiet = 1;
 	ma_g.opt.dhat[0] = '\0';
+	/* Start-up named the program (the test binary): the tests expect lines
+	 * headed "modalloc: " alone unless they name it themselves. */
+	ma_fmt_set_program("");
 }
 
 static int saved_fd = -1;

@@ -7,6 +7,8 @@
  *   chdir=DIR  change directory before exiting (relative report paths must
  *              still resolve against the start-up directory)
  *   fork       fork once; parent and child both allocate and exit
+ *   rmdir=DIR  remove the (empty) directory DIR before exiting (the report
+ *              directory vanishing during the run)
  */
 #include "t.h"
 
@@ -31,7 +33,7 @@ static int work(void)
 int main(int argc, char **argv)
 {
 	int code = 0, do_fork = 0;
-	const char *dir = NULL;
+	const char *dir = NULL, *gone = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "exit=", 5) == 0)
 			code = atoi(argv[i] + 5);
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
 			dir = argv[i] + 6;
 		else if (strcmp(argv[i], "fork") == 0)
 			do_fork = 1;
+		else if (strncmp(argv[i], "rmdir=", 6) == 0)
+			gone = argv[i] + 6;
 	}
 	pid_t child = -1;
 	if (do_fork) {
@@ -48,6 +52,8 @@ int main(int argc, char **argv)
 	work();
 	if (dir)
 		T_EQ(chdir(dir), 0);
+	if (gone)
+		T_EQ(rmdir(gone), 0);
 	if (child > 0) {
 		int st = 0;
 		T_EQ(waitpid(child, &st, 0), child);
