@@ -110,6 +110,20 @@ static struct ma_site_event death(uint64_t size, uint64_t clock)
 	                               .hist_class = UINT32_MAX };
 }
 
+/* A part's high-water mark (over both parts) and its share at the last peak. */
+static void assert_max(const struct ma_site_part *p, uint64_t bytes, uint64_t blocks)
+{
+	assert_int_equal(p->max_bytes, bytes);
+	assert_int_equal(p->max_blocks, blocks);
+}
+
+static void assert_at_peak(const struct ma_site_part *p, uint64_t serial, int64_t bytes, int64_t blocks)
+{
+	assert_int_equal(p->u, serial);
+	assert_int_equal(p->g_bytes, bytes);
+	assert_int_equal(p->g_blocks, blocks);
+}
+
 static void test_part_apply(void **state)
 {
 	(void)state;
@@ -130,31 +144,26 @@ static void test_part_apply(void **state)
 	assert_int_equal(own->death_sum, 1100);
 	assert_int_equal(ma_site_part_live_bytes(own), 1000);
 	assert_int_equal(ma_site_part_live_blocks(own), 1);
-	assert_int_equal(own->max_bytes, 1100);
-	assert_int_equal(own->max_blocks, 2);
+	assert_max(own, 1100, 2);
 	assert_int_equal(own->hist[7], 1);
 	assert_int_equal(own->hist[10], 1);
 	/* Another thread's batch in the shared part: the high-water mark counts both parts. */
 	e = birth(500, 1100);
 	ma_site_part_apply(shared, &e, 0, own, true);
-	assert_int_equal(shared->max_bytes, 1500);
-	assert_int_equal(shared->max_blocks, 2);
-	assert_int_equal(own->max_bytes, 1100);
+	assert_max(shared, 1500, 2);
+	assert_max(own, 1100, 2);
 	/* A new global peak since the part last changed (serial 0 -> 1): its live
 	 * value then (1000 bytes, 1 block) is saved before this update. */
 	e = birth(10, 1600);
 	ma_site_part_apply(own, &e, 1, shared, false);
-	assert_int_equal(own->u, 1);
-	assert_int_equal(own->g_bytes, 1000);
-	assert_int_equal(own->g_blocks, 1);
+	assert_at_peak(own, 1, 1000, 1);
 	assert_int_equal(ma_site_part_live_bytes(own), 1010);
-	assert_int_equal(own->max_bytes, 1510);
-	assert_int_equal(own->max_blocks, 3);
+	assert_max(own, 1510, 3);
 	/* The same serial again: nothing saved. */
 	e = death(10, 1610);
 	ma_site_part_apply(own, &e, 1, shared, false);
-	assert_int_equal(own->g_bytes, 1000);
-	assert_int_equal(own->max_bytes, 1510);
+	assert_at_peak(own, 1, 1000, 1);
+	assert_max(own, 1510, 3);
 
 	/* A fork child: counts gone, sites and frames kept. */
 	uintptr_t f[2] = { 1, 2 };
@@ -162,7 +171,7 @@ static void test_part_apply(void **state)
 	ma_site_table_reset_counts();
 	assert_int_equal(own->blocks, 0);
 	assert_int_equal(shared->bytes, 0);
-	assert_int_equal(own->max_bytes, 0);
+	assert_max(own, 0, 0);
 	assert_int_equal(ma_site_intern(f, 2, false, &arena), 1);
 }
 
