@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -184,7 +183,7 @@ bool ma_init_ensure(void)
 	}
 	/* Another thread is booting: it takes microseconds, once. */
 	while ((st = ma_load_acquire(&ma_g.state)) == MA_BOOTING)
-		sched_yield();
+		ma_os_yield();
 	return st == MA_ACTIVE;
 }
 
@@ -235,6 +234,6 @@ void ma_init_freeze(void)
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		/* Bounded: a thread stopped inside an update (a debugger) must not hang exit. */
 		for (unsigned spins = 0; t != self && ma_load_acquire(&t->busy) && spins < 100000; spins++)
-			sched_yield();
+			ma_os_yield();
 	}
 }

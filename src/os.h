@@ -53,6 +53,8 @@ void ma_os_sleep_ns(uint64_t ns);
 /* exit_group(2): ends every thread of the process now. */
 __attribute__((noreturn)) void ma_os_exit_group(int status);
 
+/* sched_yield(2): lets another thread run (bounded waits only). */
+void ma_os_yield(void);
 pid_t ma_os_getpid(void);
 pid_t ma_os_gettid(void);
 /* Current working directory into buf; returns its length or -errno. */

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -218,7 +217,7 @@ static bool lock_reporting(void)
 		if (no == me)
 			return false;
 		no = 0;
-		sched_yield();
+		ma_os_yield();
 	}
 	return true;
 }

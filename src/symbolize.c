@@ -20,7 +20,6 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
@@ -363,7 +362,7 @@ static char g_demangled[4096];
 static void lock(void)
 {
 	while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE))
-		sched_yield();
+		ma_os_yield();
 }
 
 static void unlock(void)

@@ -223,6 +223,11 @@ void ma_os_exit_group(int status)
 		syscall(SYS_exit_group, status);
 }
 
+void ma_os_yield(void)
+{
+	sys(SYS_sched_yield, 0, 0, 0, 0);
+}
+
 pid_t ma_os_getpid(void)
 {
 	return (pid_t)sys(SYS_getpid, 0, 0, 0, 0);
