@@ -2,7 +2,7 @@
 /*
  * test_core.c: the block events (core.h, core.c) over a fake real allocator
  * (fake_real.h).  ma_g is set as init.c would, and the calling thread gets a
- * fresh owner record (ma_registry_claim, then what ma_init_thread_started
+ * fresh owner record (ma_registry_claim, then what init.c's thread_started
  * does); every test checks the headers, the counters, the live counter and
  * exactly which real functions were called with what.  Owner records are
  * never released (as in the library), so each test starts from zeroes.

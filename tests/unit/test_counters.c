@@ -198,7 +198,7 @@ static void test_snapshot_thread_live_never_negative(void **state)
 	ma_live_release(a);
 }
 
-/* The owner: its record, set up as ma_init_thread_started does for the first thread. */
+/* The owner: its record, set up as init.c's thread_started does for the first thread. */
 static struct ma_thread *owner_rec(void)
 {
 	struct ma_thread *o = ma_registry_claim();

@@ -118,7 +118,7 @@ static void test_concurrent_registry_and_live(void **state)
 	struct ma_snapshot s0, s1;
 	ma_live_reset();
 	ma_snapshot_process(&s0);
-	/* A fresh owner, as ma_init_thread_started makes the first thread. */
+	/* A fresh owner, as init.c's thread_started makes the first thread. */
 	struct ma_thread *process_owner = atomic_load(&ma_live.owner);
 	struct ma_thread *owner = ma_registry_claim();
 	owner->is_owner = true;
