@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* init.c: process lifecycle: start-up, thread registration and exit, fork, the freeze before the exit report. */
+/*
+ * init.c: process lifecycle: start-up, thread registration and exit, fork,
+ * and the freeze before the exit report.
+ */
 #define _GNU_SOURCE
 #include "init.h"
 
