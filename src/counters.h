@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * counters.h: process-wide live bytes/blocks and their peak.
+ * counters.h: process-wide live bytes/blocks, their peak and the allocation
+ * clock; the update protocol every out-of-line event runs in; snapshots.
  *
  * Totals (blocks, bytes, frees) are exact sums of the thread records.  The
  * live counter needs a global view for the peak, so it is split to keep two
