@@ -21,10 +21,22 @@ PASS = {"OK", "EXPECTEDFAIL"}
 SKIP = {"SKIP"}
 
 
-def suites_of(name):
-    """'modalloc:unit+modalloc:ci / unit.x' -> {'unit', 'ci'} (meson's test name)."""
-    head = name.split(" / ", 1)[0] if " / " in name else ""
-    return {s.split(":", 1)[-1] for s in head.split("+") if s}
+def defined_suites(d):
+    """{test name: {suite, ...}} from DIR's meson-info/intro-tests.json ({} without it)."""
+    try:
+        with open(os.path.join(d, "meson-info", "intro-tests.json")) as fh:
+            return {t["name"]: {s.split(":", 1)[-1] for s in t["suite"]} for t in json.load(fh)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def suites_of(name, defined):
+    """The suites of a test from its name in the log: 'modalloc:unit+ci / unit.x'
+    when the project has several suites, else just 'unit.x' (look it up)."""
+    if " / " not in name:
+        return defined.get(name, set())
+    head, _, test = name.partition(" / ")
+    return {s.split(":", 1)[-1] for s in head.split("+") if s} | defined.get(test, set())
 
 
 def summarize(specs, out=print):
@@ -38,6 +50,7 @@ def summarize(specs, out=print):
             out(f"{d}: no test log (set-up or build failed, or meson test did not start)")
             failed += 1
             continue
+        defined = defined_suites(d)
         seen = set()
         n = 0
         with open(log, errors="replace") as fh:
@@ -48,7 +61,7 @@ def summarize(specs, out=print):
                 try:
                     r = json.loads(line)
                     result = r["result"]
-                    seen |= suites_of(r.get("name", ""))
+                    seen |= suites_of(r.get("name", ""), defined)
                 except (ValueError, KeyError, TypeError):
                     out(f"{d}: unreadable line in {log}: {line[:100]!r}")
                     failed += 1

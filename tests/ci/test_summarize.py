@@ -98,6 +98,24 @@ class Summarize(unittest.TestCase):
         rc, last, _, _ = self.run_it(a + ":unit,slow")
         self.assertEqual((rc, last), (0, "1 passed, 0 failed, 0 skipped"))
 
+    def test_single_suite_names(self):
+        # A directory whose tests are all in one suite (build-fuzz): meson's
+        # log names them without "project:suite / "; the suites come from
+        # meson-info/intro-tests.json.
+        a = os.path.join(self.tmp, "a")
+        os.makedirs(os.path.join(a, "meson-logs"))
+        os.makedirs(os.path.join(a, "meson-info"))
+        with open(os.path.join(a, "meson-info", "intro-tests.json"), "w") as fh:
+            json.dump([{"name": "fuzz.elf", "suite": ["modalloc:fuzz"]},
+                       {"name": "fuzz.run.elf", "suite": ["modalloc:fuzz"]}], fh)
+        with open(os.path.join(a, "meson-logs", "testlog.json"), "w") as fh:
+            for name in ("fuzz.elf", "fuzz.run.elf"):
+                fh.write(json.dumps({"name": name, "result": "OK"}) + "\n")
+        rc, last, before, _ = self.run_it(a + ":fuzz")
+        self.assertEqual((rc, last, before), (0, "2 passed, 0 failed, 0 skipped", []))
+        rc, last, before, _ = self.run_it(a + ":fuzz,unit")
+        self.assertEqual((rc, last, len(before)), (1, "2 passed, 1 failed, 0 skipped", 1))
+
     def test_unreadable_line_counts_one_failure(self):
         a = self.builddir("a", [("unit", "u1", "OK")], raw='{"name": "modalloc:unit / u2", "res\n')
         rc, last, before, _ = self.run_it(a)
