@@ -13,11 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-
-
-class Fail(Exception):
-    pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from harness import SKIP, Fail  # noqa: E402
 
 
 def expect(what, got, want):
