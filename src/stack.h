@@ -30,8 +30,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "frame.h"
 #include "atomic.h"
+#include "frame.h"
 #include "internal.h"
 #include "modules.h"
 #include "os.h"
@@ -43,8 +43,16 @@ struct ma_range {
 #define MA_STACK_MAX_LOOKUPS 64
 #define MA_STACK_FOREIGN_SPAN (1u << 20) /* how far a walk may climb a foreign stack */
 
+/* The code range of the last return address a walk checked, and the
+ * module table it is from: the next address is most often in it. */
+struct ma_stack_code {
+	const struct ma_modules *table;
+	struct ma_module_range r;
+};
+
 struct ma_stack_state {
 	struct ma_range own;                       /* the thread's stack */
+	struct ma_stack_code code;                 /* the walks' last code range */
 	unsigned lookups;                          /* /proc/self/maps reads so far */
 };
 
@@ -240,7 +248,8 @@ MA_INLINE unsigned ma_stack_check_ret(const struct ma_modules *mods, struct ma_m
  * Per frame: two loads, the checks, one compare-and-store.
  */
 MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
-                                 bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop)
+                                 bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop,
+                                 struct ma_stack_code *code)
 {
 	*truncated = false;
 	*diff = 0;
@@ -248,6 +257,10 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	const struct ma_modules *mods = ma_load_acquire(&ma_modules_now);
 	if (MA_UNLIKELY(!mods))
 		return 0;
+	if (MA_UNLIKELY(code->table != mods)) {
+		code->table = mods;
+		code->r = (struct ma_module_range){ 0, 0, 0 };
+	}
 	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
 		return 0;
 	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
@@ -272,8 +285,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 			return 0;
 		fp = next;
 	}
-	/* The module of the last address checked: the next is most often in it. */
-	struct ma_module_range c = { 0, 0, 0 };
+	struct ma_module_range c = code->r;
 	unsigned st = 0;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	for (;;) {
@@ -309,6 +321,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		pc = ma_arch_pc(ret);
 	}
 #undef MA_STACK_REMEMBER
+	code->r = c;
 	*stop = st;
 	if (m) {
 		m->reads = (unsigned)(w - m->rec);
@@ -344,7 +357,7 @@ MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp,
 		m->stop = 0;
 	}
 	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
-		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop);
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, &s->code);
 	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop);
 }
 
