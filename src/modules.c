@@ -15,9 +15,37 @@ static struct {
 	struct ma_modules *first; /* the start-up table: its modules stay mapped */
 	uintptr_t self;           /* an address inside this library */
 	uintptr_t root;           /* an address inside the C library */
+	uintptr_t loader;         /* an address inside the dynamic loader */
 	ma_au64 mapped;
 	ma_au32 building;         /* one rebuild at a time */
+	char *cur, *end;          /* the arena tables are cut from */
 } mods;
+
+#define MODULES_CHUNK (256 * 1024)
+
+/*
+ * Room for a table, cut from chunks of anonymous memory that are never
+ * unmapped (walks may still read old tables): one mapping per 256 KiB of
+ * tables, not one per table, so that a program that dlopens and dlcloses
+ * in a loop does not scatter mappings where its libraries would go.
+ * Called by one builder at a time.
+ */
+static void *table_room(size_t bytes)
+{
+	bytes = (bytes + 63) & ~(size_t)63;
+	if ((size_t)(mods.end - mods.cur) < bytes) {
+		size_t chunk = bytes > MODULES_CHUNK ? bytes : MODULES_CHUNK;
+		char *c = ma_os_map(chunk);
+		if (!c)
+			return NULL;
+		ma_add_relaxed(&mods.mapped, chunk);
+		mods.cur = c;
+		mods.end = c + chunk;
+	}
+	void *p = mods.cur;
+	mods.cur += bytes;
+	return p;
+}
 
 void ma_modules_load_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
@@ -79,7 +107,9 @@ static int fill_ranges(struct dl_phdr_info *info, size_t size, void *arg)
 		f->self_hi = hi;
 	}
 	if (mods.root >= lo && mods.root < hi)
-		flags |= MA_MOD_ROOT;
+		flags |= MA_MOD_ROOT | MA_MOD_SYSTEM;
+	if (mods.loader >= lo && mods.loader < hi)
+		flags |= MA_MOD_SYSTEM;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || !ph->p_memsz)
@@ -116,11 +146,12 @@ static struct ma_modules *build(uintptr_t *self_lo, uintptr_t *self_hi)
 		ma_os_each_module(count_ranges, &c);
 		unsigned cap = c.ranges + 8;
 		size_t bytes = sizeof(struct ma_modules) + cap * sizeof(struct ma_module_range);
-		struct ma_modules *t = ma_os_map(bytes);
+		char *mark = mods.cur;
+		struct ma_modules *t = table_room(bytes);
 		if (!t)
 			return NULL;
-		ma_add_relaxed(&mods.mapped, bytes);
 		t->bytes = bytes;
+		t->n = 0;
 		struct fill f = { t, cap, 0, 0 };
 		if (ma_os_each_module(fill_ranges, &f) == 0) {
 			t->adds = c.adds;
@@ -141,9 +172,9 @@ static struct ma_modules *build(uintptr_t *self_lo, uintptr_t *self_hi)
 			}
 			return t;
 		}
-		/* More modules than counted: never reached by a walk, so unmap it. */
-		ma_os_unmap(t, bytes);
-		ma_sub_relaxed(&mods.mapped, bytes);
+		/* More modules than counted: no walk saw this table, so its room is reused. */
+		if ((char *)t == mark)
+			mods.cur = mark;
 	}
 	return NULL;
 }
@@ -154,6 +185,7 @@ bool ma_modules_init(uintptr_t self, uintptr_t *self_lo, uintptr_t *self_hi)
 {
 	mods.self = self;
 	mods.root = (uintptr_t)&__libc_start_main;
+	mods.loader = (uintptr_t)&_r_debug; /* <link.h>: the loader's debugger interface */
 	*self_lo = *self_hi = 0;
 	struct ma_modules *t = build(self_lo, self_hi);
 	if (!t)

@@ -29,6 +29,7 @@
 #define MA_MOD_READABLE 1u /* loaded at start-up, never unmapped: its code may be read */
 #define MA_MOD_ROOT 2u     /* the C library: where the main thread's chain of frames begins */
 #define MA_MOD_SELF 4u     /* this library: never a frame of the program */
+#define MA_MOD_SYSTEM 8u   /* the C library or the dynamic loader: not the program's to rebuild */
 
 struct ma_module_range {
 	uintptr_t lo, hi; /* [lo, hi) */

@@ -205,13 +205,15 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 }
 
 /*
- * Why a walk ended (*stop): 0 when the chain ended where chains end (a
- * frame pointer of 0, as _start and clone leave it; the C library's start
- * of main, which keeps no link to _start; or the depth limit), else
- * MA_STACK_EARLY: at a record that failed a check, so frames are missing
- * (code without frame pointers); MA_STACK_UNKNOWN also when the return
- * address there lies outside every module the table knows (a module loaded
- * since the table was built, or garbage).
+ * Why a walk ended (*stop), two bits.  MA_STACK_EARLY: frames are missing
+ * because the program's code keeps no frame pointers: the walk stopped at a
+ * record that failed a check after a frame of the program (not of the C
+ * library or the loader, which Debian builds without frame pointers and
+ * nobody rebuilds).  Not set where chains end: a 0 link (_start, clone),
+ * main's caller in the C library (it keeps no link to _start), the depth
+ * limit.  MA_STACK_UNKNOWN: the walk stopped at a return address outside
+ * every module the table knows (a module loaded since it was built, or
+ * garbage).
  */
 #define MA_STACK_EARLY 1u
 #define MA_STACK_UNKNOWN 2u
@@ -321,6 +323,12 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		pc = ma_arch_pc(ret);
 	}
 #undef MA_STACK_REMEMBER
+	/* Cut short after a frame of the C library or the loader: not the program's doing. */
+	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
+		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);
+		if (f && (f->flags & MA_MOD_SYSTEM))
+			st &= ~MA_STACK_EARLY;
+	}
 	code->r = c;
 	*stop = st;
 	if (m) {

@@ -300,16 +300,19 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
  * A walk that met a return address outside every known module: a module
  * may have been loaded since the table was built (dlopen is not
  * interposed: a wrapper would change the caller that dlopen's library
- * search uses).  The loader's counts tell; at most once a millisecond per
- * thread, since code without frame pointers meets garbage addresses often.
+ * search uses).  The loader's counts tell.  Always when the address was
+ * malloc's caller (surely code), else at most once a millisecond per
+ * thread: code without frame pointers meets garbage addresses often.
  * True when the table changed (the generation moved: walk again).
  */
-static MA_NOINLINE bool modules_changed(struct t2_thread *s)
+static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
 {
-	uint64_t now = ma_os_monotonic_ns();
-	if (now < s->next_refresh_ns)
-		return false;
-	s->next_refresh_ns = now + 1000000;
+	if (!surely) {
+		uint64_t now = ma_os_monotonic_ns();
+		if (now < s->next_refresh_ns)
+			return false;
+		s->next_refresh_ns = now + 1000000;
+	}
 	if (!ma_modules_refresh(false))
 		return false;
 	ma_add_relaxed(&t2.generation, 1);
@@ -332,7 +335,8 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 			s->frames_generation = gen;
 		}
 		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m, stop);
-		if (MA_LIKELY(!(*stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s))
+		/* The first frame is the caller of malloc, never garbage: its module is new. */
+		if (MA_LIKELY(!(*stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s, n == 0))
 			break;
 		gen = ma_load_relaxed(&t2.generation);
 	}
