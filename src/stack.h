@@ -220,16 +220,18 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 
 /*
  * Checks the return address pc for a walk: 0 if it may be reported, else
- * why the walk ends there.  *c: the range of the last address found, tried
- * first (the next one is most often in the same module), updated.
+ * why the walk ends there.  code->r: the range of the last address found,
+ * tried first (the next one is most often in the same module), updated.
+ * Everything it needs is behind `code`, so that the walk's loop keeps its
+ * own values in registers.
  */
-MA_INLINE unsigned ma_stack_check_ret(const struct ma_modules *mods, struct ma_module_range *c, uintptr_t pc,
-                                      struct ma_range r)
+MA_INLINE unsigned ma_stack_check_ret(struct ma_stack_code *code, uintptr_t pc, const struct ma_range *r)
 {
+	struct ma_module_range *c = &code->r;
 	if (MA_UNLIKELY(pc - 1 - c->lo >= c->hi - c->lo)) {
-		const struct ma_module_range *f = ma_modules_find(mods, pc);
+		const struct ma_module_range *f = ma_modules_find(code->table, pc);
 		if (!f) /* a stack address is garbage, whatever was loaded since */
-			return MA_STACK_EARLY | (ma_stack_in_range(&r, pc) ? 0 : MA_STACK_UNKNOWN);
+			return MA_STACK_EARLY | (ma_stack_in_range(r, pc) ? 0 : MA_STACK_UNKNOWN);
 		*c = *f;
 	}
 	return ma_modules_ret_ok(c, pc) ? 0 : MA_STACK_EARLY;
@@ -287,7 +289,6 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 			return 0;
 		fp = next;
 	}
-	struct ma_module_range c = code->r;
 	unsigned st = 0;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	for (;;) {
@@ -299,7 +300,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		}
 		/* Checked once: an address already at its place was checked by the walk that put it there. */
 		uintptr_t x = *o ^ pc;
-		if (x && (st = ma_stack_check_ret(mods, &c, pc, r)) != 0)
+		if (x && (st = ma_stack_check_ret(code, pc, &r)) != 0)
 			break;
 		d |= x;
 		*o++ = pc;
@@ -329,7 +330,6 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		if (f && (f->flags & MA_MOD_SYSTEM))
 			st &= ~MA_STACK_EARLY;
 	}
-	code->r = c;
 	*stop = st;
 	if (m) {
 		m->reads = (unsigned)(w - m->rec);
