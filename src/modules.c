@@ -229,6 +229,11 @@ bool ma_modules_refresh(bool force)
 	return t != NULL;
 }
 
+void ma_modules_after_fork(void)
+{
+	ma_store_relaxed(&mods.building, 0);
+}
+
 uint64_t ma_modules_mapped_bytes(void)
 {
 	return ma_load_relaxed(&mods.mapped);

@@ -56,6 +56,8 @@ bool ma_modules_refresh(bool force);
 /* The address span [lo, hi) of a module's PT_LOAD segments (<link.h>'s). */
 struct dl_phdr_info;
 void ma_modules_load_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
+/* In a fork child: a rebuild another thread of the parent had begun never ends. */
+void ma_modules_after_fork(void);
 /* Bytes mapped for tables so far (never freed). */
 uint64_t ma_modules_mapped_bytes(void);
 

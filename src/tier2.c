@@ -593,6 +593,7 @@ void ma_tier2_after_fork(struct ma_thread *self)
 {
 	if (!ma_g.backtraces)
 		return;
+	ma_modules_after_fork();
 	ma_site_table_reset_counts();
 	ma_store_relaxed(&t2.truncated_events, 0);
 	ma_store_relaxed(&t2.early_events, 0);
