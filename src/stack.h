@@ -52,7 +52,7 @@ struct ma_stack_code {
 
 struct ma_stack_state {
 	struct ma_range own;                       /* the thread's stack */
-	struct ma_stack_code code;                 /* the walks' last code range */
+	struct ma_stack_code code;                 /* the walks' last code range (not nested ones') */
 	unsigned lookups;                          /* /proc/self/maps reads so far */
 };
 
@@ -343,7 +343,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 
 /* Everything but the walk of the thread's own known stack (stack.c). */
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
-                               bool *truncated, uintptr_t *diff, unsigned *stop);
+                               bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
 
 /*
  * Writes up to `max` return addresses, innermost first, walking from frame
@@ -353,11 +353,13 @@ unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t
  * were already these (compare the lengths too).  Inline: the usual case (a
  * walk on the thread's own stack) costs no call.  m, when not NULL, is
  * cleared, then filled by a walk of the thread's own known stack.  *stop:
- * why the walk ended (MA_STACK_EARLY, MA_STACK_UNKNOWN).
+ * why the walk ended (MA_STACK_EARLY, MA_STACK_UNKNOWN).  code: the
+ * walks' cached code range (s->code; a walk nested in another, from a
+ * signal handler, passes its own: the interrupted walk may be writing it).
  */
 MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out,
                                          unsigned max, bool *truncated, uintptr_t *diff,
-                                         struct ma_stack_memo *m, unsigned *stop)
+                                         struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
 {
 	if (m) {
 		m->reads = 0;
@@ -365,8 +367,8 @@ MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp,
 		m->stop = 0;
 	}
 	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
-		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, &s->code);
-	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop);
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, code);
+	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop, code);
 }
 
 /* The /proc/self/maps mapping containing addr. */

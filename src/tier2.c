@@ -292,7 +292,8 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
 	uintptr_t frames[257] = { 0 }, diff; /* 0: nothing checked before (stack.h) */
-	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop);
+	struct ma_stack_code code = { NULL, { 0, 0, 0 } }; /* the interrupted walk may be writing s->stack.code */
+	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop, &code);
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
 
@@ -307,6 +308,9 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
  */
 static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
 {
+	/* Another thread published a table after this walk loaded its own. */
+	if (s->stack.code.table != ma_load_acquire(&ma_modules_now))
+		return true;
 	if (!surely) {
 		uint64_t now = ma_os_monotonic_ns();
 		if (now < s->next_refresh_ns)
@@ -334,7 +338,8 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 			memset(s->last_frames, 0, sizeof s->last_frames);
 			s->frames_generation = gen;
 		}
-		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m, stop);
+		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m, stop,
+		                          &s->stack.code);
 		/* The first frame is the caller of malloc, never garbage: its module is new. */
 		if (MA_LIKELY(!(*stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s, n == 0))
 			break;
