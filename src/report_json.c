@@ -88,6 +88,7 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 		key(b, "lifetime_unit", false);
 		ma_buf_str(b, "\"bytes_allocated\"");
 		kv_bool(b, "truncated", s->truncated, false);
+		kv_bool(b, "ended_early", s->ended_early, false);
 		if (s->is_overflow)
 			kv_bool(b, "overflow", true, false);
 		key(b, "size_hist_log2", false);

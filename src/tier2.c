@@ -405,6 +405,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 				ma_own_add(&s->early_events, 1);
 			else
 				ma_add_relaxed(&t2.early_events, 1);
+			if (idx && !ma_load_relaxed(&ma_sites.sites[idx].ended_early))
+				ma_store_relaxed(&ma_sites.sites[idx].ended_early, 1);
 		}
 	}
 	/* The owner's clock already counts this block (its record's bytes); the
@@ -754,6 +756,7 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 			o->frames = ma_sites.sites[i].frames;
 			o->nframes = ma_sites.sites[i].nframes;
 			o->truncated = ma_sites.sites[i].truncated;
+			o->ended_early = ma_load_relaxed(&ma_sites.sites[i].ended_early) != 0;
 		}
 		o->is_overflow = i == 0;
 		if (o->blocks || o->frees)

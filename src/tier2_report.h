@@ -14,7 +14,7 @@
 
 struct ma_site_total {
 	uint32_t index;
-	bool is_overflow, truncated;
+	bool is_overflow, truncated, ended_early;
 	uint32_t nframes;
 	const uintptr_t *frames;         /* innermost first; return addresses */
 	uint64_t blocks, bytes, frees;

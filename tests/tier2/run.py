@@ -302,8 +302,9 @@ def case_nofp(lib, prog):
         d = one(run(lib, p, ["20"])[0])
         invariants(d)
         check_frames(d, {os.path.realpath(p)})
-        got = [(names(s), s["blocks"], s["bytes"]) for s in d["sites"]]
-        expect(f"{os.path.basename(p)}: sites (frames, blocks, bytes)", got, [(["alloc_line"], 120, 1200000)])
+        got = [(names(s), s["blocks"], s["bytes"], s.get("ended_early")) for s in d["sites"]]
+        expect(f"{os.path.basename(p)}: sites (frames, blocks, bytes, ended_early)", got,
+               [(["alloc_line"], 120, 1200000, True)])
 
 
 def diff_counts(tool, a, b):
@@ -355,8 +356,9 @@ def case_shallow(lib, prog):
     reports, r = run(lib, inmain, [])
     d = one(reports)
     # main and the C library's start of it (named when libc's symbols are installed)
-    expect("inmain: sites (first frame, frames, blocks)",
-           [(names(x)[0], len(x["frames"]), x["blocks"]) for x in d["sites"]], [("main", 2, 40)])
+    expect("inmain: sites (first frame, frames, blocks, ended_early)",
+           [(names(x)[0], len(x["frames"]), x["blocks"], x.get("ended_early")) for x in d["sites"]],
+           [("main", 2, 40, False)])
     check_frames(d)
     expect("inmain: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
            (False, 0))
@@ -365,6 +367,7 @@ def case_shallow(lib, prog):
     d = one(reports)
     expect("nofp_fp: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
            (False, 0))
+    expect("nofp_fp: sites ended early", [names(x)[:2] for x in d["sites"] if x.get("ended_early") is not False], [])
     expect("nofp_fp: quiet stderr", r.stderr, "")
     reports, r = run(lib, plain, ["20"])
     d = one(reports)
