@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "modalloc_schema.h"
+
 #define MT_VERSION 1
 
 /* The totals keys, in report order. */
@@ -31,11 +33,8 @@
 	X(blocks) X(bytes) X(frees) X(freed_bytes) X(peak_bytes) X(peak_blocks) \
 	X(live_bytes) X(live_blocks) X(rss_peak_bytes) X(failed)
 
-#define MT_CALLS(X) \
-	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
-	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
-	X(malloc_usable_size) \
-	X(operator_new) X(operator_new_array) X(operator_delete) X(operator_delete_array)
+/* The "calls" keys, in report order: the library's own list. */
+#define MT_CALLS(X) MODALLOC_REPORT_CALLS(X)
 
 enum {
 #define X(k) MT_CALL_##k,
