@@ -27,6 +27,7 @@
 #include "cmds.h"
 #include "model.h"
 #include "srcloc.h"
+#include "strindex.h"
 #include "util.h"
 
 static const char usage[] =
@@ -173,45 +174,23 @@ static bool parse_dframe(struct dframe *d)
 	return d->parsed = true;
 }
 
-/* Interned strings of the new ftbl. */
+/* Interned strings of the new ftbl (the index borrows the strings in v). */
 struct strset {
 	char **v;
 	size_t n;
-	uint32_t *slot; /* index + 1 */
-	size_t cap;
+	struct mt_strindex *index; /* string -> index in v */
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
 static uint32_t intern(struct strset *t, char *s)
 {
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		free(t->slot);
-		t->slot = mt_xcalloc(cap, sizeof *t->slot);
-		t->cap = cap;
-		for (size_t i = 0; i < t->n; i++) {
-			size_t k = hash_str(t->v[i]) & (cap - 1);
-			while (t->slot[k])
-				k = (k + 1) & (cap - 1);
-			t->slot[k] = (uint32_t)i + 1;
-		}
+	size_t i;
+	if (mt_strindex_get(t->index, s, &i)) {
+		free(s);
+		return (uint32_t)i;
 	}
-	size_t k = hash_str(s) & (t->cap - 1);
-	for (; t->slot[k]; k = (k + 1) & (t->cap - 1))
-		if (strcmp(t->v[t->slot[k] - 1], s) == 0) {
-			free(s);
-			return t->slot[k] - 1;
-		}
 	t->v = mt_xrealloc(t->v, (t->n + 1) * sizeof *t->v);
 	t->v[t->n] = s;
-	t->slot[k] = (uint32_t)t->n + 1;
+	mt_strindex_add(t->index, s, t->n);
 	return (uint32_t)t->n++;
 }
 
@@ -408,7 +387,7 @@ static bool annotate_dhat(json_object *root, const char *path, struct mt_srcloc 
 		free(m.module);
 
 		/* The new frame table: [root], then each old frame's expansion. */
-		struct strset t = { 0 };
+		struct strset t = { .index = mt_strindex_new() };
 		intern(&t, mt_xstrdup("[root]"));
 		for (size_t i = 1; i < nf; i++) {
 			const struct mt_srcframe *sf = NULL;
@@ -469,7 +448,7 @@ static bool annotate_dhat(json_object *root, const char *path, struct mt_srcloc 
 			free(t.v[i]);
 		}
 		free(t.v);
-		free(t.slot);
+		mt_strindex_free(t.index);
 		json_object_object_add(root, "pps", npps);
 		json_object_object_add(root, "ftbl", nftbl);
 	}

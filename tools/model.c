@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "strindex.h"
 #include "util.h"
 
 const char *const mt_call_names[MT_NCALLS] = {
@@ -462,7 +463,7 @@ void mt_report_free(struct mt_report *r)
 	if (r->timeline_json)
 		json_object_put(r->timeline_json);
 	free(r->pids);
-	free(r->idx);
+	mt_strindex_free(r->idx);
 	free(r->path);
 	free(r->cmd);
 	free(r->tool);
@@ -572,50 +573,37 @@ size_t mt_expand_paths(char **args, size_t nargs, char ***out)
 
 /* ---- merging ---------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
+/*
+ * The key index: site key -> index in sites, built on first use from every
+ * site (the first of equal keys wins).  A cache: dropped when the sites are
+ * reordered.
+ */
+static struct mt_strindex *index_of(struct mt_report *r)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static void index_insert(struct mt_report *r, size_t site)
-{
-	size_t mask = r->idx_cap - 1;
-	for (size_t i = hash_str(r->sites[site].key) & mask;; i = (i + 1) & mask)
-		if (!r->idx[i]) {
-			r->idx[i] = site + 1;
-			return;
+	if (!r->idx) {
+		r->idx = mt_strindex_new();
+		for (size_t i = 0; i < r->nsites; i++) {
+			size_t first;
+			if (!mt_strindex_get(r->idx, r->sites[i].key, &first))
+				mt_strindex_add(r->idx, r->sites[i].key, i);
 		}
+	}
+	return r->idx;
 }
 
-/* Keeps the index at most half full. */
-static void index_reserve(struct mt_report *r, size_t want)
+static void index_drop(struct mt_report *r)
 {
-	if (r->idx && want * 2 <= r->idx_cap)
-		return;
-	size_t cap = 64;
-	while (cap < want * 2)
-		cap *= 2;
-	free(r->idx);
-	r->idx = mt_xcalloc(cap, sizeof *r->idx);
-	r->idx_cap = cap;
-	for (size_t i = 0; i < r->nsites; i++)
-		index_insert(r, i);
+	mt_strindex_free(r->idx);
+	r->idx = NULL;
 }
 
 struct mt_site *mt_report_find(const struct mt_report *cr, const char *key)
 {
 	struct mt_report *r = (struct mt_report *)cr; /* the index is a cache */
+	size_t i;
 	if (!r->nsites)
 		return NULL;
-	index_reserve(r, r->nsites);
-	size_t mask = r->idx_cap - 1;
-	for (size_t i = hash_str(key) & mask; r->idx[i]; i = (i + 1) & mask)
-		if (strcmp(r->sites[r->idx[i] - 1].key, key) == 0)
-			return &r->sites[r->idx[i] - 1];
-	return NULL;
+	return mt_strindex_get(index_of(r), key, &i) ? &r->sites[i] : NULL;
 }
 
 static void add_site(struct mt_site *d, const struct mt_site *s)
@@ -692,17 +680,17 @@ void mt_report_merge(struct mt_report *d, const struct mt_report *s)
 
 	if (s->has_sites)
 		d->has_sites = true;
-	index_reserve(d, d->nsites + s->nsites);
+	struct mt_strindex *ix = index_of(d);
 	for (size_t i = 0; i < s->nsites; i++) {
-		struct mt_site *hit = mt_report_find(d, s->sites[i].key);
-		if (hit) {
-			add_site(hit, &s->sites[i]);
+		size_t hit;
+		if (mt_strindex_get(ix, s->sites[i].key, &hit)) {
+			add_site(&d->sites[hit], &s->sites[i]);
 			continue;
 		}
 		d->sites = mt_xrealloc(d->sites, (d->nsites + 1) * sizeof *d->sites);
 		copy_site(&d->sites[d->nsites], &s->sites[i]);
+		mt_strindex_add(ix, d->sites[d->nsites].key, d->nsites);
 		d->nsites++;
-		index_insert(d, d->nsites - 1);
 	}
 }
 
@@ -743,9 +731,7 @@ static struct mt_report *normalize(struct mt_report *r)
 	mt_report_free(r);
 	if (n->nsites > 1) {
 		qsort(n->sites, n->nsites, sizeof *n->sites, by_bytes_desc);
-		free(n->idx);
-		n->idx = NULL;
-		n->idx_cap = 0;
+		index_drop(n);
 	}
 	return n;
 }
@@ -805,9 +791,7 @@ struct mt_report *mt_report_load_merged(char **paths, size_t npaths)
 		free(acc->path);
 		acc->path = mt_xasprintf("%zu reports", npaths - dups);
 		qsort(acc->sites, acc->nsites, sizeof *acc->sites, by_bytes_desc);
-		free(acc->idx);
-		acc->idx = NULL;
-		acc->idx_cap = 0;
+		index_drop(acc);
 	}
 	return acc;
 }

@@ -28,6 +28,8 @@
 
 #define MT_VERSION 1
 
+struct mt_strindex;
+
 /* The totals keys, in report order. */
 #define MT_TOTALS(X) \
 	X(blocks) X(bytes) X(frees) X(freed_bytes) X(peak_bytes) X(peak_blocks) \
@@ -123,9 +125,8 @@ struct mt_report {
 	size_t nfiles;
 	uint64_t *pids;
 	size_t npids;
-	/* key -> site index + 1 (0 = empty), open addressing; built on demand */
-	size_t *idx;
-	size_t idx_cap;
+	/* key -> site index (model.c); built on demand, NULL until then */
+	struct mt_strindex *idx;
 };
 
 /* The names of the calls[] entries, in order. */
