@@ -15,6 +15,11 @@
  * Frames inside libmodalloc itself are dropped from keys and labels, and so
  * are inlined frames (added by `modalloc lines`), so that a report keys the
  * same with or without file:line.
+ *
+ * One file per job: model.c (shared parts, freeing), model_load.c,
+ * model_sitekey.c (keys and frame names), model_paths.c (file arguments),
+ * model_merge.c (merging, the site index), model_json.c (writing JSON);
+ * dhat_out.c writes the DHAT form.
  */
 #ifndef MT_MODEL_H
 #define MT_MODEL_H
@@ -125,7 +130,7 @@ struct mt_report {
 	size_t nfiles;
 	uint64_t *pids;
 	size_t npids;
-	/* key -> site index (model.c); built on demand, NULL until then */
+	/* key -> site index (model_merge.c); built on demand, NULL until then */
 	struct mt_strindex *idx;
 };
 
@@ -169,12 +174,20 @@ void mt_report_merge(struct mt_report *dst, const struct mt_report *src);
 
 /* The value of a "stacks" member, 0 when absent. */
 uint64_t mt_stacks_get(const struct mt_report *r, const char *name);
+/* Adds v to a "stacks" member, creating it at v when absent. */
+void mt_stacks_add(struct mt_report *r, const char *name, uint64_t v);
 
 /* Finds a site by key, or NULL. */
 struct mt_site *mt_report_find(const struct mt_report *r, const char *key);
 
 /* The report as JSON, version 1, readable again by every subcommand. */
 char *mt_report_to_json(const struct mt_report *r);
+
+/*
+ * A site's key (model.h's top comment): by module + offset, or with
+ * by_function by module + function.  Returns a new string.
+ */
+char *mt_site_key(const struct mt_site *s, bool by_function);
 
 /* "libfoo.so.6" from "/usr/lib/x86_64-linux-gnu/libfoo.so.6". */
 const char *mt_basename(const char *path);
