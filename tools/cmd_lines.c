@@ -65,16 +65,6 @@ static const char *str_member(json_object *o, const char *k)
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static bool parse_hex(const char *s, uint64_t *out)
-{
-	if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2])
-		return false;
-	char *end;
-	errno = 0;
-	*out = strtoull(s + 2, &end, 16);
-	return !errno && *end == '\0';
-}
-
 /* ---- JSON reports ------------------------------------------------------ */
 
 static void put_loc(json_object *f, const struct mt_srcframe *s)
@@ -100,7 +90,7 @@ static json_object *annotate_frames(json_object *frames, struct mt_srcloc *sl, s
 		const char *module = str_member(f, "module");
 		uint64_t off;
 		const struct mt_srcframe *sf = NULL;
-		size_t ns = module && parse_hex(str_member(f, "offset"), &off)
+		size_t ns = module && mt_parse_hex(str_member(f, "offset"), &off) == 0
 		                    ? mt_srcloc_lookup(sl, module, off, &sf) : 0;
 		for (size_t k = 0; k + 1 < ns; k++) {
 			json_object *x = json_object_new_object();
@@ -165,7 +155,7 @@ static bool parse_dframe(struct dframe *d)
 	if (!colon || !in || in < colon || len < 2 || s[len - 1] != ')')
 		return false;
 	char *hex = mt_xasprintf("%.*s", (int)(colon - s), s);
-	bool ok = parse_hex(hex, &d->ip);
+	bool ok = mt_parse_hex(hex, &d->ip) == 0;
 	free(hex);
 	if (!ok)
 		return false;
@@ -207,7 +197,7 @@ static void ipmap_load(struct ipmap *m, const struct mt_report *r)
 		for (size_t j = 0; j < r->sites[i].nframes; j++) {
 			const struct mt_frame *f = &r->sites[i].frames[j];
 			uint64_t ip, off;
-			if (f->inlined || !parse_hex(f->ip, &ip) || !parse_hex(f->offset, &off))
+			if (f->inlined || mt_parse_hex(f->ip, &ip) < 0 || mt_parse_hex(f->offset, &off) < 0)
 				continue;
 			m->ip = mt_xrealloc(m->ip, (m->n + 1) * sizeof *m->ip);
 			m->off = mt_xrealloc(m->off, (m->n + 1) * sizeof *m->off);

@@ -38,16 +38,13 @@ bool mt_report_name(const char *name, uint64_t *pid, unsigned *seq)
 	size_t n = strlen(name);
 	if (n < 15 || strcmp(name + n - 5, ".json") != 0)
 		return false;
-	const char *p = name + 9;
-	char *end;
-	if (*p < '0' || *p > '9')
+	const char *end;
+	uint64_t v;
+	if (mt_parse_u64_prefix(name + 9, pid, &end) < 0)
 		return false;
-	*pid = strtoull(p, &end, 10);
 	*seq = 0;
-	if (*end == '.' && end[1] >= '0' && end[1] <= '9') {
-		unsigned long v = strtoul(end + 1, &end, 10);
+	if (*end == '.' && mt_parse_u64_prefix(end + 1, &v, &end) == 0)
 		*seq = v > 1000000 ? 1000000 : (unsigned)v;
-	}
 	return strcmp(end, ".json") == 0;
 }
 
