@@ -8,6 +8,19 @@
  * otherwise.  Program points whose frame lists come out identical are merged
  * (the viewer rejects duplicates); a merged max is the sum of maxima, an
  * upper bound.
+ *
+ * Why a second DHAT writer beside the library's: the library writes at exit
+ * from its own frozen site table, inside the profiled process, with no
+ * malloc, no stdio and no library but libc (fmt.c over write(2), memory
+ * from anonymous mappings); this one writes what the library cannot see,
+ * several processes' reports merged and frames annotated with file:line by
+ * `modalloc lines`, from the JSON model, with json-c.  One writer for both
+ * would need a data model and an output layer common to the two worlds,
+ * more code than the two writers hold.  What keeps them one format: both
+ * follow src/report_dhat.c's format comment, and tests/tool/test_report.py
+ * (test_dhat_format) asserts that this writer's program points equal the
+ * library's for the same run and holds both files to the rules of
+ * tests/dhat/check_dhat.py, the suite dhat's checker.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
