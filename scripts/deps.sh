@@ -13,7 +13,7 @@ pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev libdw-dev libde
 if [ "$what" = test ]; then
   pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
          qemu-user chromium nodejs npm redis-server redis-tools sqlite3 librsvg2-bin
-         debuginfod xz-utils binutils)
+         debuginfod xz-utils binutils dwz)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

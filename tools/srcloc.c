@@ -61,6 +61,7 @@ struct hit {
 	struct mt_srcframe *frames;
 	size_t n;
 	char *function;   /* from the symbol tables, or NULL */
+	bool named;       /* function looked up */
 };
 
 /* A build id debuginfod was asked about: its debug file in the cache, or NULL (failed). */
@@ -557,7 +558,6 @@ static struct hit *lookup_hit(struct mt_srcloc *sl, const char *path, uint64_t r
 			return &sl->hits[k];
 	struct hit h = { .mod = mod, .ret = ret };
 	h.n = resolve(&sl->mods[mod - 1], ret, &h.frames);
-	h.function = symbol_name(&sl->mods[mod - 1], ret);
 	if ((sl->count + 1) * 2 > sl->cap) {
 		grow(sl);
 		k = hash2(mod, ret) & (sl->cap - 1);
@@ -579,7 +579,12 @@ size_t mt_srcloc_lookup(struct mt_srcloc *sl, const char *path, uint64_t ret,
 
 const char *mt_srcloc_function(struct mt_srcloc *sl, const char *path, uint64_t ret)
 {
-	return lookup_hit(sl, path, ret)->function;
+	struct hit *h = lookup_hit(sl, path, ret);
+	if (!h->named) {
+		h->function = symbol_name(&sl->mods[h->mod - 1], ret);
+		h->named = true;
+	}
+	return h->function;
 }
 
 /* ---- load bias from symbol names (DHAT files carry runtime addresses only) ---- */

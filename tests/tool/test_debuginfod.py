@@ -224,6 +224,48 @@ class Debuginfod(ToolTest):
         check(ann)
         self.assertEqual([ln for ln in self.debuginfod_lines(err) if bid in ln], [], err)
 
+    def test_dwz_file_from_debuginfod(self):
+        """A debug file whose DIEs dwz moved to a shared file (.gnu_debugaltlink, as in
+        Debian's dbgsym packages): the shared file comes from the server by its build id."""
+        if not shutil.which('dwz'):
+            self.skipTest('dwz not found (Debian: dwz)')
+        prog, other = self.path('prog'), self.path('other')
+        shutil.copy(PROG_G, prog)
+        shutil.copy(PROG_G, other)
+        # Two identical programs: all of their DIEs go to the shared file, named by a
+        # path that exists nowhere, so that only the server can supply it.
+        subprocess.run(['dwz', '-m', self.path('common'), '-M', '/nonexistent/.dwz/common',
+                        prog, other], check=True)
+        srv = self.path('srv')
+        os.mkdir(srv)
+        subprocess.run(['objcopy', '--only-keep-debug', prog, os.path.join(srv, 'prog.debug')],
+                       check=True)
+        subprocess.run(['objcopy', '--strip-all', prog], check=True)
+        os.rename(self.path('common'), os.path.join(srv, 'common.dwz'))
+        bid, alt = build_id(prog), build_id(os.path.join(srv, 'common.dwz'))
+        self.assertTrue(bid and alt and bid != alt)
+        url, proc = self.serve(srv)
+        _, rep = self.profile(prog)
+        self.wait_served(url, proc, bid)
+        self.wait_served(url, proc, alt)
+        ann, err = self.lines(rep, self.env(url), self.path('ann.json'))
+        L = self.line
+        chains = 0
+        for s in ann['sites']:
+            got = [(f['function'], f.get('line')) for f in self.prog_frames(s, prog)]
+            if got[0][0] != 'plain_alloc':
+                chains += s['blocks']
+                # The inlined functions' names live in the shared file.
+                self.assertEqual(got, [('make_buffer', L['alloc_here']),
+                                       ('make_zeroed', L['inline_inner_call']),
+                                       ('build_node', L['inline_call']),
+                                       ('level_two', L['call_build']),
+                                       ('main', L['call_level_two'])])
+        self.assertEqual(chains, 3)
+        self.assertEqual([ln for ln in self.debuginfod_lines(err) if bid in ln or alt in ln], [],
+                         err)
+        self.assertTrue(os.path.exists(os.path.join(self.cache, alt, 'debuginfo')))
+
     def test_failures_one_line_per_build_id(self):
         # Two names of one stripped file (one build id) and another stripped file.
         a = self.path('a')
