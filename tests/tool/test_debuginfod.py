@@ -72,7 +72,7 @@ class Debuginfod(ToolTest):
         return env
 
     def serve(self, directory):
-        """debuginfod -F directory on a free 127.0.0.1 port; its URL once it serves `wait_for`."""
+        """debuginfod -F directory on a free 127.0.0.1 port: (its URL, the process)."""
         if os.environ.get('TOOL_HAS_DEBUGINFOD') != '1':
             self.skipTest('modalloc built without libdebuginfod')
         if not shutil.which('debuginfod'):
@@ -111,7 +111,7 @@ class Debuginfod(ToolTest):
             time.sleep(0.2)
 
     def split(self, prog, name):
-        """A stripped copy of prog (no .symtab, no DWARF, build id kept) and its debug file in srv/."""
+        """A stripped copy of prog (no .symtab, no DWARF, build id kept); its debug file in srv/."""
         out, srv = self.path(name), self.path('srv')
         os.makedirs(srv, exist_ok=True)
         shutil.copy(prog, out)
@@ -404,5 +404,6 @@ class Debuginfod(ToolTest):
 
 if __name__ == '__main__':
     if not PROG_G or not PROG_NOG or not SRC:
-        sys.exit('TOOL_LINES_G, TOOL_LINES_NOG and TOOL_LINES_SRC must be set (run through meson test)')
+        sys.exit('TOOL_LINES_G, TOOL_LINES_NOG and TOOL_LINES_SRC must be set '
+                 '(run through meson test)')
     main()
