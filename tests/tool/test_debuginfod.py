@@ -326,6 +326,27 @@ class Debuginfod(ToolTest):
         self.assertEqual(len(dl), 1, err)
         self.assertIn('Connection refused; not asking debuginfod for other modules', dl[0])
 
+    def test_built_without_libdebuginfod(self):
+        """Without libdebuginfod: lines as before, and one line saying debuginfod is not asked."""
+        if os.environ.get('TOOL_HAS_DEBUGINFOD') != '0':
+            self.skipTest('modalloc built with libdebuginfod')
+        a, b = self.path('a'), self.path('b')
+        for src, dst in ((PROG_NOG, a), (EXITCODE, b)):
+            shutil.copy(src, dst)
+            subprocess.run(['objcopy', '--strip-all', dst], check=True)
+        fr = [frame('??', module=a, offset='0x1010'), frame('??', module=b, offset='0x1020')]
+        rep = write_json(self.path('r.json'),
+                         report(blocks=1, nbytes=10, sites=[site(fr, blocks=1, nbytes=10)]))
+        ann, err = self.lines(rep, self.env('http://127.0.0.1:%d' % free_port()),
+                              self.path('o.json'))
+        self.assertEqual([ln for ln in err.splitlines() if 'debuginfod' in ln.lower()],
+                         ['modalloc: DEBUGINFOD_URLS is set, but this modalloc was built without '
+                          'libdebuginfod (Debian: libdebuginfod-dev): debug files are looked up '
+                          'locally only'], err)
+        self.assertEqual(ann['sites'][0]['frames'], fr)
+        _, err = self.lines(rep, self.env(''), self.path('o.json'))
+        self.assertNotIn('debuginfod', err.lower())
+
     def wait_up(self, url, proc):
         deadline = time.monotonic() + 30
         while True:
