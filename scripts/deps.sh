@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs what modalloc needs on Debian 12, only what is missing.
-#   scripts/deps.sh build   compiler, meson, ninja, pkg-config; json-c and libdw for the
-#                           modalloc tool (reports; file:line from DWARF)
+#   scripts/deps.sh build   compiler, meson, ninja, pkg-config; json-c, libdw and zlib for the
+#                           modalloc tool (reports; file:line from DWARF; gzip for pprof)
 #   scripts/deps.sh test    + cmocka, valgrind, clang (fuzzing), the aarch64 cross
 #                           compiler and qemu-user, chromium and node (DHAT viewer test),
-#                           redis, sqlite3 (the real-program suite)
+#                           redis, sqlite3 (the real-program suite), golang-go (go tool
+#                           pprof reads the pprof output)
 set -euo pipefail
 what=${1:-build}
-pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev libdw-dev)
+pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev libdw-dev zlib1g-dev)
 if [ "$what" = test ]; then
   pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-         qemu-user chromium nodejs npm redis-server redis-tools sqlite3 librsvg2-bin)
+         qemu-user chromium nodejs npm redis-server redis-tools sqlite3 librsvg2-bin golang-go)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
