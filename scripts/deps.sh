@@ -4,7 +4,7 @@
 #   scripts/deps.sh build   compiler, meson, ninja, pkg-config; json-c, libdw and zlib for the
 #                           modalloc tool (reports; file:line from DWARF; gzip for pprof)
 #   scripts/deps.sh test    + cmocka, valgrind, clang (fuzzing), the aarch64 cross
-#                           compiler and qemu-user, chromium and node (DHAT viewer test),
+#                           compiler and qemu-user, chromium and node (DHAT viewer and speedscope tests),
 #                           redis, sqlite3 (the real-program suite), golang-go (go tool
 #                           pprof reads the pprof output)
 set -euo pipefail
@@ -29,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ "$what" = test ] && [ -f tests/dhat/package.json ] && [ ! -d tests/dhat/node_modules ]; then
+# Again when the lock file changed since (speedscope joined playwright-core there).
+if [ "$what" = test ] && [ -f tests/dhat/package.json ] &&
+   { [ ! -d tests/dhat/node_modules ] ||
+     [ tests/dhat/package-lock.json -nt tests/dhat/node_modules/.package-lock.json ]; }; then
   (cd tests/dhat && npm ci --no-audit --no-fund --silent)
 fi

@@ -20,6 +20,10 @@ from tooltest import (HAS_LINES, ToolTest, frame, main, report, reports_in, site
 
 PROG = os.environ.get('TOOL_PPROF_SITES', '')
 GO = shutil.which('go')
+NODE = shutil.which('node') or shutil.which('nodejs')
+# speedscope_view.mjs, and the directory whose node_modules hold speedscope.
+SPEEDSCOPE_VIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'speedscope_view.mjs')
+NODE_MODULES_PARENT = os.environ.get('TOOL_DHAT_DIR', '')
 
 # What the program allocates, per site (innermost function, caller):
 # (alloc_objects, alloc_space, inuse_objects, inuse_space).
@@ -223,6 +227,25 @@ class PprofTest(ToolTest):
         # The stream is gzip: the raw protobuf starts with field 1 (sample_type), length-delimited.
         with open(p, 'rb') as f:
             self.assertEqual(gzip.decompress(f.read())[:1], b'\x0a')
+
+    def test_speedscope(self):
+        """speedscope (the npm package's app, headless Chromium) imports the file: its
+        Sandwich view shows inuse_space, the default sample type, per function."""
+        if not NODE or not NODE_MODULES_PARENT:
+            raise unittest.SkipTest('node is not installed')
+        p = self.convert(self.run_prog('out'))
+        res = subprocess.run([NODE, SPEEDSCOPE_VIEW, NODE_MODULES_PARENT, p], capture_output=True,
+                             text=True, timeout=120)
+        if res.returncode == 77:
+            raise unittest.SkipTest(res.stdout.strip())
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        rows = {name: (total, self_) for total, self_, name, _ in json.loads(res.stdout)}
+        # 3000 B and 800 B of 3800 B: speedscope's own rounding.
+        self.assertEqual(rows['alloc_big'], ('2.93 KB (79%)', '2.93 KB (79%)'), rows)
+        self.assertEqual(rows['leaf_alloc'], ('800 B (21%)', '800 B (21%)'), rows)
+        self.assertEqual(rows['caller_b'], ('800 B (21%)', '0 B (<0.01%)'), rows)
+        self.assertEqual(rows['main'], ('3.71 KB (100%)', '0 B (<0.01%)'), rows)
+        self.assertNotIn('alloc_small', rows)  # nothing of it is live at exit
 
     def test_bad_output_and_input(self):
         """A bad -o path, an input that cannot be read, a report without call sites: one
