@@ -149,6 +149,12 @@ class PprofTest(ToolTest):
         (r,) = reports_in(d).values()
         sites = sorted(r['sites'], key=lambda s: -s['bytes'])
         self.assertEqual([s['bytes'] for s in sites], [v for v, _ in got])
+        # -top: each function's flat bytes are the bytes of the report's sites it heads.
+        per_fn = {}
+        for (fn, _), s in zip(ranked, sites):
+            per_fn[fn] = per_fn.get(fn, 0) + s['bytes']
+        _, rows = self.top(p, 'alloc_space', '-symbolize=none')
+        self.assertEqual({k: v[0] for k, v in rows.items() if v[0]}, per_fn)
         # inuse: only what is live at exit.
         got = [(v, stack[:2]) for v, stack in self.traces(p, 'inuse_space', '-symbolize=none')]
         self.assertEqual(got, [(3000, ('alloc_big', 'main')), (800, ('leaf_alloc', 'caller_b'))])
@@ -246,6 +252,17 @@ class PprofTest(ToolTest):
         self.assertEqual(rows['caller_b'], ('800 B (21%)', '0 B (<0.01%)'), rows)
         self.assertEqual(rows['main'], ('3.71 KB (100%)', '0 B (<0.01%)'), rows)
         self.assertNotIn('alloc_small', rows)  # nothing of it is live at exit
+
+    def test_output_option_for_every_format(self):
+        """-o writes any format to a file: the same bytes as standard output."""
+        path = write_json(self.path('modalloc.7.json'),
+                          report(pid=7, blocks=1, nbytes=8,
+                                 sites=[site([frame('f')], blocks=1, nbytes=8)]))
+        for fmt in ('text', 'json', 'collapsed', 'dhat'):
+            res = tool('report', '--format', fmt, path, '--output', self.path('out'))
+            self.assertEqual((res.returncode, res.stdout, res.stderr), (0, '', ''))
+            with open(self.path('out')) as f:
+                self.assertEqual(f.read(), tool('report', '--format', fmt, path).stdout, fmt)
 
     def test_bad_output_and_input(self):
         """A bad -o path, an input that cannot be read, a report without call sites: one
