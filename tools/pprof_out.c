@@ -31,6 +31,7 @@
  * p_offset, as /proc/PID/maps shows it): pprof finds the load bias again
  * from those and its own reading of the program headers.  Without the
  * file, the bounds are the frames' own, with file offset = vaddr.
+ * Programs come first: readers take the first mapping for the binary.
  *
  * The encoding is written by hand: varints and length-delimited fields,
  * each message built in a buffer of its own and then copied into its
@@ -290,6 +291,7 @@ static uint64_t pseudo_location(struct writer *w, const char *name)
 
 /* The module's own figures: build id (hex) and the executable PT_LOAD segments. */
 struct elfinfo {
+	bool is_program; /* an executable, not a library (see read_elf) */
 	char build_id[2 * 64 + 1];
 	struct { uint64_t vaddr, off, filesz; } text[8];
 	size_t ntext;
@@ -333,16 +335,19 @@ static void read_elf(const char *path, struct elfinfo *e)
 	unsigned char ident[EI_NIDENT];
 	if (read_at(fd, ident, sizeof ident, 0) && memcmp(ident, ELFMAG, SELFMAG) == 0) {
 		bool is64 = ident[EI_CLASS] == ELFCLASS64;
-		uint64_t phoff = 0, phnum = 0, phentsize = 0;
+		uint64_t phoff = 0, phnum = 0, phentsize = 0, etype = ET_NONE;
 		if (is64) {
 			Elf64_Ehdr h;
 			if (read_at(fd, &h, sizeof h, 0))
-				phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
+				phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize, etype = h.e_type;
 		} else if (ident[EI_CLASS] == ELFCLASS32) {
 			Elf32_Ehdr h;
 			if (read_at(fd, &h, sizeof h, 0))
-				phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
+				phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize, etype = h.e_type;
 		}
+		/* A program: fixed-address, or position-independent with an interpreter,
+		 * but not a library that also runs (libc.so.6 has PT_INTERP). */
+		bool interp = false;
 		for (uint64_t i = 0; i < phnum && phnum < 4096; i++) {
 			uint64_t type, flags, off, vaddr, filesz;
 			if (is64) {
@@ -363,19 +368,22 @@ static void read_elf(const char *path, struct elfinfo *e)
 				e->text[e->ntext].vaddr = vaddr;
 				e->text[e->ntext].off = off;
 				e->text[e->ntext++].filesz = filesz;
+			} else if (type == PT_INTERP) {
+				interp = true;
 			} else if (type == PT_NOTE && !e->build_id[0]) {
 				note_build_id(fd, off, filesz, e);
 			}
 		}
+		e->is_program = etype == ET_EXEC || (interp && !strstr(mt_basename(path), ".so"));
 	}
 	close(fd);
 }
 
-static void put_mapping(struct buf *out, struct buf *m, struct writer *w, size_t i)
+static void put_mapping(struct buf *out, struct buf *m, struct writer *w, size_t i, uint64_t id,
+                        const struct elfinfo *ep)
 {
 	const struct mapping *mp = &w->maps[i];
-	struct elfinfo e;
-	read_elf(mp->path, &e);
+	struct elfinfo e = *ep;
 	uint64_t lo = mp->lo == UINT64_MAX ? 0 : mp->lo, hi = mp->lo == UINT64_MAX ? 0 : mp->hi;
 	/* Default: the frames' own page range, the file offset taken equal to the vaddr. */
 	uint64_t vstart = lo & ~(uint64_t)(PAGE - 1), vend = hi + 1, foff = vstart;
@@ -388,7 +396,7 @@ static void put_mapping(struct buf *out, struct buf *m, struct writer *w, size_t
 			break;
 		}
 	}
-	put_u64(m, M_ID, i + 1);
+	put_u64(m, M_ID, id);
 	put_u64(m, M_MEMORY_START, mp->bias + vstart);
 	put_u64(m, M_MEMORY_LIMIT, mp->bias + vend);
 	put_u64(m, M_FILE_OFFSET, foff);
@@ -489,12 +497,23 @@ bool mt_write_pprof(FILE *out, const struct mt_report *r)
 	}
 	free(ids);
 
+	/* Programs first: readers take the first mapping for the main binary ("File:"). */
+	struct elfinfo *elf = mt_xcalloc(w.nmaps ? w.nmaps : 1, sizeof *elf);
+	uint64_t *map_id = mt_xcalloc(w.nmaps + 1, sizeof *map_id), next_id = 1;
 	for (size_t i = 0; i < w.nmaps; i++)
-		put_mapping(&prof, &m, &w, i);
+		read_elf(w.maps[i].path, &elf[i]);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < w.nmaps; i++)
+			if (elf[i].is_program == (pass == 0))
+				map_id[i + 1] = next_id++;
+	for (uint64_t id = 1; id < next_id; id++)
+		for (size_t i = 0; i < w.nmaps; i++)
+			if (map_id[i + 1] == id)
+				put_mapping(&prof, &m, &w, i, id, &elf[i]);
 	for (size_t i = 0; i < w.nlocs; i++) {
 		const struct location *l = &w.locs[i];
 		put_u64(&m, L_ID, i + 1);
-		put_u64(&m, L_MAPPING_ID, l->mapping);
+		put_u64(&m, L_MAPPING_ID, map_id[l->mapping]);
 		put_u64(&m, L_ADDRESS, l->address);
 		for (size_t k = 0; k < l->nlines; k++) {
 			put_u64(&sub, LN_FUNCTION_ID, l->fns[k]);
@@ -528,7 +547,7 @@ bool mt_write_pprof(FILE *out, const struct mt_report *r)
 
 	bool ok = gzip_to(out, prof.p, prof.n);
 
-	free(prof.p), free(m.p), free(sub.p);
+	free(prof.p), free(m.p), free(sub.p), free(elf), free(map_id);
 	for (size_t i = 0; i < w.str.n; i++)
 		free(w.str.s[i]);
 	free(w.str.s);

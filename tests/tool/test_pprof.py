@@ -184,6 +184,18 @@ class PprofTest(ToolTest):
             self.assertEqual(rows[fn][0], sum(v[1] for k, v in TRUTH.items() if k[0] == fn), rows)
         self.assertEqual(rows['caller_b'], (0, 800), rows)
 
+    def test_program_is_the_first_mapping(self):
+        """The program's mapping comes first, whatever module the first site starts in:
+        pprof names the first mapping's file as the profile's binary ("File:")."""
+        d = self.run_prog('out')
+        (path, r), = reports_in(d).items()
+        libc = [f for s in r['sites'] for f in s['frames'] if '/libc.so' in f['module']]
+        self.assertTrue(libc, r['sites'])
+        r['sites'].insert(0, dict(r['sites'][0], frames=[libc[0]]))
+        write_json(path, r)
+        out, _ = self.top(self.convert(d), 'alloc_space', '-symbolize=none')
+        self.assertIn('\nFile: tool-pprof-sites\n', '\n' + out)
+
     def test_file_and_line(self):
         """After `modalloc lines`, functions carry their source file and each location the
         line of its call."""
