@@ -12,6 +12,7 @@
 #include "block.h"
 #include "core.h"
 #include "counters.h"
+#include "fatal.h"
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
@@ -157,6 +158,9 @@ static void boot(void)
 	ma_timeline_init();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	/* Dying of a signal writes the report too, when there is one to write. */
+	if (ma_g.opt.report || ma_g.opt.dhat[0] || !ma_g.opt.quiet)
+		ma_fatal_install();
 }
 
 bool ma_init_ensure(void)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -294,9 +295,42 @@ static bool lock_reporting(void)
 	return true;
 }
 
+/* A fatal signal that arrived while this thread wrote a report (one thread
+ * at a time holds the lock, so one word will do). */
+static volatile sig_atomic_t deferred_signal;
+
 static void unlock_reporting(void)
 {
+	int sig = deferred_signal;
+	deferred_signal = 0;
 	ma_store_release(&ma_g.reporting, 0);
+	if (MA_UNLIKELY(sig))
+		ma_os_raise(sig); /* the handler runs again, now outside the report */
+}
+
+bool ma_report_defer_signal(int sig)
+{
+	if (ma_load_acquire(&ma_g.reporting) != (uint32_t)ma_os_gettid())
+		return false;
+	deferred_signal = sig;
+	return true;
+}
+
+void ma_report_signal_name(int sig, char *buf, size_t cap)
+{
+	struct ma_buf b;
+	ma_buf_init(&b, buf, cap, -1);
+	ma_buf_str(&b, "SIG");
+	const char *abbrev = sigabbrev_np(sig); /* a static table: async-signal-safe */
+	if (abbrev) {
+		ma_buf_str(&b, abbrev);
+	} else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		ma_buf_str(&b, "RTMIN+");
+		ma_buf_u64(&b, (uint64_t)(sig - SIGRTMIN));
+	} else {
+		ma_buf_u64(&b, (uint64_t)sig);
+	}
+	ma_buf_finish(&b);
 }
 
 static void warn_failed(const char *what, const char *tmpl, pid_t pid, int err)
@@ -333,6 +367,7 @@ void ma_report_at_exit(void)
 	if (!lock_reporting())
 		return;
 	ma_report_freeze(&r, true);
+	r.signal = (int)ma_load_acquire(&ma_g.fatal_signal);
 	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
 		json_path[0] = '\0';
 	if (ma_g.opt.dhat[0] && r.sites) {

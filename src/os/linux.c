@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "../os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -191,6 +192,34 @@ void ma_os_exit_group(int status)
 {
 	for (;;)
 		syscall(SYS_exit_group, status);
+}
+
+int ma_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*next)(int, const struct sigaction *, struct sigaction *);
+	int (*fn)(int, const struct sigaction *, struct sigaction *) = __atomic_load_n(&next, __ATOMIC_ACQUIRE);
+	if (!fn) {
+		fn = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+		if (!fn)
+			return -ENOSYS;
+		__atomic_store_n(&next, fn, __ATOMIC_RELEASE);
+	}
+	int saved = errno;
+	int r = fn(sig, act, old);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);
+}
+
+int ma_os_raise(int sig)
+{
+	return (int)sys(SYS_tgkill, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig, 0);
 }
 
 pid_t ma_os_getpid(void)
