@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "fmt.h"
 #include "init.h"
 #include "os.h"
 #include "report.h"
@@ -158,8 +159,12 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 	uint32_t me = (uint32_t)ma_os_gettid(), none = 0;
 	if (!ma_cas_acq_rel(&owner, &none, me)) {
 		if (none == me) {
-			if (fault)
-				die(original, false); /* the fatal path itself crashed */
+			if (fault) { /* the fatal path itself crashed: no second try */
+				char name[32];
+				ma_report_signal_name(original, name, sizeof name);
+				ma_warn("crashed while writing the report for ", name, "; no report", NULL);
+				die(original, false);
+			}
 			errno = saved_errno;          /* dying already: nothing to add */
 			return;
 		}
@@ -182,6 +187,8 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 	}
 	if (ma_load_acquire(&ma_g.state) == MA_ACTIVE) {
 		ma_store_release(&ma_g.fatal_signal, (uint32_t)sig);
+		if (sig == SIGXFSZ)
+			ma_os_lift_fsize_limit(); /* else the report is too large a file too */
 		ma_report_at_exit_once();
 		/* Another thread may be writing the exit report (exit() raced with
 		 * the signal): let it finish, within reason. */

@@ -58,6 +58,9 @@ __attribute__((noreturn)) void ma_os_exit_group(int status);
 int ma_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old);
 int ma_os_raise(int sig);
+/* Raises the soft RLIMIT_FSIZE to the hard one (a report can be written
+ * after SIGXFSZ): 0 or -errno. */
+int ma_os_lift_fsize_limit(void);
 
 pid_t ma_os_getpid(void);
 pid_t ma_os_gettid(void);

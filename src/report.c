@@ -165,6 +165,10 @@ static int write_body(int fd, ma_report_writer writer, const struct ma_report *r
 		ma_warn("test: pausing mid-write", NULL, NULL, NULL);
 		ma_os_sleep_ns(ma_g.opt.test_pause_ms * 1000000u);
 	}
+	if (ma_g.opt.test_fatal_fault && ma_load_relaxed(&ma_g.fatal_signal)) {
+		static char *volatile nowhere; /* NULL, unknown to the compiler: a real SIGSEGV */
+		*nowhere = 0;
+	}
 	return ma_buf_finish(&b);
 }
 
@@ -321,7 +325,8 @@ void ma_report_signal_name(int sig, char *buf, size_t cap)
 	struct ma_buf b;
 	ma_buf_init(&b, buf, cap, -1);
 	ma_buf_str(&b, "SIG");
-	const char *abbrev = sigabbrev_np(sig); /* a static table: async-signal-safe */
+	/* A static table: async-signal-safe.  29 is SIGIO to the shell and Python. */
+	const char *abbrev = sig == SIGIO ? "IO" : sigabbrev_np(sig);
 	if (abbrev) {
 		ma_buf_str(&b, abbrev);
 	} else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {

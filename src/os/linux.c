@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -220,6 +221,16 @@ int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old)
 int ma_os_raise(int sig)
 {
 	return (int)sys(SYS_tgkill, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig, 0);
+}
+
+int ma_os_lift_fsize_limit(void)
+{
+	struct rlimit rl;
+	long r = sys(SYS_prlimit64, 0, RLIMIT_FSIZE, 0, (long)&rl);
+	if (r < 0 || rl.rlim_cur == rl.rlim_max)
+		return (int)r;
+	rl.rlim_cur = rl.rlim_max;
+	return (int)sys(SYS_prlimit64, 0, RLIMIT_FSIZE, (long)&rl, 0);
 }
 
 pid_t ma_os_getpid(void)
