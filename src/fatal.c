@@ -274,12 +274,18 @@ int ma_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	struct sigaction want, prev;
 	if (act)
 		want = *act;
+	/* A vfork child (posix_spawn, a shell) shares these books with its
+	 * parent but has its own dispositions: it reads the books, never writes
+	 * them, and hooks nothing (it is about to exec or _exit). */
+	bool shared = ma_os_getpid() != ma_g.pid;
 	sigset_t saved;
 	lock(&saved);
 	int r = 0;
 	if (slots[sig].hooked) {
 		prev = slots[sig].view;
-		if (act && want.sa_handler == SIG_DFL) {
+		if (act && shared) {
+			r = ma_os_sigaction(sig, &want, NULL);
+		} else if (act && want.sa_handler == SIG_DFL) {
 			r = hook(sig, &want, NULL);
 		} else if (act) {
 			r = ma_os_sigaction(sig, &want, NULL);
@@ -288,7 +294,7 @@ int ma_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 		}
 	} else {
 		r = ma_os_sigaction(sig, act ? &want : NULL, &prev);
-		if (r == 0 && act && want.sa_handler == SIG_DFL)
+		if (r == 0 && act && want.sa_handler == SIG_DFL && !shared)
 			hook(sig, &want, NULL); /* on failure the kernel keeps the program's SIG_DFL */
 	}
 	unlock(&saved);

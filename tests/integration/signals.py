@@ -334,6 +334,19 @@ def case_fork(ctx):
     print("ok fork: the child dies of SIGTERM with its own report")
 
 
+def case_vfork(ctx):
+    """A vfork child (posix_spawn, shells) changing its dispositions changes
+    nothing for its parent, which shares our memory with it."""
+    argv = [ctx.prog, "vfork"]
+    base = ctx.run(argv, preload=False)
+    run = ctx.run(argv)
+    same_ending(base, run, "vfork")
+    check(base.out == run.out, f"vfork: the parent sees other dispositions with the library:\n"
+                               f"{run.out}--- without ---\n{base.out}")
+    expect_signal_report(run, signal.SIGINT, "vfork parent")
+    print("ok vfork: the child's changes stay the child's")
+
+
 def case_defer(ctx):
     """A signal while the exit report is being written: the report is
     completed first, then the process dies of the signal."""
@@ -377,7 +390,7 @@ def case_summary(ctx):
 CASES = {
     "kill": case_kill, "faults": case_faults, "pipe": case_pipe_reader_exits,
     "external": case_external, "python": case_python, "handler": case_own_handler,
-    "disp": case_dispositions, "ignore": case_inherited_ignore, "fork": case_fork,
+    "disp": case_dispositions, "ignore": case_inherited_ignore, "fork": case_fork, "vfork": case_vfork,
     "defer": case_defer, "crash": case_crash_in_report, "summary": case_summary,
 }
 

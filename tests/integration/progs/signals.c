@@ -19,6 +19,8 @@
  *                   both, writes into a closed pipe; exits 0
  *   fork            the child allocates 300 bytes and dies of SIGTERM; the
  *                   parent prints "child <pid> <wait status>" and exits 0
+ *   vfork           a vfork child changes dispositions and _exits; the
+ *                   parent prints its own and dies of SIGINT
  *   spin            writes lines to stdout until SIGPIPE ends it
  *   wait [N] [exit] starts N threads (each allocates 100 bytes), prints
  *                   "ready", then waits to be killed; with "exit" it exits
@@ -304,6 +306,22 @@ int main(int argc, char **argv)
 		out(" ");
 		out_int(status);
 		out("\n");
+		return 0;
+	}
+	if (strcmp(mode, "vfork") == 0) {
+		/* The child shares our memory, not our dispositions. */
+		pid_t pid = vfork();
+		if (pid == 0) {
+			signal(SIGINT, SIG_IGN);
+			signal(SIGTERM, on_signal);
+			signal(SIGHUP, SIG_DFL);
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
+		describe("parent", SIGINT);
+		describe("parent", SIGTERM);
+		describe("parent", SIGHUP);
+		raise(SIGINT);
 		return 0;
 	}
 	if (strcmp(mode, "spin") == 0) {
