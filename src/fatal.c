@@ -15,8 +15,9 @@
  *   at once with the original signal: no loop, no second report;
  * - an asynchronous signal meanwhile is dropped: the process is ending;
  * - another thread's signal waits for the owner to end the process;
- * - a signal that interrupts its own thread while it writes a report (exit,
- *   exec, the API) is deferred until that report is complete (report.c);
+ * - a signal that interrupts its own thread inside the library (the guard:
+ *   a report being written, dlclose's bookkeeping) is deferred until the
+ *   guard is left, where it is raised again (thread.h);
  * - a child sharing our memory (vfork, posix_spawn) just dies: not its report.
  * The report is the exit report: it freezes counting, waiting for other
  * threads' updates, but not for an update of the interrupted thread itself
@@ -112,7 +113,7 @@ static void ours(struct sigaction *sa)
 {
 	memset(sa, 0, sizeof *sa);
 	sa->sa_sigaction = on_fatal;
-	sa->sa_flags = SA_SIGINFO | SA_RESTART; /* a deferred signal lets a report's write resume */
+	sa->sa_flags = SA_SIGINFO | SA_RESTART; /* a deferred signal lets the library's write resume */
 	sigemptyset(&sa->sa_mask);
 }
 
@@ -173,14 +174,16 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 		return;
 	}
 	original = sig;
-	if (ma_load_acquire(&ma_g.reporting) == me) {
-		/* This thread is writing a report.  A crash there is ours: no second
-		 * try.  Any other signal waits until the report is complete. */
+	if (ma_tls.guard) {
+		/* This thread is inside the library (a report, dlclose's bookkeeping,
+		 * its registration): its locks may be held.  A crash there is ours:
+		 * no report.  Any other signal waits until the guard is left
+		 * (ma_guard_leave raises it again). */
 		if (fault) {
 			die(sig, fault);
 			return;
 		}
-		ma_report_defer_signal(sig);
+		ma_tls.fatal_pending = sig;
 		ma_store_release(&owner, 0);
 		errno = saved_errno;
 		return;

@@ -213,10 +213,11 @@ void ma_report_at_exit_once(void)
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
 		return;
 	int saved = errno;
+	/* The guard first: a fatal signal from here on waits for the report. */
+	ma_guard_enter();
 	/* The report covers what happened until exit began: other threads may go
 	 * on allocating while it is written, uncounted. */
 	ma_init_freeze();
-	ma_guard_enter();
 	ma_report_at_exit();
 	ma_guard_leave();
 	errno = saved;

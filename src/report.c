@@ -299,25 +299,9 @@ static bool lock_reporting(void)
 	return true;
 }
 
-/* A fatal signal that arrived while this thread wrote a report (one thread
- * at a time holds the lock, so one word will do). */
-static volatile sig_atomic_t deferred_signal;
-
 static void unlock_reporting(void)
 {
-	int sig = deferred_signal;
-	deferred_signal = 0;
 	ma_store_release(&ma_g.reporting, 0);
-	if (MA_UNLIKELY(sig))
-		ma_os_raise(sig); /* the handler runs again, now outside the report */
-}
-
-bool ma_report_defer_signal(int sig)
-{
-	if (ma_load_acquire(&ma_g.reporting) != (uint32_t)ma_os_gettid())
-		return false;
-	deferred_signal = sig;
-	return true;
 }
 
 void ma_report_signal_name(int sig, char *buf, size_t cap)

@@ -93,13 +93,6 @@ void ma_report_exec_failed(const char *path);
 /* The API's "write the report now". */
 int ma_report_now(const char *tmpl);
 
-/*
- * A fatal signal (fatal.c) that interrupted the calling thread while it
- * writes a report: true when this thread holds the report lock, and then the
- * signal is raised again as soon as the report is complete (the handler
- * returns meanwhile).  False otherwise.  Async-signal-safe.
- */
-bool ma_report_defer_signal(int sig);
 /* "SIGTERM", "SIGRTMIN+2"... into buf (cap >= 16). */
 void ma_report_signal_name(int sig, char *buf, size_t cap);
 
