@@ -81,6 +81,9 @@ int ma_report_write_file(const char *tmpl, ma_report_writer writer, const struct
 /* The formats. */
 void ma_report_json(struct ma_buf *b, const struct ma_report *r);
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path);
+/* The warning that stacks end early (frame pointers missing), if it applies:
+ * a warning, so printed even when the summary is not (MOD_ALLOC_QUIET). */
+void ma_report_stack_warning(struct ma_buf *b, const struct ma_t2_frozen *f);
 void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 /* Called by the destructor: every configured output, then the summary. */
