@@ -77,8 +77,8 @@ bool ma_fatal_is_hookable(int sig)
 	}
 }
 
-/* A fault raised by an instruction: returning runs the instruction again.
- * (SIGTRAP and SIGSYS are not: execution would go on past the trap.) */
+/* A fault raised by an instruction (a kernel si_code): inside the fatal
+ * path it means the library crashed. */
 static bool is_fault(int sig, const siginfo_t *si)
 {
 	return (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) && si &&
@@ -118,60 +118,67 @@ static void ours(struct sigaction *sa)
 }
 
 /*
- * Ends the process with sig as its default action would.  For a fault the
- * instruction raised, returns instead: the instruction faults again, with
- * the default action (the same core, the same registers).
+ * Makes the process die of sig as its default action would, with the same
+ * siginfo: the default action restored, the signal queued again to this
+ * thread, where it stays pending (blocked while its handler runs).  The
+ * handler then returns: the return restores the interrupted context and its
+ * mask, and the signal is delivered there, before any of the program's
+ * instructions runs again.  So the core (where there is one) holds the
+ * registers of the faulting instruction or of the interrupted point, and the
+ * original signal information, exactly as without us.
  */
-static void die(int sig, bool fault)
+static void arm_death(int sig, const siginfo_t *si)
 {
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	ma_os_sigaction(sig, &dfl, NULL);
-	if (fault)
-		return;
+	ma_os_requeue(sig, si);
+}
+
+/* The same at once, from inside another handler (its signal is blocked until
+ * the outer handler returns, which a crash in it never does). */
+static void die_now(int sig)
+{
+	arm_death(sig, NULL);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, sig);
-	ma_os_raise(sig);                       /* pending: we are inside its handler */
 	ma_os_sigmask(SIG_UNBLOCK, &set, NULL); /* delivered here */
-	/* Only a tracer that swallows the signal gets here. */
-	ma_os_exit_group(128 + sig);
-}
-
-/* Waits for the thread that owns the fatal path to end the process (bounded:
- * a stuck owner must not keep this process alive forever). */
-static void wait_for_owner(void)
-{
-	for (unsigned ms = 0; ms < 30000 && ma_load_acquire(&owner); ms++)
-		ma_os_sleep_ns(1000000);
+	ma_os_exit_group(128 + sig);            /* only a tracer that swallows it gets here */
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	int saved_errno = errno;
-	bool fault = is_fault(sig, si);
 	/* A vfork child (posix_spawn) shares our memory: touch nothing. */
 	if (ma_os_getpid() != ma_g.pid) {
-		die(sig, fault);
+		arm_death(sig, si);
 		return;
 	}
-	uint32_t me = (uint32_t)ma_os_gettid(), none = 0;
-	if (!ma_cas_acq_rel(&owner, &none, me)) {
+	uint32_t me = (uint32_t)ma_os_gettid();
+	for (unsigned ms = 0;; ms++) {
+		uint32_t none = 0;
+		if (ma_cas_acq_rel(&owner, &none, me))
+			break;
 		if (none == me) {
-			if (fault) { /* the fatal path itself crashed: no second try */
+			if (is_fault(sig, si)) { /* the fatal path itself crashed: no second try */
 				char name[32];
 				ma_report_signal_name(original, name, sizeof name);
 				ma_warn("crashed while writing the report for ", name, "; no report", NULL);
-				die(original, false);
+				die_now(original);
 			}
-			errno = saved_errno;          /* dying already: nothing to add */
+			errno = saved_errno; /* dying already: nothing to add */
 			return;
 		}
-		wait_for_owner();
-		die(sig, fault);
-		return;
+		/* Another thread owns the fatal path: it ends the process.  Bounded:
+		 * a stuck owner must not keep the process alive forever. */
+		if (ms >= 30000) {
+			arm_death(sig, si);
+			return;
+		}
+		ma_os_sleep_ns(1000000);
 	}
 	original = sig;
 	if (ma_tls.guard) {
@@ -179,8 +186,8 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 		 * its registration): its locks may be held.  A crash there is ours:
 		 * no report.  Any other signal waits until the guard is left
 		 * (ma_guard_leave raises it again). */
-		if (fault) {
-			die(sig, fault);
+		if (is_fault(sig, si)) {
+			arm_death(sig, si);
 			return;
 		}
 		ma_tls.fatal_pending = sig;
@@ -198,8 +205,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
 		for (unsigned ms = 0; ms < 30000 && ma_load_acquire(&ma_g.reporting); ms++)
 			ma_os_sleep_ns(1000000);
 	}
-	die(sig, fault);
-	/* A fault returns to run its instruction again, now without us. */
+	arm_death(sig, si);
 	errno = saved_errno;
 }
 

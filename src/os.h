@@ -58,6 +58,10 @@ __attribute__((noreturn)) void ma_os_exit_group(int status);
 int ma_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old);
 int ma_os_raise(int sig);
+/* Queues sig to the calling thread again with the siginfo it came with
+ * (rt_tgsigqueueinfo: allowed to oneself whatever si_code), or plainly
+ * (tgkill) when si is NULL or that fails. */
+int ma_os_requeue(int sig, const siginfo_t *si);
 /* Raises the soft RLIMIT_FSIZE to the hard one (a report can be written
  * after SIGXFSZ): 0 or -errno. */
 int ma_os_lift_fsize_limit(void);

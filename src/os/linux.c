@@ -224,6 +224,17 @@ int ma_os_raise(int sig)
 	return (int)sys(SYS_tgkill, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig, 0);
 }
 
+int ma_os_requeue(int sig, const siginfo_t *si)
+{
+	if (si) {
+		siginfo_t copy = *si;
+		if (sys(SYS_rt_tgsigqueueinfo, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig,
+		        (long)&copy) == 0)
+			return 0;
+	}
+	return ma_os_raise(sig);
+}
+
 int ma_os_lift_fsize_limit(void)
 {
 	struct rlimit rl;

@@ -80,6 +80,7 @@ class Ctx:
             pattern = f.read().strip()
         # Cores land in the run's directory (a temporary one) unless the pattern pipes or names a path.
         self.cores = bool(pattern) and not pattern.startswith("|") and "/" not in pattern
+        self.keep_cores = False
 
     def env(self, preload, outdir, extra):
         env = {k: v for k, v in os.environ.items()
@@ -120,10 +121,17 @@ class Ctx:
             out, err = p.communicate()
             raise Fail(f"timed out after {timeout}s (a loop or a deadlock?): {argv}\n{out}\n{err}")
         status = p._raw_status
+        core = None
         for name in os.listdir(outdir):
             if name == "core" or name.startswith("core."):
-                os.unlink(os.path.join(outdir, name))
-        return Run(status, out or "", err, outdir)
+                if self.keep_cores and core is None:
+                    core = os.path.join(self.root, f"core.{p.pid}")
+                    os.rename(os.path.join(outdir, name), core)
+                else:
+                    os.unlink(os.path.join(outdir, name))
+        run = Run(status, out or "", err, outdir)
+        run.core_file = core
+        return run
 
     def reports(self, d):
         byname = {}
@@ -217,6 +225,40 @@ def case_faults(ctx):
         same_ending(base, run, what)
         expect_signal_report(run, sig, what)
         print(f"ok {what}: status {run.status:#x}, core {run.core}")
+
+
+def core_facts(prog, core):
+    """What gdb reads in a core: the innermost frames (function, file:line,
+    without addresses) and the signal's si_signo/si_code."""
+    p = subprocess.run(["gdb", "-nx", "-batch", "-ex", "bt 3", "-ex", "p $_siginfo.si_signo",
+                        "-ex", "p $_siginfo.si_code", prog, core],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
+    facts = []
+    for line in p.stdout.splitlines():
+        if line.startswith("#") or line.startswith("$"):
+            line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
+            facts.append(re.sub(r"^\$\d+ = ", "", line))
+    return facts
+
+
+def case_cores(ctx):
+    """The core dump is the one the program would have left: same innermost
+    frames (the faulting instruction, abort's raise), same siginfo."""
+    if not ctx.cores or not shutil.which("gdb"):
+        print("skipped cores: core dumps not observable here or no gdb")
+        return
+    ctx.keep_cores = True
+    try:
+        for name in ("segv", "fpe", "abort"):
+            argv = [ctx.prog, "fault", name]
+            base, run = ctx.run(argv, preload=False), ctx.run(argv)
+            check(base.core_file and run.core_file, f"core {name}: no core file")
+            want, got = core_facts(ctx.prog, base.core_file), core_facts(ctx.prog, run.core_file)
+            check(len(want) >= 3 and got == want,
+                  f"core {name}: with the library\n  " + "\n  ".join(got) + "\nwithout\n  " + "\n  ".join(want))
+            print(f"ok core {name}: {want[0]} ... signo {want[-2]} code {want[-1]}")
+    finally:
+        ctx.keep_cores = False
 
 
 def case_pipe_reader_exits(ctx):
@@ -394,7 +436,7 @@ def case_summary(ctx):
 
 
 CASES = {
-    "kill": case_kill, "faults": case_faults, "pipe": case_pipe_reader_exits,
+    "kill": case_kill, "faults": case_faults, "cores": case_cores, "pipe": case_pipe_reader_exits,
     "external": case_external, "python": case_python, "handler": case_own_handler,
     "disp": case_dispositions, "ignore": case_inherited_ignore, "fork": case_fork, "vfork": case_vfork,
     "defer": case_defer, "crash": case_crash_in_report, "summary": case_summary,
