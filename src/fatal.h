@@ -7,9 +7,10 @@
  * XFSZ, VTALRM, PROF, IO, PWR, SYS and the real-time signals) gets our
  * handler while its disposition is the default one.  The handler writes the
  * exit report (marked "signal") and then lets the process die of the same
- * signal: the default action restored, the signal raised again (or, for a
- * fault the instruction raised, the handler returns and it faults again), so
- * the parent sees the same status and the core dump is the same.
+ * signal: the default action restored, the signal queued again to its
+ * thread with its siginfo, and the handler returns, so that it is delivered
+ * where it interrupted the program: the parent sees the same status and the
+ * core dump is the same (registers, siginfo).
  *
  * The program sees none of it: the shim (preload_signal.c) answers the
  * sigaction family from the disposition the program would have (SIG_DFL, the
