@@ -261,7 +261,7 @@ void ma_fatal_install(void)
 			continue;
 		hook(sig, &cur, &cur);
 	}
-	installed = true;
+	__atomic_store_n(&installed, true, __ATOMIC_RELEASE);
 	unlock(&saved);
 	if (!owner_reset_registered) {
 		owner_reset_registered = true;
