@@ -130,6 +130,7 @@ struct ma_stack_record {
 struct ma_stack_memo {
 	unsigned reads;           /* records read; 0: nothing remembered */
 	bool truncated;           /* the walk hit its limit */
+	bool cfi;                 /* a call-frame walk's (cfi_walk.c): rec[i] = { address, word read there } */
 	uint8_t stop;             /* the walk's MA_STACK_EARLY bit */
 	uint64_t key;             /* the caller's: which stacks this memo is for */
 	uint64_t value;           /* the caller's: what this stack maps to */
@@ -137,11 +138,44 @@ struct ma_stack_memo {
 	struct ma_stack_record rec[]; /* ma_stack_memo_bytes(max) holds them */
 };
 
-/* The size of a memo for walks of up to `max` frames: a walk reads at most
- * MA_STACK_SKIP_MAX records of ours, then one per frame kept. */
+/* The number of records a memo for walks of up to `max` frames holds: a
+ * frame-pointer walk reads at most MA_STACK_SKIP_MAX records of ours, then
+ * one per frame kept; a call-frame walk remembers each word it reads (two
+ * per record of ours, at most two per frame but for signal frames: it
+ * remembers nothing when they do not fit). */
+MA_INLINE unsigned ma_stack_memo_records(unsigned max)
+{
+	return 2 * (MA_STACK_SKIP_MAX + max);
+}
+
 MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
 {
-	return sizeof(struct ma_stack_memo) + (MA_STACK_SKIP_MAX + max) * sizeof(struct ma_stack_record);
+	return sizeof(struct ma_stack_memo) + ma_stack_memo_records(max) * sizeof(struct ma_stack_record);
+}
+
+/*
+ * The repeat check of a call-frame walk's memo: every word it read still
+ * holds the same value.  The walk's result is a function of those words
+ * alone (the start, and each address read, follow from the words read
+ * before), and the addresses were checked on the thread's own stack.  The
+ * loads are independent.  The first four words (the shim's record and the
+ * first frame's) are checked before the rest.
+ */
+MA_INLINE bool ma_stack_memo_repeats_cfi(const struct ma_stack_memo *m)
+{
+	const struct ma_stack_record *rec = m->rec, *end = rec + m->reads;
+	uintptr_t d = 0, d2 = 0;
+	for (unsigned k = 0; k < 4 && rec != end; k++, rec++)
+		d |= *(const uintptr_t *)rec->next ^ rec->ret;
+	if (d)
+		return false;
+	for (; end - rec >= 2; rec += 2) {
+		d |= *(const uintptr_t *)rec[0].next ^ rec[0].ret;
+		d2 |= *(const uintptr_t *)rec[1].next ^ rec[1].ret;
+	}
+	if (rec != end)
+		d |= *(const uintptr_t *)rec->next ^ rec->ret;
+	return !(d | d2);
 }
 
 /*
@@ -160,6 +194,8 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	unsigned n = m->reads;
 	if (fp != m->start || !n)
 		return false;
+	if (m->cfi)
+		return ma_stack_memo_repeats_cfi(m);
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
 	/* The innermost records first, checked after 2, 6 and 10 of them: stacks
 	 * that differ mostly differ near the allocation, and a miss then costs
@@ -263,7 +299,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		return 0;
 	if (MA_UNLIKELY(code->table != mods)) {
 		code->table = mods;
-		code->r = (struct ma_module_range){ 0, 0, 0 };
+		code->r = (struct ma_module_range){ 0 };
 	}
 	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
 		return 0;
@@ -341,6 +377,13 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	return n;
 }
 
+/* MOD_ALLOC_UNWIND=cfi/auto where the arch has a call-frame walk (cfi_walk.c). */
+extern bool ma_stack_unwind_cfi;
+/* ma_stack_walk's contract (checked = false), walking by call-frame
+ * information where modules have it (cfi_walk.c). */
+unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
+                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code);
+
 /* Everything but the walk of the thread's own known stack (stack.c). */
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
@@ -365,9 +408,13 @@ MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp,
 		m->reads = 0;
 		m->truncated = false;
 		m->stop = 0;
+		m->cfi = false;
 	}
-	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
+	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp))) {
+		if (ma_stack_unwind_cfi) /* MOD_ALLOC_UNWIND: call-frame information where there is some */
+			return ma_cfi_walk(fp, s->own, out, max, truncated, diff, m, stop, code);
 		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, code);
+	}
 	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop, code);
 }
 

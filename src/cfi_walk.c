@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cfi_walk.c: the walk by call-frame information (MOD_ALLOC_UNWIND=cfi),
+ * with ma_stack_walk's contract (stack.h) on the thread's own stack.
+ *
+ * The first frame needs no register reads: the library is built with frame
+ * pointers, so the record at the shim's frame pointer fp (the last of ours,
+ * skipped as by the frame-pointer walk) holds the caller's rbp and the
+ * return address into the program, and the caller's stack pointer after
+ * that return is fp + 16 (x86_64: rbp = CFA - 16 in every function that
+ * keeps a frame pointer).  Then per frame, with (pc, sp, bp):
+ *
+ *   the rule for pc - 1 (pc itself for a frame a signal interrupted);
+ *   CFA = sp or bp + off, above sp, on this stack; RA = [CFA - 8];
+ *   bp = [CFA + 8k] when saved, else unchanged; sp = CFA;
+ *
+ * where the module has no table or the rule is not of that form, one
+ * frame-pointer step (the record at bp, checked as ever) or the end.  A
+ * signal trampoline's frame (CIE 'S') continues from the registers in the
+ * ucontext at its CFA.  Every return address is checked as ever
+ * (modules.h); the interrupted pc of a signal frame only for its range.
+ *
+ * Every stack word read is remembered in the memo as (address, value):
+ * the repeat check compares them (ma_stack_memo_repeats_cfi).  A walk that
+ * met a table being built remembers nothing (the next walk may see more).
+ */
+#include "cfi.h"
+#include "stack.h"
+
+#if defined(__x86_64__)
+#define CFI_WALKS 1
+#else
+#define CFI_WALKS 0
+#endif
+
+bool ma_stack_unwind_cfi;
+
+/* The table for the range holding pc - 1 (code->r is set to that range). */
+static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t pc, bool *busy)
+{
+	struct ma_module_range *c = &code->r;
+	if (pc - 1 - c->lo >= c->hi - c->lo) {
+		const struct ma_module_range *f = ma_modules_find(code->table, pc);
+		if (!f)
+			return NULL;
+		*c = *f;
+	}
+	if (!c->eh_hdr || (c->flags & MA_MOD_SELF))
+		return NULL;
+	return ma_cfi_table_for(c->lo, c->hi, c->eh_hdr, c->eh_lo, c->eh_hi, c->flags & MA_MOD_READABLE,
+	                        (uintptr_t)code->table, busy);
+}
+
+/* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
+#define UC_GREGS 40
+#define UC_RBP 10
+#define UC_RSP 15
+#define UC_RIP 16
+
+unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
+                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
+{
+	if (!CFI_WALKS)
+		return ma_stack_walk(fp, r, false, out, max, truncated, diff, m, stop, code);
+	*truncated = false;
+	*diff = 0;
+	*stop = MA_STACK_EARLY;
+	const struct ma_modules *mods = ma_load_acquire(&ma_modules_now);
+	if (MA_UNLIKELY(!mods))
+		return 0;
+	if (MA_UNLIKELY(code->table != mods)) {
+		code->table = mods;
+		code->r = (struct ma_module_range){ 0 };
+	}
+	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
+		return 0;
+	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
+	if ((fp & (sizeof(uintptr_t) - 1)) || fp < r.lo || fp > top)
+		return 0;
+	uintptr_t start = fp, next, ret, pc;
+	struct ma_stack_record *w = m ? m->rec : NULL, *wend = m ? m->rec + ma_stack_memo_records(max) : NULL;
+	bool keep = m != NULL; /* the memo holds every word read */
+	/* A word of the stack at a (checked by the caller), remembered. */
+#define READ(a, v)                                                              \
+	do {                                                                    \
+		uintptr_t a_ = (a);                                             \
+		(v) = *(const uintptr_t *)a_;                                   \
+		if (w) {                                                        \
+			if (w == wend) {                                        \
+				keep = false;                                   \
+				w = NULL;                                       \
+			} else {                                                \
+				*w++ = (struct ma_stack_record){ a_, (v) };     \
+			}                                                       \
+		}                                                               \
+	} while (0)
+	/* Our own frames come first: skip them (they keep frame pointers). */
+	for (unsigned skipped = 1;; skipped++) {
+		READ(fp, next);
+		READ(fp + sizeof(uintptr_t), ret);
+		if (!ret)
+			return 0;
+		pc = ma_arch_pc(ret);
+		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
+			break;
+		if (skipped == MA_STACK_SKIP_MAX || !ma_stack_next_ok(fp, next, top))
+			return 0;
+		fp = next;
+	}
+	uintptr_t sp = fp + 2 * sizeof(uintptr_t), bp = next;
+	bool exact = false, busy = false;
+	const struct ma_cfi_table *tab = NULL;
+	unsigned st = 0;
+	uintptr_t *o = out, *end = out + max, d = 0;
+	for (;;) {
+		if (MA_UNLIKELY(o == end)) {
+			*truncated = true;
+			if (m)
+				m->truncated = true;
+			break;
+		}
+		uintptr_t x = *o ^ pc;
+		if (x && (st = ma_stack_check_ret(code, pc, &r)) != 0) {
+			/* Two return addresses no call pushed: the kernel's, to a
+			 * signal trampoline; and the pc a signal interrupted. */
+			struct ma_module_range *c = &code->r;
+			if (st != MA_STACK_EARLY || pc - 1 - c->lo >= c->hi - c->lo || (c->flags & MA_MOD_SELF))
+				break;
+			if (!exact) {
+				const struct ma_cfi_table *t = table_of(code, pc, &busy);
+				const struct ma_cfi_row *row = t ? ma_cfi_lookup(t, pc - 1) : NULL;
+				if (!row || row->kind != MA_CFI_SIGNAL)
+					break;
+			}
+			st = 0;
+		}
+		d |= x;
+		*o++ = pc;
+		uintptr_t q = exact ? pc : pc - 1;
+		if (!tab || q - tab->lo >= tab->hi - tab->lo)
+			tab = table_of(code, pc, &busy);
+		const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
+		unsigned kind = row ? row->kind : MA_CFI_NONE;
+		exact = false;
+		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
+			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)row->off;
+			if (cfa <= sp || cfa > r.hi || (cfa & (sizeof(uintptr_t) - 1))) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			if (row->fp) {
+				uintptr_t a = cfa + (uintptr_t)(intptr_t)row->fp * sizeof(uintptr_t);
+				if (a < r.lo || a > r.hi - sizeof(uintptr_t)) {
+					st = MA_STACK_EARLY;
+					break;
+				}
+				READ(a, bp);
+			}
+			READ(cfa - sizeof(uintptr_t), ret);
+			sp = cfa;
+		} else if (kind == MA_CFI_END) {
+			break;
+		} else if (kind == MA_CFI_SIGNAL) {
+			uintptr_t g = sp + UC_GREGS;
+			if (g + (UC_RIP + 1) * sizeof(uintptr_t) > r.hi) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			uintptr_t nsp;
+			READ(g + UC_RBP * sizeof(uintptr_t), bp);
+			READ(g + UC_RSP * sizeof(uintptr_t), nsp);
+			READ(g + UC_RIP * sizeof(uintptr_t), ret);
+			if (nsp <= sp || nsp > r.hi) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			sp = nsp;
+			exact = true;
+		} else {
+			/* One frame-pointer step, or the end. */
+			if (bp < sp || bp > top || (bp & (sizeof(uintptr_t) - 1))) {
+				/* Where a chain may end: a 0 link (_start, clone), or main's
+				 * caller in the C library, which keeps no link to _start. */
+				if (bp && pc - 1 - mods->root_lo >= mods->root_hi - mods->root_lo)
+					st = MA_STACK_EARLY;
+				break;
+			}
+			uintptr_t at = bp;
+			READ(at, bp);
+			READ(at + sizeof(uintptr_t), ret);
+			sp = at + 2 * sizeof(uintptr_t);
+		}
+		if (!ret)
+			break;
+		pc = ma_arch_pc(ret);
+	}
+#undef READ
+	/* Cut short after a frame of the C library or the loader: not the program's doing. */
+	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
+		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);
+		if (f && (f->flags & MA_MOD_SYSTEM))
+			st &= ~MA_STACK_EARLY;
+	}
+	*stop = st;
+	if (m) {
+		m->reads = keep && !busy ? (unsigned)(w - m->rec) : 0;
+		m->cfi = true;
+		m->start = start;
+		m->stop = (uint8_t)st;
+	}
+	unsigned n = (unsigned)(o - out);
+	*diff = d;
+	return n;
+}
