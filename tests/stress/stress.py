@@ -453,6 +453,20 @@ def case_nofp(c):
     if not c.bt:
         return
     r = main_report(p)
+    fp_only = c.extra.get("MOD_ALLOC_UNWIND") == "fp"
+    if not fp_only:
+        # By call-frame information: the whole chain, no warning, no hint.
+        check(r["stacks"]["shallow_warning"] is False and r["stacks"]["ended_early"] == 0,
+              f"nofp: stacks {r['stacks']}")
+        nbytes = sum(8 + i % 64 for i in range(2000))
+        sites = sites_with(r, "nofp_leaf", innermost=True)
+        got = [(s["blocks"], s["bytes"], s["live_blocks"], [f["function"] for f in s["frames"]][:4])
+               for s in sites]
+        want = [(2000, nbytes, 1000, ["nofp_leaf", "mid", "top", "main"])]
+        check(got == want, f"nofp: sites of nofp_leaf {got}, expected {want}")
+        q = c.run(c.env(c.outdir(), quiet=False))
+        check("-fno-omit-frame-pointer" not in q.stderr, f"nofp: a hint on stderr:\n{q.stderr}")
+        return
     check(r["stacks"]["shallow_warning"] is True and "hint" in r["stacks"],
           f"nofp: stacks {r['stacks']}")
     # As progs/nofp.c: 2000 blocks of 8 + i % 64 bytes, every other one freed,
