@@ -170,6 +170,18 @@ class Case:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def check_complete(r, what, share=0.95):
+    """Issue 12: by call-frame information (the default), the stacks of at least
+    `share` of the allocations reach main or a thread's start (or the depth
+    cap): stacks.ended_early counts the others; nothing overflows."""
+    blocks, early = r["totals"]["blocks"], r["stacks"]["ended_early"]
+    print(f"{what}: {blocks - early} of {blocks} allocations with complete stacks "
+          f"({100.0 * (blocks - early) / blocks:.2f}%)")
+    check(blocks - early >= share * blocks,
+          f"{what}: stacks end early for {early} of {blocks} allocations (stacks {r['stacks']})")
+    check(r["stacks"]["overflow_events"] == 0, f"{what}: overflow events {r['stacks']}")
+
+
 def modules_of(r, innermost=False):
     return {(s["frames"][0] if innermost else f)["module"]
             for s in r["sites"] for f in (s["frames"][:1] if innermost else s["frames"]) if s["frames"]}
@@ -209,6 +221,7 @@ def case_python(c):
     check(any(re.search(r"/libsqlite3\.so[.0-9]*$", m) for m in mods),
           f"python: no call site names libsqlite3 (dlopen'd by _sqlite3); modules: {sorted(mods)}")
     check(r["totals"]["blocks"] > 1000, f"python: only {r['totals']['blocks']} blocks")
+    check_complete(r, "python")
 
 
 # ---- gcc: a driver that forks and execs cc1, as, collect2, ld -----------------
@@ -450,6 +463,7 @@ def case_sqlite(c):
     check(bare.out.endswith(b"\nok\n") and b"20000|" in bare.out, f"sqlite3: {bare.out[:400]!r}")
     (r,) = c.expect_one_report_each(pre.pids, max_threads=1).values()
     check(r["totals"]["blocks"] > 100000, f"sqlite3: only {r['totals']['blocks']} blocks")
+    check_complete(r, "sqlite3")
 
 
 # ---- coreutils ---------------------------------------------------------------
