@@ -20,12 +20,16 @@
  * ucontext at its CFA.  Every return address is checked as ever
  * (modules.h); the interrupted pc of a signal frame only for its range.
  *
- * Every stack word read is remembered in the memo as (address, value):
- * the repeat check compares them (ma_stack_memo_repeats_cfi).  A walk that
+ * Every stack word read is remembered in the memo, in the 16-byte piece
+ * of stack around it (the return address with the word below it, where
+ * frames keep the saved FP): the repeat check compares those pieces as the
+ * frame-pointer memo compares records (ma_stack_memo_repeats).  A walk that
  * met a table being built remembers nothing (the next walk may see more).
  */
 #include "cfi.h"
 #include "stack.h"
+
+#include <string.h>
 
 #if defined(__x86_64__)
 #define CFI_WALKS 1
@@ -47,8 +51,20 @@ static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t
 	}
 	if (!c->eh_hdr || (c->flags & MA_MOD_SELF))
 		return NULL;
-	return ma_cfi_table_for(c->lo, c->hi, c->eh_hdr, c->eh_lo, c->eh_hi, c->flags & MA_MOD_READABLE,
-	                        (uintptr_t)code->table, busy);
+	for (unsigned i = 0; i < 4; i++)
+		if (code->table_lo[i] == c->lo)
+			return code->tables[i];
+	bool later = false;
+	const struct ma_cfi_table *t = ma_cfi_table_for(c->lo, c->hi, c->eh_hdr, c->eh_lo, c->eh_hi,
+	                                                c->flags & MA_MOD_READABLE, (uintptr_t)code->table, &later);
+	if (later) {
+		*busy = true;
+	} else { /* the answer stays (for this module table) */
+		unsigned i = code->next_table++ & 3;
+		code->table_lo[i] = c->lo;
+		code->tables[i] = t;
+	}
+	return t;
 }
 
 /* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
@@ -72,6 +88,11 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 		code->table = mods;
 		code->r = (struct ma_module_range){ 0 };
 	}
+	if (MA_UNLIKELY(code->rules_table != mods)) { /* rules of another module table's */
+		memset(code->rules, 0, sizeof code->rules);
+		memset(code->table_lo, 0, sizeof code->table_lo);
+		code->rules_table = mods;
+	}
 	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
 		return 0;
 	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
@@ -80,24 +101,27 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 	uintptr_t start = fp, next, ret, pc;
 	struct ma_stack_record *w = m ? m->rec : NULL, *wend = m ? m->rec + ma_stack_memo_records(max) : NULL;
 	bool keep = m != NULL; /* the memo holds every word read */
-	/* A word of the stack at a (checked by the caller), remembered. */
-#define READ(a, v)                                                              \
+	/* The 16 bytes of the stack at a (checked by the caller), remembered. */
+#define READ2(a, v0, v1)                                                        \
 	do {                                                                    \
 		uintptr_t a_ = (a);                                             \
-		(v) = *(const uintptr_t *)a_;                                   \
+		(v0) = ((const uintptr_t *)a_)[0];                              \
+		(v1) = ((const uintptr_t *)a_)[1];                              \
 		if (w) {                                                        \
 			if (w == wend) {                                        \
 				keep = false;                                   \
 				w = NULL;                                       \
 			} else {                                                \
-				*w++ = (struct ma_stack_record){ a_, (v) };     \
+				w[0] = (struct ma_stack_record){ a_, 0 };       \
+				w[1] = (struct ma_stack_record){ (v0), (v1) };  \
+				w += 2;                                         \
 			}                                                       \
 		}                                                               \
 	} while (0)
+	uintptr_t unused;
 	/* Our own frames come first: skip them (they keep frame pointers). */
 	for (unsigned skipped = 1;; skipped++) {
-		READ(fp, next);
-		READ(fp + sizeof(uintptr_t), ret);
+		READ2(fp, next, ret);
 		if (!ret)
 			return 0;
 		pc = ma_arch_pc(ret);
@@ -137,26 +161,46 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 		d |= x;
 		*o++ = pc;
 		uintptr_t q = exact ? pc : pc - 1;
-		if (!tab || q - tab->lo >= tab->hi - tab->lo)
-			tab = table_of(code, pc, &busy);
-		const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
+		const struct ma_cfi_row *row;
+		unsigned slot = (unsigned)((q * 0x9E3779B97F4A7C15ull) >> 59) & (MA_STACK_RULES - 1);
+		if (MA_LIKELY(code->rules[slot].pc == q)) {
+			row = code->rules[slot].rule;
+		} else {
+			bool later = false;
+			if (!tab || q - tab->lo >= tab->hi - tab->lo)
+				tab = table_of(code, pc, &later);
+			row = tab ? ma_cfi_lookup(tab, q) : NULL;
+			if (later)
+				busy = true;
+			else
+				code->rules[slot].pc = q, code->rules[slot].rule = row;
+		}
 		unsigned kind = row ? row->kind : MA_CFI_NONE;
 		exact = false;
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
 			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)row->off;
-			if (cfa <= sp || cfa > r.hi || (cfa & (sizeof(uintptr_t) - 1))) {
+			/* The return address with the word below it: one 16-byte piece
+			 * for the memo, holding the saved FP too where it sits there. */
+			if (cfa <= sp || cfa > r.hi || cfa - 2 * sizeof(uintptr_t) < r.lo ||
+			    (cfa & (sizeof(uintptr_t) - 1))) {
 				st = MA_STACK_EARLY;
 				break;
 			}
-			if (row->fp) {
+			uintptr_t below;
+			READ2(cfa - 2 * sizeof(uintptr_t), below, ret);
+			if (row->fp == -2) {
+				bp = below;
+			} else if (row->fp) {
 				uintptr_t a = cfa + (uintptr_t)(intptr_t)row->fp * sizeof(uintptr_t);
 				if (a < r.lo || a > r.hi - sizeof(uintptr_t)) {
 					st = MA_STACK_EARLY;
 					break;
 				}
-				READ(a, bp);
+				if (a <= r.hi - 2 * sizeof(uintptr_t))
+					READ2(a, bp, unused);
+				else
+					READ2(a - sizeof(uintptr_t), unused, bp);
 			}
-			READ(cfa - sizeof(uintptr_t), ret);
 			sp = cfa;
 		} else if (kind == MA_CFI_END) {
 			break;
@@ -167,9 +211,8 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 				break;
 			}
 			uintptr_t nsp;
-			READ(g + UC_RBP * sizeof(uintptr_t), bp);
-			READ(g + UC_RSP * sizeof(uintptr_t), nsp);
-			READ(g + UC_RIP * sizeof(uintptr_t), ret);
+			READ2(g + UC_RBP * sizeof(uintptr_t), bp, unused);
+			READ2(g + UC_RSP * sizeof(uintptr_t), nsp, ret);
 			if (nsp <= sp || nsp > r.hi) {
 				st = MA_STACK_EARLY;
 				break;
@@ -186,15 +229,14 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 				break;
 			}
 			uintptr_t at = bp;
-			READ(at, bp);
-			READ(at + sizeof(uintptr_t), ret);
+			READ2(at, bp, ret);
 			sp = at + 2 * sizeof(uintptr_t);
 		}
 		if (!ret)
 			break;
 		pc = ma_arch_pc(ret);
 	}
-#undef READ
+#undef READ2
 	/* Cut short after a frame of the C library or the loader: not the program's doing. */
 	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
 		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);

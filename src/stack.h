@@ -45,9 +45,20 @@ struct ma_range {
 
 /* The code range of the last return address a walk checked, and the
  * module table it is from: the next address is most often in it. */
+#define MA_STACK_RULES 32
 struct ma_stack_code {
 	const struct ma_modules *table;
 	struct ma_module_range r;
+	/* cfi_walk.c: the rules last found for pcs (direct-mapped), valid for
+	 * rules_table's modules: frames recur from walk to walk. */
+	const struct ma_modules *rules_table;
+	struct {
+		uintptr_t pc;
+		const void *rule; /* const struct ma_cfi_row *, NULL: none */
+	} rules[MA_STACK_RULES];
+	uintptr_t table_lo[4];    /* the last code ranges' tables (by their lo) */
+	const void *tables[4];    /* const struct ma_cfi_table *, NULL: none */
+	unsigned next_table;
 };
 
 struct ma_stack_state {
@@ -140,42 +151,18 @@ struct ma_stack_memo {
 
 /* The number of records a memo for walks of up to `max` frames holds: a
  * frame-pointer walk reads at most MA_STACK_SKIP_MAX records of ours, then
- * one per frame kept; a call-frame walk remembers each word it reads (two
- * per record of ours, at most two per frame but for signal frames: it
- * remembers nothing when they do not fit). */
+ * one per frame kept; a call-frame walk remembers the 16-byte pieces of
+ * stack it read as two records each ({address, 0}, {the two words}): one
+ * per record of ours, at most two per frame (it remembers nothing when a
+ * walk needs more). */
 MA_INLINE unsigned ma_stack_memo_records(unsigned max)
 {
-	return 2 * (MA_STACK_SKIP_MAX + max);
+	return 2 * (MA_STACK_SKIP_MAX + 2 * max);
 }
 
 MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
 {
 	return sizeof(struct ma_stack_memo) + ma_stack_memo_records(max) * sizeof(struct ma_stack_record);
-}
-
-/*
- * The repeat check of a call-frame walk's memo: every word it read still
- * holds the same value.  The walk's result is a function of those words
- * alone (the start, and each address read, follow from the words read
- * before), and the addresses were checked on the thread's own stack.  The
- * loads are independent.  The first four words (the shim's record and the
- * first frame's) are checked before the rest.
- */
-MA_INLINE bool ma_stack_memo_repeats_cfi(const struct ma_stack_memo *m)
-{
-	const struct ma_stack_record *rec = m->rec, *end = rec + m->reads;
-	uintptr_t d = 0, d2 = 0;
-	for (unsigned k = 0; k < 4 && rec != end; k++, rec++)
-		d |= *(const uintptr_t *)rec->next ^ rec->ret;
-	if (d)
-		return false;
-	for (; end - rec >= 2; rec += 2) {
-		d |= *(const uintptr_t *)rec[0].next ^ rec[0].ret;
-		d2 |= *(const uintptr_t *)rec[1].next ^ rec[1].ret;
-	}
-	if (rec != end)
-		d |= *(const uintptr_t *)rec->next ^ rec->ret;
-	return !(d | d2);
 }
 
 /*
@@ -194,9 +181,29 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	unsigned n = m->reads;
 	if (fp != m->start || !n)
 		return false;
-	if (m->cfi)
-		return ma_stack_memo_repeats_cfi(m);
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
+	if (m->cfi) {
+		/* A call-frame walk's: the 16-byte pieces of stack it read, each
+		 * as {address, 0} then the two words; the walk's result is a
+		 * function of those words alone (the start, and each address
+		 * read, follow from the words read before).  Independent loads;
+		 * the first two pieces (the shim's record, the first frame's
+		 * return address) checked first. */
+		pair d = *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		for (rec += 2; rec != end && rec < m->rec + 4; rec += 2)
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		if (d[0] | d[1])
+			return false;
+		pair d2 = d;
+		for (; end - rec >= 4; rec += 4) {
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+			d2 |= *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+		}
+		if (rec != end)
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		d |= d2;
+		return !(d[0] | d[1]);
+	}
 	/* The innermost records first, checked after 2, 6 and 10 of them: stacks
 	 * that differ mostly differ near the allocation, and a miss then costs
 	 * little (a caller tries two memos before it walks); the rest in rounds

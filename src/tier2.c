@@ -294,7 +294,7 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
 	uintptr_t frames[257] = { 0 }, diff; /* 0: nothing checked before (stack.h) */
-	struct ma_stack_code code = { NULL, { 0 } }; /* the interrupted walk may be writing s->stack.code */
+	struct ma_stack_code code = { 0 }; /* the interrupted walk may be writing s->stack.code */
 	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop, &code);
 	return ma_site_intern(frames, n, *truncated, store_frames, &s->nested_arena);
 }
