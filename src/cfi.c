@@ -149,6 +149,9 @@ struct cie {
 };
 
 #define STATE_STACK 16
+/* Factored offsets, wrapping as two's complement (corrupt input may overflow;
+ * the rule built from such a value is refused later, never undefined). */
+#define MUL(v, f) ((int64_t)((uint64_t)(v) * (uint64_t)(f)))
 
 struct out {
 	struct ma_cfi_row *rows;
@@ -256,7 +259,7 @@ static bool run(const struct cie *c, const uint8_t *p, const uint8_t *end, intpt
 			advance = true;
 			break;
 		case 2:
-			set_rule(s, reg, R_OFFSET, (int64_t)rd_uleb(&r) * c->data_align);
+			set_rule(s, reg, R_OFFSET, MUL(rd_uleb(&r), c->data_align));
 			break;
 		case 3:
 			set_rule(s, reg, reg == CFI_RA ? init->ra.how : init->fp.how,
@@ -278,7 +281,7 @@ static bool run(const struct cie *c, const uint8_t *p, const uint8_t *end, intpt
 			case 0x02: adv = rd_u(&r, 1) * c->code_align; advance = true; break;
 			case 0x03: adv = rd_u(&r, 2) * c->code_align; advance = true; break;
 			case 0x04: adv = rd_u(&r, 4) * c->code_align; advance = true; break;
-			case 0x05: reg = rd_uleb(&r); set_rule(s, reg, R_OFFSET, (int64_t)rd_uleb(&r) * c->data_align); break;
+			case 0x05: reg = rd_uleb(&r); set_rule(s, reg, R_OFFSET, MUL(rd_uleb(&r), c->data_align)); break;
 			case 0x06:
 				reg = rd_uleb(&r);
 				set_rule(s, reg, reg == CFI_RA ? init->ra.how : init->fp.how,
@@ -310,13 +313,13 @@ static bool run(const struct cie *c, const uint8_t *p, const uint8_t *end, intpt
 			case 0x0e: s->cfa_off = (int64_t)rd_uleb(&r); break;
 			case 0x0f: s->cfa_expr = true; rd_skip(&r, rd_uleb(&r)); break;
 			case 0x10: reg = rd_uleb(&r); rd_skip(&r, rd_uleb(&r)); set_rule(s, reg, R_OTHER, 0); break;
-			case 0x11: reg = rd_uleb(&r); set_rule(s, reg, R_OFFSET, rd_sleb(&r) * c->data_align); break;
+			case 0x11: reg = rd_uleb(&r); set_rule(s, reg, R_OFFSET, MUL(rd_sleb(&r), c->data_align)); break;
 			case 0x12:
 				s->cfa_reg = (uint32_t)rd_uleb(&r);
-				s->cfa_off = rd_sleb(&r) * c->data_align;
+				s->cfa_off = MUL(rd_sleb(&r), c->data_align);
 				s->cfa_expr = false;
 				break;
-			case 0x13: s->cfa_off = rd_sleb(&r) * c->data_align; break;
+			case 0x13: s->cfa_off = MUL(rd_sleb(&r), c->data_align); break;
 			case 0x14: reg = rd_uleb(&r); rd_uleb(&r); set_rule(s, reg, R_OTHER, 0); break;
 			case 0x15: reg = rd_uleb(&r); rd_sleb(&r); set_rule(s, reg, R_OTHER, 0); break;
 			case 0x16: reg = rd_uleb(&r); rd_skip(&r, rd_uleb(&r)); set_rule(s, reg, R_OTHER, 0); break;
@@ -324,7 +327,7 @@ static bool run(const struct cie *c, const uint8_t *p, const uint8_t *end, intpt
 			case 0x2e: rd_uleb(&r); break; /* GNU_args_size */
 			case 0x2f:
 				reg = rd_uleb(&r);
-				set_rule(s, reg, R_OFFSET, -(int64_t)rd_uleb(&r) * c->data_align);
+				set_rule(s, reg, R_OFFSET, MUL(0 - rd_uleb(&r), c->data_align));
 				break;
 			default:
 				return false;
