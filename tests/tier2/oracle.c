@@ -4,7 +4,7 @@
  * pointers (built -O2 -fomit-frame-pointer), each preceded by libgcc's
  * _Unwind_Backtrace at the same place: the stack the profiler must report.
  *
- *   oracle OUT SEED PATHS
+ *   oracle OUT SEED PATHS [MOD...]
  *
  * Every allocation is malloc(size) in alloc_here(); before it, capture()
  * records libgcc's stack (from alloc_here's caller on) and writes one line
@@ -12,10 +12,12 @@
  * different frame layouts (plain, a variable-length array: CFA from rbp,
  * many callee-saved registers), a qsort comparator that allocates (frames
  * of the C library), a thread, and a signal handler that allocates (through
- * the kernel's signal frame).  run.py (case oracle) compares the report's
+ * the kernel's signal frame), and each MOD in turn (oracle_mod.c): dlopened,
+ * called through on random paths, dlclosed.  run.py (case oracle) compares the report's
  * sites with these lines: frame for frame, with exact per-site counts.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -111,6 +113,15 @@ struct path {
 
 static void step(const struct path *p, int i);
 
+/* The loaded module's entry (oracle_mod.c), or NULL. */
+typedef void (*mod_cb)(const void *p, int i);
+static void (*mod_through)(mod_cb f, const void *p, int i, int depth);
+
+static void step_cb(const void *p, int i)
+{
+	step(p, i);
+}
+
 static __attribute__((noinline)) void fa(const struct path *p, int i)
 {
 	step(p, i + 1);
@@ -162,6 +173,10 @@ static void step(const struct path *p, int i)
 		alloc_here(p->size);
 		return;
 	}
+	if (mod_through && (p->d[i] & 12) == 12) {
+		mod_through(step_cb, p, i + 1, p->d[i] >> 6);
+		return;
+	}
 	switch (p->d[i] & 3) {
 	case 0: fa(p, i); break;
 	case 1: fb(p, i); break;
@@ -187,7 +202,7 @@ static void *thread_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4)
+	if (argc < 4)
 		return 2;
 	out_fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (out_fd < 0)
@@ -216,6 +231,18 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 12; i++)
 		arr[i] = (int)(next_rand() % 100);
 	qsort(arr, 12, sizeof arr[0], cmp);
+	for (int k = 4; k < argc; k++) {
+		void *h = dlopen(argv[k], RTLD_NOW | RTLD_LOCAL);
+		if (!h)
+			return 6;
+		mod_through = (void (*)(mod_cb, const void *, int, int))dlsym(h, "mod_through");
+		if (!mod_through)
+			return 6;
+		for (int round = 0; round < 2 * paths; round++)
+			step(&ps[next_rand() % (unsigned)paths], 0);
+		mod_through = NULL;
+		dlclose(h);
+	}
 	pthread_t th;
 	if (pthread_create(&th, NULL, thread_main, &ps[0]) != 0 || pthread_join(th, NULL) != 0)
 		return 5;

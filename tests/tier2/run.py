@@ -445,7 +445,8 @@ def case_oracle(lib, prog):
     try:
         for seed in ("7", "12345"):
             txt = os.path.join(work, f"oracle.{seed}.txt")
-            d = one(run(lib, prog, [txt, seed, "150"], {"MOD_ALLOC_DEPTH": "256"})[0])
+            d = one(run(lib, prog, [txt, seed, "150"] + [os.path.abspath(m) for m in EXTRA],
+                        {"MOD_ALLOC_DEPTH": "256"})[0])
             invariants(d)
             check_frames(d)
             # A site is a stack: paths of one shape share one (their sizes add up).
@@ -474,6 +475,11 @@ def case_oracle(lib, prog):
                            f"{[([hex(a) for a in k], want[k]) for k in missing]}")
             expect(f"seed {seed}: shapes (signal frames, qsort, thread) seen",
                    (any(z % 5 == 1 for z in sizes), 3001 in sizes, len(want) > 100), (True, True, True))
+            if EXTRA:  # frames in each dlopened (then dlclosed) module
+                mods = {f["module"] for x in d["sites"] for f in x["frames"]}
+                expect("frames in both oracle modules",
+                       [any(os.path.basename(m).startswith(f"liboracle_mod_{c}") for m in mods if m) for c in "ab"],
+                       [True, True])
     finally:
         shutil.rmtree(work)
 
