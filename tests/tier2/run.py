@@ -484,6 +484,50 @@ def case_oracle(lib, prog):
         shutil.rmtree(work)
 
 
+def case_oracle_cxx(lib, prog):
+    """C++ exceptions through code without frame pointers (oracle_cxx.cc): the
+    exception objects' stacks (libstdc++'s __cxa_allocate_exception, called by
+    thrower) and those of destructors that allocate while the exception unwinds
+    (from landing pads) equal libgcc's _Unwind_Backtrace frame for frame, with
+    exact counts per site."""
+    work = tempfile.mkdtemp(prefix="modalloc-oracle-cxx-")
+    try:
+        for seed in ("7", "99"):
+            txt = os.path.join(work, f"oracle.{seed}.txt")
+            d = one(run(lib, prog, [txt, seed, "100"], {"MOD_ALLOC_DEPTH": "256"})[0])
+            invariants(d)
+            check_frames(d)
+            want = {}
+            for line in open(txt):
+                v = line.split()
+                ips = [int(x, 16) for x in v[1:]]
+                while ips and ips[-1] == 0:
+                    ips.pop()
+                key = (v[0], tuple(ips))
+                want[key] = want.get(key, 0) + 1
+            got = {}
+            for x in d["sites"]:
+                n = [f["function"] for f in x["frames"]]
+                if n[:1] == ["alloc_here()"]:
+                    key = ("d", tuple(int(f["ip"], 16) for f in x["frames"][1:]))
+                elif n[:2] == ["__cxa_allocate_exception", "thrower(int)"]:
+                    key = ("t", tuple(int(f["ip"], 16) for f in x["frames"][2:]))
+                else:
+                    continue
+                expect("a site's truncated/ended_early", (x["truncated"], x.get("ended_early")), (False, False))
+                expect("one site per stack", key in got, False)
+                got[key] = x["blocks"]
+            if got != want:
+                diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))[:2]
+                raise Fail(f"seed {seed}: {len(got)} sites, oracle {len(want)}; differing: "
+                           f"{[(k[0], [hex(a) for a in k[1]], got.get(k), want.get(k)) for k in diff]}")
+            expect(f"seed {seed}: both kinds, many stacks",
+                   (sum(1 for k in want if k[0] == "t") > 20, sum(1 for k in want if k[0] == "d") > 20),
+                   (True, True))
+    finally:
+        shutil.rmtree(work)
+
+
 def main():
     lib, prog, case = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
     EXTRA[:] = sys.argv[4:]
