@@ -167,8 +167,16 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 			row = code->rules[slot].rule;
 		} else {
 			bool later = false;
-			if (!tab || q - tab->lo >= tab->hi - tab->lo)
-				tab = table_of(code, pc, &later);
+			if (!tab || q - tab->lo >= tab->hi - tab->lo) {
+				/* The thread's last tables first, by their own ranges. */
+				const struct ma_cfi_table *t = NULL;
+				for (unsigned i = 0; i < 4 && !t; i++) {
+					t = code->tables[i];
+					if (t && q - t->lo >= t->hi - t->lo)
+						t = NULL;
+				}
+				tab = t ? t : table_of(code, pc, &later);
+			}
 			row = tab ? ma_cfi_lookup(tab, q) : NULL;
 			if (later)
 				busy = true;
@@ -181,8 +189,8 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)row->off;
 			/* The return address with the word below it: one 16-byte piece
 			 * for the memo, holding the saved FP too where it sits there. */
-			if (cfa <= sp || cfa > r.hi || cfa - 2 * sizeof(uintptr_t) < r.lo ||
-			    (cfa & (sizeof(uintptr_t) - 1))) {
+			/* (cfa - 16 >= r.lo: sp starts at a record's address + 16 and only grows) */
+			if (cfa <= sp || cfa > r.hi || (cfa & (sizeof(uintptr_t) - 1))) {
 				st = MA_STACK_EARLY;
 				break;
 			}
