@@ -170,16 +170,19 @@ class Case:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def check_complete(r, what, share=0.95):
+def check_complete(r, what, share=0.95, no_overflow=True):
     """Issue 12: by call-frame information (the default), the stacks of at least
     `share` of the allocations reach main or a thread's start (or the depth
-    cap): stacks.ended_early counts the others; nothing overflows."""
+    cap): stacks.ended_early counts the others; nothing overflows (where the
+    default table holds the program's sites: cc1 and clang++ have more than
+    its 3072 until the table grows, issue 12's second part)."""
     blocks, early = r["totals"]["blocks"], r["stacks"]["ended_early"]
     print(f"{what}: {blocks - early} of {blocks} allocations with complete stacks "
           f"({100.0 * (blocks - early) / blocks:.2f}%)")
     check(blocks - early >= share * blocks,
           f"{what}: stacks end early for {early} of {blocks} allocations (stacks {r['stacks']})")
-    check(r["stacks"]["overflow_events"] == 0, f"{what}: overflow events {r['stacks']}")
+    if no_overflow:
+        check(r["stacks"]["overflow_events"] == 0, f"{what}: overflow events {r['stacks']}")
 
 
 def modules_of(r, innermost=False):
@@ -268,6 +271,9 @@ def case_gcc(c):
     driver = [p for p, v in images.items() if v[0][1]["cmd"].startswith("gcc ")]
     check(driver == pre.pids, f"gcc: the driver's report is not pid {pre.pids}: {driver}")
     check(all(v[0][0] == f"r.{p}.json" for p, v in images.items()), f"gcc: report names {sorted(reps)}")
+    for p, v in sorted(images.items()):
+        name = os.path.basename(v[0][1]["cmd"].split(" ")[0])
+        check_complete(v[0][1], "gcc: " + name, no_overflow=name != "cc1")
 
 
 # ---- C++: g++ compiling a libstdc++ program, and that program ---------------
@@ -337,13 +343,15 @@ def case_cxx(c):
     mods = modules_of(r, innermost=True)
     check(any("libstdc++" in m for m in mods), f"tiny: no innermost frame in libstdc++: {sorted(mods)}")
     check(r["totals"]["blocks"] > 20000, f"tiny: only {r['totals']['blocks']} blocks")
+    check_complete(r, "tiny (g++, 3 threads)")
 
 
 def case_clang(c):
     need("clang++")
     bare, pre = c.compare([["clang++", "--version"]])
     check(b"clang version" in bare.out, f"clang++ --version: {bare.out!r}")
-    c.expect_one_report_each(pre.pids)
+    for r in c.expect_one_report_each(pre.pids).values():
+        check_complete(r, "clang++", no_overflow=False)
 
 
 # ---- redis: a threaded server linked with jemalloc, under load --------------
@@ -431,6 +439,8 @@ def case_redis(c):
           f"redis-server: blocks {rs['totals']['blocks']}, malloc_usable_size calls "
           f"{rs['calls']['malloc_usable_size']}")
     check(rs["foreign_frees"] == 0, f"redis-server: {rs['foreign_frees']} foreign frees")
+    for p in pids:
+        check_complete(reps[p], f"redis: {os.path.basename(reps[p]['cmd'].split(' ')[0])}")
 
 
 # ---- sqlite3: a generated workload ------------------------------------------
@@ -519,7 +529,9 @@ def case_coreutils(c):
         cmp = filecmp.dircmp(os.path.join(d, "tree"), os.path.join(d, "copy"))
         check(not cmp.left_only and not cmp.right_only and not cmp.diff_files,
               f"tar copy in {d} differs: {cmp.left_only} {cmp.right_only} {cmp.diff_files}")
-    c.expect_one_report_each(pids, max_threads={p: threads.get(p, 1) for p in pids})
+    reps = c.expect_one_report_each(pids, max_threads={p: threads.get(p, 1) for p in pids})
+    for p in pids:
+        check_complete(reps[p], f"coreutils: {os.path.basename(reps[p]['cmd'].split(' ')[0])}")
 
 
 CASES = {"python": case_python, "gcc": case_gcc, "cxx": case_cxx, "clang": case_clang,
