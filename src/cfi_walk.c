@@ -67,6 +67,9 @@ static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t
 	return t;
 }
 
+/* A rule as the per-thread cache keeps it: off | kind << 32 | fp << 40. */
+#define RULE(kind, fp, off) ((uint64_t)(uint32_t)(off) | (uint64_t)(kind) << 32 | (uint64_t)(uint8_t)(fp) << 40)
+
 /* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
 #define UC_GREGS 40
 #define UC_RBP 10
@@ -161,10 +164,10 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 		d |= x;
 		*o++ = pc;
 		uintptr_t q = exact ? pc : pc - 1;
-		const struct ma_cfi_row *row;
-		unsigned slot = (unsigned)((q * 0x9E3779B97F4A7C15ull) >> 59) & (MA_STACK_RULES - 1);
+		uint64_t rule;
+		unsigned slot = (unsigned)(q ^ (q >> 5)) & (MA_STACK_RULES - 1); /* short: on the walk's load chain */
 		if (MA_LIKELY(code->rules[slot].pc == q)) {
-			row = code->rules[slot].rule;
+			rule = code->rules[slot].rule;
 		} else {
 			bool later = false;
 			if (!tab || q - tab->lo >= tab->hi - tab->lo) {
@@ -177,16 +180,19 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 				}
 				tab = t ? t : table_of(code, pc, &later);
 			}
-			row = tab ? ma_cfi_lookup(tab, q) : NULL;
+			const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
+			rule = row ? RULE(row->kind, row->fp, row->off) : RULE(MA_CFI_NONE, 0, 0);
 			if (later)
 				busy = true;
 			else
-				code->rules[slot].pc = q, code->rules[slot].rule = row;
+				code->rules[slot].pc = q, code->rules[slot].rule = rule;
 		}
-		unsigned kind = row ? row->kind : MA_CFI_NONE;
+		unsigned kind = (unsigned)(rule >> 32) & 0xff;
+		int rule_fp = (int8_t)(uint8_t)(rule >> 40);
+		int32_t rule_off = (int32_t)(uint32_t)rule;
 		exact = false;
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
-			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)row->off;
+			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)rule_off;
 			/* The return address with the word below it: one 16-byte piece
 			 * for the memo, holding the saved FP too where it sits there. */
 			/* (cfa - 16 >= r.lo: sp starts at a record's address + 16 and only grows) */
@@ -196,10 +202,10 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 			}
 			uintptr_t below;
 			READ2(cfa - 2 * sizeof(uintptr_t), below, ret);
-			if (row->fp == -2) {
+			if (rule_fp == -2) {
 				bp = below;
-			} else if (row->fp) {
-				uintptr_t a = cfa + (uintptr_t)(intptr_t)row->fp * sizeof(uintptr_t);
+			} else if (rule_fp) {
+				uintptr_t a = cfa + (uintptr_t)(intptr_t)rule_fp * sizeof(uintptr_t);
 				if (a < r.lo || a > r.hi - sizeof(uintptr_t)) {
 					st = MA_STACK_EARLY;
 					break;

@@ -54,7 +54,7 @@ struct ma_stack_code {
 	const struct ma_modules *rules_table;
 	struct {
 		uintptr_t pc;
-		const void *rule; /* const struct ma_cfi_row *, NULL: none */
+		uint64_t rule; /* the rule itself, packed (cfi_walk.c): no load of the row */
 	} rules[MA_STACK_RULES];
 	uintptr_t table_lo[4];    /* the last code ranges' tables (by their lo) */
 	const void *tables[4];    /* const struct ma_cfi_table *, NULL: none */
