@@ -76,11 +76,18 @@ static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t
 #define UC_RSP 15
 #define UC_RIP 16
 
-unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
-                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
+/*
+ * checked: r is not known to stay mapped (a signal handler's alternate
+ * stack, a coroutine's): every piece is read with a fault-proof read, no
+ * memo.  own: the thread's stack, where a signal frame's interrupted
+ * context may continue (then known mapped: plain loads).
+ */
+MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma_range own, uintptr_t *out,
+                        unsigned max, bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop,
+                        struct ma_stack_code *code)
 {
 	if (!CFI_WALKS)
-		return ma_stack_walk(fp, r, false, out, max, truncated, diff, m, stop, code);
+		return ma_stack_walk(fp, r, checked, out, max, truncated, diff, m, stop, code);
 	*truncated = false;
 	*diff = 0;
 	*stop = MA_STACK_EARLY;
@@ -108,8 +115,16 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 #define READ2(a, v0, v1)                                                        \
 	do {                                                                    \
 		uintptr_t a_ = (a);                                             \
-		(v0) = ((const uintptr_t *)a_)[0];                              \
-		(v1) = ((const uintptr_t *)a_)[1];                              \
+		if (MA_UNLIKELY(checked)) {                                     \
+			uintptr_t t_[2];                                        \
+			if (ma_os_read_checked(a_, t_, sizeof t_) != 0)         \
+				goto unreadable;                                \
+			(v0) = t_[0];                                           \
+			(v1) = t_[1];                                           \
+		} else {                                                        \
+			(v0) = ((const uintptr_t *)a_)[0];                      \
+			(v1) = ((const uintptr_t *)a_)[1];                      \
+		}                                                               \
 		if (w) {                                                        \
 			if (w == wend) {                                        \
 				keep = false;                                   \
@@ -122,6 +137,9 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 		}                                                               \
 	} while (0)
 	uintptr_t unused;
+	if (checked)
+		m = NULL, w = NULL, keep = false;
+	uintptr_t *o = out, *end = out + max, d = 0;
 	/* Our own frames come first: skip them (they keep frame pointers). */
 	for (unsigned skipped = 1;; skipped++) {
 		READ2(fp, next, ret);
@@ -138,7 +156,6 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 	bool exact = false, busy = false;
 	const struct ma_cfi_table *tab = NULL;
 	unsigned st = 0;
-	uintptr_t *o = out, *end = out + max, d = 0;
 	for (;;) {
 		if (MA_UNLIKELY(o == end)) {
 			*truncated = true;
@@ -165,7 +182,7 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 		*o++ = pc;
 		uintptr_t q = exact ? pc : pc - 1;
 		uint64_t rule;
-		unsigned slot = (unsigned)(q ^ (q >> 5)) & (MA_STACK_RULES - 1); /* short: on the walk's load chain */
+		unsigned slot = (unsigned)((q * 0x9E3779B97F4A7C15ull) >> 58) & (MA_STACK_RULES - 1);
 		if (MA_LIKELY(code->rules[slot].pc == q)) {
 			rule = code->rules[slot].rule;
 		} else {
@@ -228,8 +245,28 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 			READ2(g + UC_RBP * sizeof(uintptr_t), bp, unused);
 			READ2(g + UC_RSP * sizeof(uintptr_t), nsp, ret);
 			if (nsp <= sp || nsp > r.hi) {
-				st = MA_STACK_EARLY;
-				break;
+				/* From an alternate stack back to the interrupted one: the
+				 * thread's own (known mapped: plain loads), else (the main
+				 * stack grown since its bounds were read, or the thread's
+				 * bounds taken on an alternate stack) on with checked reads
+				 * from there, remembering nothing. */
+				if (own.hi - own.lo >= 2 * sizeof(uintptr_t) && nsp >= own.lo + 2 * sizeof(uintptr_t) &&
+				    nsp <= own.hi) {
+					r = own;
+					checked = false;
+				} else if (nsp >= 2 * sizeof(uintptr_t) && nsp < UINTPTR_MAX - MA_STACK_FOREIGN_SPAN) {
+					r.lo = nsp - 2 * sizeof(uintptr_t);
+					r.hi = own.hi > nsp + 2 * sizeof(uintptr_t) && own.hi - nsp < (64u << 20)
+					               ? own.hi
+					               : nsp + MA_STACK_FOREIGN_SPAN;
+					checked = true;
+					w = NULL;
+					keep = false;
+				} else {
+					st = MA_STACK_EARLY;
+					break;
+				}
+				top = r.hi - 2 * sizeof(uintptr_t);
 			}
 			sp = nsp;
 			exact = true;
@@ -250,6 +287,12 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 			break;
 		pc = ma_arch_pc(ret);
 	}
+	if (0) {
+	unreadable: /* a checked read failed: in the skipped frames, no stack; else the end */
+		if (o == out)
+			return 0;
+		st = MA_STACK_EARLY;
+	}
 #undef READ2
 	/* Cut short after a frame of the C library or the loader: not the program's doing. */
 	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
@@ -267,4 +310,16 @@ unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned m
 	unsigned n = (unsigned)(o - out);
 	*diff = d;
 	return n;
+}
+
+unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
+                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
+{
+	return walk(fp, r, false, r, out, max, truncated, diff, m, stop, code);
+}
+
+unsigned ma_cfi_walk_foreign(uintptr_t fp, struct ma_range r, struct ma_range own, uintptr_t *out, unsigned max,
+                             bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code)
+{
+	return walk(fp, r, true, own, out, max, truncated, diff, NULL, stop, code);
 }

@@ -45,7 +45,7 @@ struct ma_range {
 
 /* The code range of the last return address a walk checked, and the
  * module table it is from: the next address is most often in it. */
-#define MA_STACK_RULES 32
+#define MA_STACK_RULES 64
 struct ma_stack_code {
 	const struct ma_modules *table;
 	struct ma_module_range r;
@@ -390,6 +390,11 @@ extern bool ma_stack_unwind_cfi;
  * information where modules have it (cfi_walk.c). */
 unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
                      uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code);
+
+/* The same on a stack not known to stay mapped (r: within MA_STACK_FOREIGN_SPAN
+ * of fp), every read checked; a signal frame may lead back to `own`. */
+unsigned ma_cfi_walk_foreign(uintptr_t fp, struct ma_range r, struct ma_range own, uintptr_t *out, unsigned max,
+                             bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
 
 /* Everything but the walk of the thread's own known stack (stack.c). */
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,

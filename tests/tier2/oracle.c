@@ -163,12 +163,24 @@ static void handler(int sig)
 	alloc_here((size_t)sig_pending_size);
 }
 
+/* SIGUSR2's: on an alternate stack (in the main thread), back through the signal frame. */
+static void handler_alt(int sig)
+{
+	(void)sig;
+	volatile char here;
+	alloc_here((size_t)sig_pending_size + 1 + ((uintptr_t)&here & 0)); /* size+2 */
+}
+
 static void step(const struct path *p, int i)
 {
 	if (i == p->n) {
 		if (p->size % 5 == 0) { /* through a signal frame */
 			sig_pending_size = (int)p->size + 1;
 			raise(SIGUSR1);
+		}
+		if (p->size % 7 == 0) { /* the same from an alternate stack */
+			sig_pending_size = (int)p->size + 1;
+			raise(SIGUSR2);
 		}
 		alloc_here(p->size);
 		return;
@@ -214,6 +226,12 @@ int main(int argc, char **argv)
 	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
+	static char altstack[1 << 16] __attribute__((aligned(16)));
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
+	sigaltstack(&ss, NULL);
+	sa.sa_handler = handler_alt;
+	sa.sa_flags = SA_RESTART | SA_ONSTACK;
+	sigaction(SIGUSR2, &sa, NULL);
 	static unsigned char digits[1024][40];
 	struct path ps[1024];
 	if (paths > 1024)
