@@ -77,17 +77,21 @@ static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t
 #define UC_RIP 16
 
 /*
- * checked: r is not known to stay mapped (a signal handler's alternate
+ * foreign: r is not known to stay mapped (a signal handler's alternate
  * stack, a coroutine's): every piece is read with a fault-proof read, no
  * memo.  own: the thread's stack, where a signal frame's interrupted
- * context may continue (then known mapped: plain loads).
+ * context may continue (then known mapped: plain loads again).  A walk of
+ * the thread's own stack whose signal frame leads off it starts over as a
+ * foreign walk (rare: so the usual walk keeps plain loads, no test).
  */
-MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma_range own, uintptr_t *out,
+MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, struct ma_range own, uintptr_t *out,
                         unsigned max, bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop,
                         struct ma_stack_code *code)
 {
 	if (!CFI_WALKS)
-		return ma_stack_walk(fp, r, checked, out, max, truncated, diff, m, stop, code);
+		return ma_stack_walk(fp, r, foreign, out, max, truncated, diff, m, stop, code);
+	bool checked = foreign, redo = false;
+	const struct ma_range r0 = r;
 	*truncated = false;
 	*diff = 0;
 	*stop = MA_STACK_EARLY;
@@ -137,7 +141,7 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma
 		}                                                               \
 	} while (0)
 	uintptr_t unused;
-	if (checked)
+	if (foreign)
 		m = NULL, w = NULL, keep = false;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	/* Our own frames come first: skip them (they keep frame pointers). */
@@ -182,7 +186,7 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma
 		*o++ = pc;
 		uintptr_t q = exact ? pc : pc - 1;
 		uint64_t rule;
-		unsigned slot = (unsigned)((q * 0x9E3779B97F4A7C15ull) >> 58) & (MA_STACK_RULES - 1);
+		unsigned slot = (unsigned)(q ^ (q >> 6)) & (MA_STACK_RULES - 1); /* short: on the load chain */
 		if (MA_LIKELY(code->rules[slot].pc == q)) {
 			rule = code->rules[slot].rule;
 		} else {
@@ -245,6 +249,10 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma
 			READ2(g + UC_RBP * sizeof(uintptr_t), bp, unused);
 			READ2(g + UC_RSP * sizeof(uintptr_t), nsp, ret);
 			if (nsp <= sp || nsp > r.hi) {
+				if (!foreign) {
+					redo = true;
+					break;
+				}
 				/* From an alternate stack back to the interrupted one: the
 				 * thread's own (known mapped: plain loads), else (the main
 				 * stack grown since its bounds were read, or the thread's
@@ -294,6 +302,15 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, bool checked, struct ma
 		st = MA_STACK_EARLY;
 	}
 #undef READ2
+	if (!foreign && MA_UNLIKELY(redo)) {
+		/* Off this stack through a signal frame: again, reads checked. */
+		uintptr_t d2;
+		unsigned n2 = ma_cfi_walk_foreign(start, r0, own, out, max, truncated, &d2, stop, code);
+		*diff = d | d2;
+		if (m)
+			m->reads = 0;
+		return n2;
+	}
 	/* Cut short after a frame of the C library or the loader: not the program's doing. */
 	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
 		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);
