@@ -156,6 +156,7 @@ struct cie {
 struct out {
 	struct ma_cfi_row *rows;
 	uint32_t n, cap;
+	bool full; /* more rows than cap: the table is refused */
 	uintptr_t lo, hi;
 	struct ma_cfi_stats *st;
 };
@@ -224,8 +225,10 @@ static void emit(struct out *o, uintptr_t pc, struct ma_cfi_row r)
 			return;
 		}
 	}
-	if (o->n == o->cap)
-		return; /* cannot happen: cap bounds the rows (compile) */
+	if (o->n == o->cap) {
+		o->full = true; /* only with corrupt input: cap bounds the rows (compile) */
+		return;
+	}
 	o->rows[o->n++] = r;
 }
 
@@ -471,7 +474,7 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 	bool ind = false;
 	if (h.bad || version != 1)
 		return fail(st, NULL, "bad .eh_frame_hdr version");
-	rd_ptr(&h, eh_enc, hdr, &ind);
+	uintptr_t ehf = rd_ptr(&h, eh_enc, hdr, &ind);
 	uint64_t count = rd_ptr(&h, count_enc, hdr, &ind);
 	if (h.bad || ind || count_enc == PE_OMIT)
 		return fail(st, NULL, "bad .eh_frame_hdr");
@@ -479,8 +482,14 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 		return fail(st, NULL, ".eh_frame_hdr has no binary search table");
 	if (count > (uint64_t)(h.end - h.p) / 8)
 		return fail(st, NULL, "truncated .eh_frame_hdr");
-	/* Every row comes from an FDE's start or end, or an advance (one byte at least). */
-	uint64_t cap = 2 * count + len + 1;
+	/* Every row comes from an FDE's start or end, or an advance (one byte at
+	 * least) in .eh_frame, from where it starts to the segment's end; and
+	 * rows have distinct pcs in [lo, hi].  (Map no more than that: the
+	 * segment may hold much besides.) */
+	uint64_t span = ehf >= vaddr && ehf - vaddr < len ? len - (ehf - vaddr) : len;
+	uint64_t cap = 2 * count + span + 1;
+	if (cap > (uint64_t)(hi - lo) + 2)
+		cap = (uint64_t)(hi - lo) + 2;
 	size_t bytes = sizeof(struct ma_cfi_table) + cap * sizeof(struct ma_cfi_row);
 	size_t page = ma_os_page_size();
 	bytes = (bytes + page - 1) & ~(page - 1);
@@ -490,7 +499,7 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 	t->bytes = bytes;
 	t->lo = lo;
 	t->hi = hi;
-	struct out o = { t->rows, 0, (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap), lo, hi, st };
+	struct out o = { t->rows, 0, (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap), false, lo, hi, st };
 	struct cie c;
 	c.addr = 0;
 	bool have_cie = false;
@@ -544,6 +553,8 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 		emit(&o, end, (struct ma_cfi_row){ 0, MA_CFI_NONE, 0, -1, 0, 0 });
 		t->fdes++;
 	}
+	if (o.full)
+		return fail(st, t, "more rows than .eh_frame could hold");
 	t->n = o.n;
 	st->rows_out = o.n;
 	for (uint32_t i = 0; i < o.n; i++)
