@@ -299,6 +299,7 @@ def case_nofp(lib, prog):
     plain = os.path.abspath(EXTRA[0])
     for p in (prog, plain):
         d = one(run(lib, p, ["20"], FP_ONLY)[0])
+        expect("config.unwind", d["config"]["unwind"], "fp")
         invariants(d)
         check_frames(d, {os.path.realpath(p)})
         got = [(names(s), s["blocks"], s["bytes"], s.get("ended_early")) for s in d["sites"]]
@@ -309,6 +310,7 @@ def case_nofp(lib, prog):
     # the stack pointer without telling its CFI: there the walk reads junk
     # and every return address it reports still passes the checks.
     d = one(run(lib, plain, ["20"])[0])
+    expect("config.unwind", d["config"]["unwind"], "cfi")
     invariants(d)
     check_frames(d)
     start = ["main", "__libc_start_call_main", "__libc_start_main@GLIBC_2.2.5", "_start"]
