@@ -7,7 +7,7 @@
  * PT_GNU_EH_FRAME's sorted table) is interpreted and each of its rows is
  * reduced to one rule:
  *
- *   CFA = SP + off | FP + off     (the caller's stack pointer after return)
+ *   CFA = SP + off | FP + off     (the caller's stack pointer after return; off in words)
  *   RA  at CFA - 8                (x86_64; anything else: MA_CFI_NONE)
  *   FP  unchanged | saved at CFA + 8 * fp
  *
@@ -48,13 +48,13 @@ enum {
 	MA_CFI_SIGNAL = 4, /* a signal trampoline: registers in the ucontext at CFA */
 };
 
+/* 8 bytes.  The return address is at CFA - 8 (x86_64: anything else is
+ * MA_CFI_NONE); CFA offsets are whole words (others: MA_CFI_NONE). */
 struct ma_cfi_row {
-	uint32_t pc;  /* offset from the table's lo: the rule holds from here to the next row */
-	uint8_t kind; /* MA_CFI_* */
-	int8_t fp;    /* the caller's FP saved at CFA + 8 * fp; 0: FP unchanged */
-	int8_t ra;    /* the return address at CFA + 8 * ra (x86_64: always -1) */
-	uint8_t pad;
-	int32_t off;  /* the CFA's offset from SP or FP */
+	uint32_t pc;   /* offset from the table's lo: the rule holds from here to the next row */
+	int16_t off8;  /* the CFA's offset from SP or FP, in words */
+	uint8_t kind;  /* MA_CFI_* */
+	int8_t fp;     /* the caller's FP saved at CFA + 8 * fp; 0: FP unchanged */
 };
 
 struct ma_cfi_table {

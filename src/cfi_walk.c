@@ -202,7 +202,7 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 				tab = t ? t : table_of(code, pc, &later);
 			}
 			const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
-			rule = row ? RULE(row->kind, row->fp, row->off) : RULE(MA_CFI_NONE, 0, 0);
+			rule = row ? RULE(row->kind, row->fp, row->off8 * 8) : RULE(MA_CFI_NONE, 0, 0);
 			if (later)
 				busy = true;
 			else

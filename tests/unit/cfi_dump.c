@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 			printf("range %lx %lx %u %u\n", (unsigned long)lo, (unsigned long)hi, t->n, t->fdes);
 			for (uint32_t k = 0; k < t->n; k++)
 				printf("%lx %s %d %d\n", (unsigned long)(lo + t->rows[k].pc), kinds[t->rows[k].kind],
-				       t->rows[k].off, t->rows[k].fp);
+				       t->rows[k].off8 * 8, t->rows[k].fp);
 			ma_cfi_free(t);
 		}
 		return 0;

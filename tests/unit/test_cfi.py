@@ -64,8 +64,8 @@ def expected(signal, cfa, rbp, ra):
     if signal:
         return ("signal",)
     m = re.match(r"^(rsp|rbp)\+(\d+)$", cfa)
-    if not m or ra != "c-8":
-        return ("none",)
+    if not m or ra != "c-8" or int(m.group(2)) % 8 or int(m.group(2)) // 8 > 32767:
+        return ("none",)  # (offsets are kept in whole words, 16 bits)
     if rbp in ("u", "s"):
         fp = 0
     else:
