@@ -63,6 +63,12 @@ class Run(ToolTest):
         self.check_exitcode_report(r, ' segv')
         self.assertNotIn('wrote no report', res.stderr)
 
+    def test_killed_by_sigkill(self):
+        res = tool('-o', self.path('out'), 'sh', '-c', 'kill -KILL $$')
+        self.assertEqual(res.returncode, 137, res.stderr)
+        self.assertIn('modalloc: sh killed by SIGKILL', res.stderr)
+        self.assertRegex(res.stderr, r'modalloc: pid \d+ wrote no report: a SIGKILL leaves no time to write one\n')
+
     def test_default_output_dir(self):
         res = tool(EXITCODE, '0', cwd=self.tmp)
         self.assertEqual(res.returncode, 0, res.stderr)
