@@ -12,6 +12,7 @@
 #include "block.h"
 #include "core.h"
 #include "counters.h"
+#include "fatal.h"
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
@@ -157,6 +158,9 @@ static void boot(void)
 	ma_timeline_init();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	/* Dying of a signal writes the report too, when there is one to write. */
+	if (ma_g.opt.report || ma_g.opt.dhat[0] || !ma_g.opt.quiet)
+		ma_fatal_install();
 }
 
 bool ma_init_ensure(void)
@@ -209,10 +213,11 @@ void ma_report_at_exit_once(void)
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
 		return;
 	int saved = errno;
+	/* The guard first: a fatal signal from here on waits for the report. */
+	ma_guard_enter();
 	/* The report covers what happened until exit began: other threads may go
 	 * on allocating while it is written, uncounted. */
 	ma_init_freeze();
-	ma_guard_enter();
 	ma_report_at_exit();
 	ma_guard_leave();
 	errno = saved;

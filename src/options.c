@@ -169,5 +169,8 @@ int ma_options_parse(struct ma_options *o, char *const *envp, bool warn)
 	val = lookup(envp, "MOD_ALLOC_TEST_NO_TMPFILE");
 	if (!val || ma_options_parse_bool(val, &o->test_no_tmpfile))
 		o->test_no_tmpfile = 0;
+	val = lookup(envp, "MOD_ALLOC_TEST_FATAL_FAULT");
+	if (!val || ma_options_parse_bool(val, &o->test_fatal_fault))
+		o->test_fatal_fault = 0;
 	return rejected;
 }

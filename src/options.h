@@ -55,9 +55,12 @@ struct ma_options {
 	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file
 	 * (after announcing it on stderr) so that a test can kill it there;
 	 * MOD_ALLOC_TEST_NO_TMPFILE=1 takes the path for file systems without
-	 * O_TMPFILE.  Used by tests/stress (case sigkill). */
+	 * O_TMPFILE.  Used by tests/stress (case sigkill).
+	 * MOD_ALLOC_TEST_FATAL_FAULT=1 makes the report writer fault when it
+	 * writes for a fatal signal (tests/integration, case signals). */
 	uint64_t test_pause_ms;
 	uint64_t test_no_tmpfile;
+	uint64_t test_fatal_fault;
 };
 
 /*

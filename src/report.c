@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +165,10 @@ static int write_body(int fd, ma_report_writer writer, const struct ma_report *r
 		ma_warn("test: pausing mid-write", NULL, NULL, NULL);
 		ma_os_sleep_ns(ma_g.opt.test_pause_ms * 1000000u);
 	}
+	if (ma_g.opt.test_fatal_fault && ma_load_relaxed(&ma_g.fatal_signal)) {
+		static char *volatile nowhere; /* NULL, unknown to the compiler: a real SIGSEGV */
+		*nowhere = 0;
+	}
 	return ma_buf_finish(&b);
 }
 
@@ -299,6 +304,24 @@ static void unlock_reporting(void)
 	ma_store_release(&ma_g.reporting, 0);
 }
 
+void ma_report_signal_name(int sig, char *buf, size_t cap)
+{
+	struct ma_buf b;
+	ma_buf_init(&b, buf, cap, -1);
+	ma_buf_str(&b, "SIG");
+	/* A static table: async-signal-safe.  29 is SIGIO to the shell and Python. */
+	const char *abbrev = sig == SIGIO ? "IO" : sigabbrev_np(sig);
+	if (abbrev) {
+		ma_buf_str(&b, abbrev);
+	} else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		ma_buf_str(&b, "RTMIN+");
+		ma_buf_u64(&b, (uint64_t)(sig - SIGRTMIN));
+	} else {
+		ma_buf_u64(&b, (uint64_t)sig);
+	}
+	ma_buf_finish(&b);
+}
+
 static void warn_failed(const char *what, const char *tmpl, pid_t pid, int err)
 {
 	char msg[MA_PATH_MAX + 256], path[MA_PATH_MAX];
@@ -333,6 +356,7 @@ void ma_report_at_exit(void)
 	if (!lock_reporting())
 		return;
 	ma_report_freeze(&r, true);
+	r.signal = (int)ma_load_acquire(&ma_g.fatal_signal);
 	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
 		json_path[0] = '\0';
 	if (ma_g.opt.dhat[0] && r.sites) {

@@ -32,6 +32,7 @@ struct ma_report {
 	uint64_t wall_ns;
 	bool at_exit;
 	bool at_exec;
+	int signal;                       /* the fatal signal this report is written for (fatal.c), or 0 */
 	const struct ma_t2_frozen *sites; /* NULL without call sites */
 	/* Memory over time: the samples, then the peak and the end inserted in clock order. */
 	struct ma_timeline_point timeline[MA_TIMELINE_MAX + 2];
@@ -94,5 +95,8 @@ int ma_report_for_exec(char *path, size_t cap);
 void ma_report_exec_failed(const char *path);
 /* The API's "write the report now". */
 int ma_report_now(const char *tmpl);
+
+/* "SIGTERM", "SIGRTMIN+2"... into buf (cap >= 16). */
+void ma_report_signal_name(int sig, char *buf, size_t cap);
 
 #endif

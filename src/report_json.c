@@ -121,6 +121,12 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	ma_buf_str(b, "\"modalloc " MODALLOC_VERSION "\"");
 	kv_bool(b, "at_exit", r->at_exit, false);
 	kv_bool(b, "at_exec", r->at_exec, false);
+	if (r->signal) { /* written by the handler of a fatal signal (fatal.c) */
+		char name[32];
+		ma_report_signal_name(r->signal, name, sizeof name);
+		key(b, "signal", false);
+		ma_buf_json_str(b, name);
+	}
 
 	ma_buf_str(b, ",\n \"totals\": {");
 	kv_u64(b, "blocks", s->blocks, true);

@@ -101,6 +101,13 @@ struct ma_thread *ma_thread_enter(void)
 	return t;
 }
 
+void ma_guard_raise_pending(void)
+{
+	int sig = ma_tls.fatal_pending;
+	ma_tls.fatal_pending = 0;
+	ma_os_raise(sig); /* its handler runs now, outside the guard */
+}
+
 void ma_thread_leave(struct ma_thread *t)
 {
 	if (MA_LIKELY(ma_tls.state != MA_TLS_EXITED) || !t)

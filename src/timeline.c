@@ -9,7 +9,7 @@
 #include "os.h"
 
 static struct {
-	ma_au32 busy;               /* one sampler at a time; others skip, never wait */
+	_Atomic uintptr_t busy;     /* the sampler's record | 1; one at a time, others skip */
 	uint64_t interval;
 	ma_au64 next;               /* clock of the next sample */
 	unsigned count;
@@ -41,8 +41,8 @@ uint64_t ma_timeline_next_clock(void)
 
 void ma_timeline_sample(const struct ma_thread *t)
 {
-	uint32_t no = 0;
-	if (!ma_cas_acq_rel(&tl.busy, &no, 1))
+	uintptr_t no = 0;
+	if (!ma_cas_acq_rel(&tl.busy, &no, (uintptr_t)t | 1))
 		return;
 	uint64_t clock = ma_live_clock(t);
 	if (clock < ma_load_relaxed(&tl.next)) {
@@ -66,9 +66,16 @@ void ma_timeline_sample(const struct ma_thread *t)
 
 unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval)
 {
-	uint32_t no = 0;
-	while (!ma_cas_acq_rel(&tl.busy, &no, 1))
+	/* A fatal signal's handler (fatal.c) may have interrupted this thread's
+	 * own sample: then there is nothing to wait for, and no whole copy. */
+	uintptr_t no = 0, self = (uintptr_t)ma_thread_self() | 1;
+	while (!ma_cas_acq_rel(&tl.busy, &no, self)) {
+		if (no == self) {
+			*interval = tl.interval;
+			return 0;
+		}
 		no = 0; /* a sample takes microseconds */
+	}
 	unsigned n = tl.count < cap ? tl.count : cap;
 	memcpy(out, tl.p, n * sizeof *out);
 	*interval = tl.interval;

@@ -350,6 +350,41 @@ def case_sigkill(c):
     print(f"sigkill during the exit report, 12 runs: {seen}")
 
 
+def case_fatal(c):
+    """SIGTERM and SIGINT at random moments while 5 threads churn: each run
+    dies of its signal (as it does bare) and leaves one whole,
+    self-consistent report saying so (issue 13); no hang, no loop."""
+    runs = {}
+    for i in range(16):
+        sig = signal.SIGTERM if i % 2 == 0 else signal.SIGINT
+        for preload in (False, True):
+            d = c.outdir()
+            env = c.env(d) if preload else clean_env()
+            proc = subprocess.Popen(c.prog, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            check(proc.stdout.readline() == b"READY\n", "fatal: no READY line")
+            time.sleep(0.003 * i)
+            proc.send_signal(sig)
+            try:
+                _, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise Fail(f"fatal: run {i} did not end within 30 s of {sig.name} (deadlock?)")
+            check(proc.returncode == -sig, f"fatal: run {i} (preload={preload}): status {proc.returncode}, "
+                  f"expected -{int(sig)}\n{err.decode(errors='replace')[-2000:]}")
+            if not preload:
+                continue
+            reps = reports_in(d)
+            check(len(reps) == 1, f"fatal: run {i}: {len(reps)} reports")
+            name, r = reps[0]
+            # The signal lands anywhere, also half-way through an update of the
+            # thread that runs the handler (blocks of at most 2015 bytes).
+            check_report(r, name, max_threads=6, interrupted_bytes=2015)
+            check(r.get("signal") == sig.name, f"fatal: run {i}: signal {r.get('signal')!r}")
+            check(r["totals"]["blocks"] > 0, f"fatal: run {i}: no blocks")
+            runs[sig.name] = runs.get(sig.name, 0) + 1
+    print(f"fatal: runs killed mid-churn, each with a whole report: {runs}")
+
+
 def open_files_in(pid, d):
     """(target, size) of each file process pid has open in directory d."""
     out = []
@@ -495,7 +530,7 @@ def case_nofp(c):
 
 CASES = {"xfree": case_xfree, "churn": case_churn, "forkexec": case_forkexec, "dlclose": case_dlclose,
          "signals": case_signals, "signest": case_signest, "deep": case_deep, "tenmillion": case_tenmillion, "align": case_align,
-         "exitthread": case_exitthread, "sigkill": case_sigkill, "coro": case_coro, "badfp": case_badfp,
+         "exitthread": case_exitthread, "sigkill": case_sigkill, "fatal": case_fatal, "coro": case_coro, "badfp": case_badfp,
          "nofp": case_nofp}
 
 

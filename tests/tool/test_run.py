@@ -55,9 +55,19 @@ class Run(ToolTest):
         res = tool('-o', self.path('out'), EXITCODE, 'segv')
         self.assertEqual(res.returncode, 139, res.stderr)
         self.assertIn('modalloc: %s killed by SIGSEGV' % EXITCODE, res.stderr)
-        # A process killed by a signal never reaches exit: no report, and the tool says so.
-        self.assertEqual(reports_in(self.path('out')), {})
-        self.assertIn('wrote no report', res.stderr)
+        # Issue 13: a process that dies of a catchable signal writes its report first.
+        reps = reports_in(self.path('out'))
+        self.assertEqual(len(reps), 1, res.stderr)
+        r = next(iter(reps.values()))
+        self.assertEqual(r['signal'], 'SIGSEGV')
+        self.check_exitcode_report(r, ' segv')
+        self.assertNotIn('wrote no report', res.stderr)
+
+    def test_killed_by_sigkill(self):
+        res = tool('-o', self.path('out'), 'sh', '-c', 'kill -KILL $$')
+        self.assertEqual(res.returncode, 137, res.stderr)
+        self.assertIn('modalloc: sh killed by SIGKILL', res.stderr)
+        self.assertRegex(res.stderr, r'modalloc: pid \d+ wrote no report: a SIGKILL leaves no time to write one\n')
 
     def test_default_output_dir(self):
         res = tool(EXITCODE, '0', cwd=self.tmp)
