@@ -157,6 +157,13 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
+	/* How call sites are walked (MOD_ALLOC_UNWIND; "cfi" for auto, where the arch has that walk). */
+	key(b, "unwind", false);
+#if defined(__x86_64__)
+	ma_buf_str(b, ma_g.opt.unwind == MA_UNWIND_FP ? "\"fp\"" : "\"cfi\"");
+#else
+	ma_buf_str(b, "\"fp\"");
+#endif
 	ma_buf_str(b, "},\n \"timeline\": {\"unit\": \"bytes_allocated\"");
 	kv_u64(b, "interval", r->timeline_interval, false);
 	key(b, "peak", false);

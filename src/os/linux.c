@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -91,9 +93,8 @@ size_t ma_os_page_size(void)
 	return ps ? ps : 4096;
 }
 
-int ma_os_write_all(int fd, const void *buf, size_t len)
+static int write_loop(int fd, const char *p, size_t len)
 {
-	const char *p = buf;
 	while (len) {
 		long r = sys(SYS_write, fd, (long)p, (long)len, 0);
 		if (r == -EINTR)
@@ -106,6 +107,30 @@ int ma_os_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)r;
 	}
 	return 0;
+}
+
+/* A pipe nobody reads must not kill the program for our sake (the summary
+ * goes to stderr, which may be such a pipe): SIGPIPE stays blocked while we
+ * write, and one that our write raised is taken back before it is unblocked.
+ * A SIGPIPE already pending before stays pending. */
+int ma_os_write_all(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigemptyset(&pending);
+	bool masked = sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&pipe_only, (long)&old, _NSIG / 8) == 0;
+	bool was_pending = masked && sys(SYS_rt_sigpending, (long)&pending, _NSIG / 8, 0, 0) == 0 &&
+	                   sigismember(&pending, SIGPIPE);
+	int err = write_loop(fd, buf, len);
+	if (masked) {
+		if (err == -EPIPE && !was_pending) {
+			struct timespec zero = { 0, 0 };
+			sys(SYS_rt_sigtimedwait, (long)&pipe_only, 0, (long)&zero, _NSIG / 8);
+		}
+		sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, _NSIG / 8);
+	}
+	return err;
 }
 
 int ma_os_open(const char *path, int flags, unsigned mode)

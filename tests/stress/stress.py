@@ -208,10 +208,18 @@ def case_signals(c):
     r = main_report(p)
     sites = sites_with(r, "alt_handler_alloc", innermost=True)
     check(sites, "signals: no site of the sigaltstack handler")
+    fp_only = c.extra.get("MOD_ALLOC_UNWIND") == "fp"
     for s in sites:
         names = [f["function"] for f in s["frames"]]
-        check(len(names) <= 4 and "main" not in names,
-              f"signals: a site of the alternate-stack handler has {len(names)} frames: {names}")
+        if fp_only:
+            check(len(names) <= 4 and "main" not in names,
+                  f"signals: a site of the alternate-stack handler has {len(names)} frames: {names}")
+        else:
+            # By call-frame information: through the signal frame (read with checked
+            # copies on the alternate stack) back into raise and main, down to _start.
+            check("main" in names and names[-1] == "_start" and names.index("main") >= 4
+                  and not s.get("ended_early"),
+                  f"signals: a site of the alternate-stack handler by CFI: {names}")
         check(names[:2] == ["alt_handler_alloc", "alt_handler"],
               f"signals: handler site frames {names}")
 
@@ -488,6 +496,20 @@ def case_nofp(c):
     if not c.bt:
         return
     r = main_report(p)
+    fp_only = c.extra.get("MOD_ALLOC_UNWIND") == "fp"
+    if not fp_only:
+        # By call-frame information: the whole chain, no warning, no hint.
+        check(r["stacks"]["shallow_warning"] is False and r["stacks"]["ended_early"] == 0,
+              f"nofp: stacks {r['stacks']}")
+        nbytes = sum(8 + i % 64 for i in range(2000))
+        sites = sites_with(r, "nofp_leaf", innermost=True)
+        got = [(s["blocks"], s["bytes"], s["live_blocks"], [f["function"] for f in s["frames"]][:4])
+               for s in sites]
+        want = [(2000, nbytes, 1000, ["nofp_leaf", "mid", "top", "main"])]
+        check(got == want, f"nofp: sites of nofp_leaf {got}, expected {want}")
+        q = c.run(c.env(c.outdir(), quiet=False))
+        check("-fno-omit-frame-pointer" not in q.stderr, f"nofp: a hint on stderr:\n{q.stderr}")
+        return
     check(r["stacks"]["shallow_warning"] is True and "hint" in r["stacks"],
           f"nofp: stacks {r['stacks']}")
     # As progs/nofp.c: 2000 blocks of 8 + i % 64 bytes, every other one freed,
