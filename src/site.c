@@ -78,21 +78,26 @@ bool ma_site_table_init(uint64_t buckets, uint64_t max_buckets)
 
 uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated)
 {
-	/* Independent multiplies, summed: no serial dependency between frames, so
-	 * deep stacks hash at the multiplier's throughput.  Collisions only cost
-	 * time: equal hashes are always followed by a full comparison. */
+	/* Four independent lanes (frames i, i+4, ... go to lane i % 4), each a
+	 * polynomial in its frames (h = (h + f) * k): deep stacks hash at about a
+	 * frame a cycle, and moving a frame to another position changes the hash.
+	 * (A sum of per-frame products did not: two stacks that swap frames four
+	 * apart hashed alike, and the overflow set, keyed by hash, undercounted.)
+	 * Collisions only cost time in the table: equal hashes are always
+	 * followed by a full comparison. */
 	static const uint64_t k[4] = { 0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full,
 	                               0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull };
-	uint64_t h0 = 0x243F6A8885A308D3ull ^ ((uint64_t)n << 1) ^ truncated, h1 = 0, h2 = 0, h3 = 0;
+	uint64_t h0 = 0x243F6A8885A308D3ull ^ ((uint64_t)n << 1) ^ truncated, h1 = 0x13198A2E03707344ull,
+	         h2 = 0xA4093822299F31D0ull, h3 = 0x082EFA98EC4E6C89ull;
 	unsigned i = 0;
 	for (; i + 4 <= n; i += 4) {
-		h0 += (frames[i] ^ i) * k[0];
-		h1 += (frames[i + 1] ^ i) * k[1];
-		h2 += (frames[i + 2] ^ i) * k[2];
-		h3 += (frames[i + 3] ^ i) * k[3];
+		h0 = (h0 + frames[i]) * k[0];
+		h1 = (h1 + frames[i + 1]) * k[1];
+		h2 = (h2 + frames[i + 2]) * k[2];
+		h3 = (h3 + frames[i + 3]) * k[3];
 	}
 	for (; i < n; i++)
-		h0 += (frames[i] ^ i) * k[i & 3] + (h0 >> 31);
+		h0 = (h0 + frames[i]) * k[i & 3];
 	uint64_t h = h0 ^ (h1 << 17 | h1 >> 47) ^ (h2 << 31 | h2 >> 33) ^ (h3 << 47 | h3 >> 17);
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9ull;

@@ -68,6 +68,28 @@ static void test_insert_and_lookup(void **state)
 	assert_int_equal(ma_load_relaxed(&ma_sites.overflow_events), 0);
 }
 
+/* Stacks that hold the same frames at other positions hash apart (the overflow set counts stacks by hash). */
+static void test_hash_positions(void **state)
+{
+	(void)state;
+	uintptr_t a[8] = { 0x401000, 0x402000, 0x403000, 0x404000, 0x405000, 0x406000, 0x407000, 0x408000 };
+	uintptr_t b[8];
+	memcpy(b, a, sizeof a);
+	b[0] = a[4]; /* frames 0 and 4 swapped: the same lane */
+	b[4] = a[0];
+	assert_int_not_equal(ma_site_hash(a, 8, false), ma_site_hash(b, 8, false));
+	memcpy(b, a, sizeof a);
+	b[1] = a[2]; /* neighbours swapped */
+	b[2] = a[1];
+	assert_int_not_equal(ma_site_hash(a, 8, false), ma_site_hash(b, 8, false));
+	/* And what tells stacks apart already: length, truncation, any frame. */
+	assert_int_not_equal(ma_site_hash(a, 8, false), ma_site_hash(a, 7, false));
+	assert_int_not_equal(ma_site_hash(a, 8, false), ma_site_hash(a, 8, true));
+	memcpy(b, a, sizeof a);
+	b[7] += 8;
+	assert_int_not_equal(ma_site_hash(a, 8, false), ma_site_hash(b, 8, false));
+}
+
 static void test_overflow(void **state)
 {
 	(void)state;
@@ -395,6 +417,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
 		T(test_insert_and_lookup),
+		T(test_hash_positions),
 		T(test_overflow),
 		T(test_hist_class),
 		T(test_part_apply),
