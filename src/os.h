@@ -75,4 +75,11 @@ uint64_t ma_os_random64(void);
 /* Non-zero if the process runs setuid/setgid (AT_SECURE). */
 int ma_os_is_secure(void);
 
+/* The loader's list of loaded modules (dl_iterate_phdr(3)): fn is called
+ * for each until it returns non-zero, which is then returned.  Takes the
+ * loader's lock: never call it where that lock may be held by a thread
+ * waiting for us.  `struct dl_phdr_info` is <link.h>'s. */
+struct dl_phdr_info;
+int ma_os_each_module(int (*fn)(struct dl_phdr_info *info, size_t size, void *arg), void *arg);
+
 #endif

@@ -139,5 +139,11 @@ MA_SHIM int dlclose(void *handle)
 		ma_tier2_before_dlclose(handle);
 		ma_guard_leave();
 	}
-	return real_dlclose ? real_dlclose(handle) : -1;
+	int r = real_dlclose ? real_dlclose(handle) : -1;
+	if (ma_g.backtraces) {
+		ma_guard_enter();
+		ma_tier2_after_dlclose();
+		ma_guard_leave();
+	}
+	return r;
 }

@@ -16,6 +16,11 @@
  * root, never referenced).  The viewer rejects two program points with the
  * same fs, so points whose frames symbolize identically are merged; frame
  * strings are interned.  Both need memory, taken from anonymous mappings.
+ *
+ * tools/dhat_out.c is a second writer of this format, kept on purpose: this
+ * one runs in the profiled process (no malloc, no stdio, libc only), that
+ * one in the modalloc command on merged, file:line-annotated reports with
+ * json-c.  Its top comment says how the two are held to one format.
  */
 #include <errno.h>
 #include <string.h>

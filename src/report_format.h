@@ -50,6 +50,9 @@ typedef void (*ma_report_writer)(struct ma_buf *b, const struct ma_report *r);
 /* The formats. */
 void ma_report_json(struct ma_buf *b, const struct ma_report *r);
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path);
+/* The warning that stacks end early (frame pointers missing), if it applies:
+ * a warning, so printed even when the summary is not (MOD_ALLOC_QUIET). */
+void ma_report_stack_warning(struct ma_buf *b, const struct ma_t2_frozen *f);
 void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 #endif

@@ -66,10 +66,11 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 	kv_u64(b, "table_buckets", f->table_buckets, false);
 	kv_u64(b, "profiler_bytes", f->profiler_bytes, false);
 	kv_bool(b, "shallow_warning", f->shallow_warning, false);
+	kv_u64(b, "ended_early", f->early_events, false);
 	if (f->shallow_warning) {
 		key(b, "hint", false);
-		ma_buf_json_str(b, "most allocations have stacks of 1-2 frames: rebuild the program "
-		                   "(and its libraries) with -fno-omit-frame-pointer");
+		ma_buf_json_str(b, "many allocations have stacks that end early, in code without frame pointers: "
+		                   "rebuild the program (and its libraries) with -fno-omit-frame-pointer");
 	}
 	ma_buf_str(b, "},\n \"sites\": [");
 	for (size_t i = 0; i < f->count; i++) {
@@ -88,6 +89,7 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 		key(b, "lifetime_unit", false);
 		ma_buf_str(b, "\"bytes_allocated\"");
 		kv_bool(b, "truncated", s->truncated, false);
+		kv_bool(b, "ended_early", s->ended_early, false);
 		if (s->is_overflow)
 			kv_bool(b, "overflow", true, false);
 		key(b, "size_hist_log2", false);

@@ -102,6 +102,15 @@ static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *tit
 	}
 }
 
+void ma_report_stack_warning(struct ma_buf *b, const struct ma_t2_frozen *f)
+{
+	if (!f || !f->shallow_warning)
+		return;
+	ma_buf_str(b, "modalloc: stacks end early (frame pointers missing) for ");
+	ma_buf_u64_grouped(b, f->early_events);
+	ma_buf_str(b, " allocations: call sites are cut short; rebuild with -fno-omit-frame-pointer\n");
+}
+
 void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *json_path)
 {
 	const struct ma_snapshot *s = &r->snap;
@@ -131,9 +140,7 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 			ma_buf_u64(b, f->buckets_needed);
 			ma_buf_str(b, " would hold them\n");
 		}
-		if (f->shallow_warning)
-			ma_buf_str(b, "modalloc: most stacks are 1-2 frames deep: frame pointers are missing; "
-			              "rebuild with -fno-omit-frame-pointer\n");
+		ma_report_stack_warning(b, f);
 	}
 	if (json_path) {
 		ma_buf_str(b, "modalloc: report ");

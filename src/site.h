@@ -84,6 +84,9 @@ struct ma_site {
 	const uintptr_t *frames;
 	uint32_t nframes;
 	bool truncated;
+	/* Set (once, never cleared) by an allocation whose stack ended early
+	 * (stack.h, MA_STACK_EARLY): frames past the last are missing. */
+	ma_au32 ended_early;
 	MA_ALIGNED_LINE struct ma_site_part own;
 	MA_ALIGNED_LINE struct ma_site_part shared;
 };

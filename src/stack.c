@@ -111,19 +111,20 @@ static bool on_own_stack(struct ma_stack_state *s, uintptr_t fp)
 }
 
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
-                               bool *truncated, uintptr_t *diff)
+                               bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code)
 {
 	*truncated = false;
 	*diff = 0;
+	*stop = MA_STACK_EARLY;
 	if (!MA_ARCH_CAN_WALK)
 		return 0;
 	if (on_own_stack(s, fp))
-		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, NULL);
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, NULL, stop, code);
 	/* Another stack (sigaltstack, a coroutine): its extent is unknown, so the
 	 * walk may go MA_STACK_FOREIGN_SPAN above where it starts, reading every
 	 * record with a checked read. */
 	struct ma_range r = { fp, fp + MA_STACK_FOREIGN_SPAN };
 	if (r.hi < r.lo)
 		r.hi = UINTPTR_MAX;
-	return ma_stack_walk(fp, r, true, out, max, truncated, diff, NULL);
+	return ma_stack_walk(fp, r, true, out, max, truncated, diff, NULL, stop, code);
 }

@@ -16,6 +16,13 @@
  * stay mapped, so every frame record there is read with a fault-proof
  * system call (process_vm_readv) instead of a load, and the walk stays
  * within MA_STACK_FOREIGN_SPAN above its start: slower, never a crash.
+ *
+ * Code without frame pointers leaves the frame-pointer register holding
+ * anything, so a "record" may be any two words: every return address is
+ * checked against the loaded modules (modules.h) before it is reported:
+ * inside one's executable code, not ours, and just after a call
+ * instruction.  The first that fails ends the walk; nothing is skipped and
+ * no frame is made up.  Why the walk ended is told (MA_STACK_EARLY).
  */
 #ifndef MA_STACK_H
 #define MA_STACK_H
@@ -23,8 +30,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "atomic.h"
 #include "frame.h"
 #include "internal.h"
+#include "modules.h"
 #include "os.h"
 
 struct ma_range {
@@ -34,8 +43,16 @@ struct ma_range {
 #define MA_STACK_MAX_LOOKUPS 64
 #define MA_STACK_FOREIGN_SPAN (1u << 20) /* how far a walk may climb a foreign stack */
 
+/* The code range of the last return address a walk checked, and the
+ * module table it is from: the next address is most often in it. */
+struct ma_stack_code {
+	const struct ma_modules *table;
+	struct ma_module_range r;
+};
+
 struct ma_stack_state {
 	struct ma_range own;                       /* the thread's stack */
+	struct ma_stack_code code;                 /* the walks' last code range (not nested ones') */
 	unsigned lookups;                          /* /proc/self/maps reads so far */
 };
 
@@ -113,6 +130,7 @@ struct ma_stack_record {
 struct ma_stack_memo {
 	unsigned reads;           /* records read; 0: nothing remembered */
 	bool truncated;           /* the walk hit its limit */
+	uint8_t stop;             /* the walk's MA_STACK_EARLY bit */
 	uint64_t key;             /* the caller's: which stacks this memo is for */
 	uint64_t value;           /* the caller's: what this stack maps to */
 	uintptr_t start;
@@ -187,6 +205,39 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 }
 
 /*
+ * Why a walk ended (*stop), two bits.  MA_STACK_EARLY: frames are missing
+ * because the program's code keeps no frame pointers: the walk stopped at a
+ * record that failed a check after a frame of the program (not of the C
+ * library or the loader, which Debian builds without frame pointers and
+ * nobody rebuilds).  Not set where chains end: a 0 link (_start, clone),
+ * main's caller in the C library (it keeps no link to _start), the depth
+ * limit.  MA_STACK_UNKNOWN: the walk stopped at a return address outside
+ * every module the table knows (a module loaded since it was built, or
+ * garbage).
+ */
+#define MA_STACK_EARLY 1u
+#define MA_STACK_UNKNOWN 2u
+
+/*
+ * Checks the return address pc for a walk: 0 if it may be reported, else
+ * why the walk ends there.  code->r: the range of the last address found,
+ * tried first (the next one is most often in the same module), updated.
+ * Everything it needs is behind `code`, so that the walk's loop keeps its
+ * own values in registers.
+ */
+MA_INLINE unsigned ma_stack_check_ret(struct ma_stack_code *code, uintptr_t pc, const struct ma_range *r)
+{
+	struct ma_module_range *c = &code->r;
+	if (MA_UNLIKELY(pc - 1 - c->lo >= c->hi - c->lo)) {
+		const struct ma_module_range *f = ma_modules_find(code->table, pc);
+		if (!f) /* a stack address is garbage, whatever was loaded since */
+			return MA_STACK_EARLY | (ma_stack_in_range(r, pc) ? 0 : MA_STACK_UNKNOWN);
+		*c = *f;
+	}
+	return ma_modules_ret_ok(c, pc) ? 0 : MA_STACK_EARLY;
+}
+
+/*
  * r: the stack's bounds; a frame pointer outside them ends the walk.
  * checked: r is not known to stay mapped: read each record with a checked read.
  * m: when not NULL (unchecked walks only), every record read is remembered
@@ -195,13 +246,25 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
  * out[] holds the previous stack on entry and is overwritten in place; *diff
  * is non-zero when any of the first n entries changed (the caller compares
  * the lengths), so a repeated stack costs no second pass and no copy.
+ * Every entry of out[] (beyond n too) is 0 or a return address a walk
+ * checked: an address equal to the one already there at its place is not
+ * checked again (the caller clears out[] when the module table changes).
  * Per frame: two loads, the checks, one compare-and-store.
  */
 MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, uintptr_t *out, unsigned max,
-                                 bool *truncated, uintptr_t *diff, struct ma_stack_memo *m)
+                                 bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop,
+                                 struct ma_stack_code *code)
 {
 	*truncated = false;
 	*diff = 0;
+	*stop = MA_STACK_EARLY;
+	const struct ma_modules *mods = ma_load_acquire(&ma_modules_now);
+	if (MA_UNLIKELY(!mods))
+		return 0;
+	if (MA_UNLIKELY(code->table != mods)) {
+		code->table = mods;
+		code->r = (struct ma_module_range){ 0, 0, 0 };
+	}
 	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
 		return 0;
 	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
@@ -226,6 +289,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 			return 0;
 		fp = next;
 	}
+	unsigned st = 0;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	for (;;) {
 		if (MA_UNLIKELY(o == end)) {
@@ -234,24 +298,43 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 				m->truncated = true;
 			break;
 		}
-		d |= *o ^ pc;
+		/* Checked once: an address already at its place was checked by the walk that put it there. */
+		uintptr_t x = *o ^ pc;
+		if (x && (st = ma_stack_check_ret(code, pc, &r)) != 0)
+			break;
+		d |= x;
 		*o++ = pc;
 		/* ma_stack_next_ok, spelled out: through the helper GCC lays this
 		 * loop out worse (24 more instructions per walk of 33 frames). */
-		if (next <= fp || next > top || (next & (sizeof(uintptr_t) - 1)))
+		if (next <= fp || next > top || (next & (sizeof(uintptr_t) - 1))) {
+			/* Where a chain may end: a 0 link (_start, clone), or main's
+			 * caller in the C library, which keeps no link to _start. */
+			if (next && pc - 1 - mods->root_lo >= mods->root_hi - mods->root_lo)
+				st = MA_STACK_EARLY;
 			break;
+		}
 		fp = next;
-		if (!ma_stack_read_record(fp, checked, &next, &ret))
+		if (!ma_stack_read_record(fp, checked, &next, &ret)) {
+			st = MA_STACK_EARLY;
 			break;
+		}
 		MA_STACK_REMEMBER();
 		if (!ret)
 			break;
 		pc = ma_arch_pc(ret);
 	}
 #undef MA_STACK_REMEMBER
+	/* Cut short after a frame of the C library or the loader: not the program's doing. */
+	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
+		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);
+		if (f && (f->flags & MA_MOD_SYSTEM))
+			st &= ~MA_STACK_EARLY;
+	}
+	*stop = st;
 	if (m) {
 		m->reads = (unsigned)(w - m->rec);
 		m->start = start;
+		m->stop = (uint8_t)st;
 	}
 	unsigned n = (unsigned)(o - out);
 	*diff = d;
@@ -260,7 +343,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 
 /* Everything but the walk of the thread's own known stack (stack.c). */
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
-                               bool *truncated, uintptr_t *diff);
+                               bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
 
 /*
  * Writes up to `max` return addresses, innermost first, walking from frame
@@ -269,19 +352,23 @@ unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t
  * out[] may hold an earlier stack: *diff is zero when its first n entries
  * were already these (compare the lengths too).  Inline: the usual case (a
  * walk on the thread's own stack) costs no call.  m, when not NULL, is
- * cleared, then filled by a walk of the thread's own known stack.
+ * cleared, then filled by a walk of the thread's own known stack.  *stop:
+ * why the walk ended (MA_STACK_EARLY, MA_STACK_UNKNOWN).  code: the
+ * walks' cached code range (s->code; a walk nested in another, from a
+ * signal handler, passes its own: the interrupted walk may be writing it).
  */
 MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out,
                                          unsigned max, bool *truncated, uintptr_t *diff,
-                                         struct ma_stack_memo *m)
+                                         struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
 {
 	if (m) {
 		m->reads = 0;
 		m->truncated = false;
+		m->stop = 0;
 	}
 	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
-		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m);
-	return ma_stack_capture_slow(s, fp, out, max, truncated, diff);
+		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, code);
+	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop, code);
 }
 
 /* The /proc/self/maps mapping containing addr. */

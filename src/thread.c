@@ -2,7 +2,6 @@
 /* thread.c: the TLS struct and the record registry. */
 #include "thread.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include "os.h"

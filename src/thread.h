@@ -20,14 +20,11 @@
 
 #include "atomic.h"
 #include "internal.h"
+#include "modalloc_schema.h"
 
 /* Every interposed entry point, in report order (free second: its counter
  * shares the record's first line with malloc's, see struct ma_thread). */
-#define MA_CALLS(X) \
-	X(malloc) X(free) X(calloc) X(realloc) X(reallocarray) X(cfree) \
-	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
-	X(malloc_usable_size) \
-	X(operator_new) X(operator_new_array) X(operator_delete) X(operator_delete_array)
+#define MA_CALLS(X) MODALLOC_REPORT_CALLS(X)
 
 enum ma_call {
 #define X(name) MA_CALL_##name,

@@ -25,6 +25,7 @@
 #include "fmt.h"
 #include "frame.h"
 #include "global.h"
+#include "modules.h"
 #include "os.h"
 #include "real.h"
 #include "site.h"
@@ -55,6 +56,9 @@ struct t2_thread {
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
 	uint32_t last_site;
 	ma_au64 truncated_events;     /* this thread's allocations whose stack hit MOD_ALLOC_DEPTH */
+	ma_au64 early_events;         /* this thread's allocations whose stack ended early (MA_STACK_EARLY) */
+	uint32_t frames_generation;   /* last_frames were checked against this generation's modules */
+	uint64_t next_refresh_ns;     /* no module table refresh from this thread before then */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[T2_FRAMES];
 	struct ma_site_arena arena;        /* frames of new sites */
@@ -70,41 +74,16 @@ struct t2_thread {
 static struct {
 	unsigned depth;
 	size_t memo_bytes;          /* one memo for walks of `depth` frames, rounded to lines */
-	ma_au32 generation;         /* bumped when frames are rewritten: stale last-stack caches */
+	ma_au32 generation;         /* bumped when frames are rewritten or the module table changes:
+	                               stale last-stack caches and memos */
 	ma_au64 thread_state_bytes;
 	ma_au64 truncated_events;  /* the same as t2_thread's, for threads without one */
+	ma_au64 early_events;      /* the same */
 } t2;
 
 bool ma_tier2_available(void)
 {
 	return MA_ARCH_CAN_WALK;
-}
-
-/* The address span [lo, hi) of an object's PT_LOAD segments. */
-static void load_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
-{
-	*lo = UINTPTR_MAX;
-	*hi = 0;
-	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		*lo = a < *lo ? a : *lo;
-		*hi = a + ph->p_memsz > *hi ? a + ph->p_memsz : *hi;
-	}
-}
-
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	uintptr_t me = (uintptr_t)arg, lo, hi;
-	load_span(info, &lo, &hi);
-	if (me >= lo && me < hi) {
-		ma_stack_set_self(lo, hi);
-		return 1;
-	}
-	return 0;
 }
 
 bool ma_tier2_init(const struct ma_options *opt)
@@ -115,7 +94,12 @@ bool ma_tier2_init(const struct ma_options *opt)
 		ma_warn("cannot map the call-site table; counting totals only", NULL, NULL, NULL);
 		return false;
 	}
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)&ma_tier2_init);
+	uintptr_t lo, hi;
+	if (!ma_modules_init((uintptr_t)&ma_tier2_init, &lo, &hi)) {
+		ma_warn("cannot map the module table; counting totals only", NULL, NULL, NULL);
+		return false;
+	}
+	ma_stack_set_self(lo, hi);
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
 	ma_store_relaxed(&ma_ties.dirty, 1);
 	ma_ties.bump = true;
@@ -168,6 +152,8 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 		t->tier2 = s;
 	}
 	ma_stack_thread_init(&s->stack);
+	memset(s->last_frames, 0, sizeof s->last_frames);
+	s->frames_generation = ma_load_relaxed(&t2.generation);
 	for (unsigned i = 0; i < T2_MEMOS; i++)
 		memo_of(s, i)->reads = 0;
 	s->last_memo = memo_of(s, 0);
@@ -275,13 +261,41 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
  * stores new frames in a second arena.  One level deep; deeper nesting goes
  * to the overflow site (still counted).
  */
-static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s, uintptr_t fp, bool *truncated)
+static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s, uintptr_t fp, bool *truncated,
+                                         unsigned *stop)
 {
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
-	uintptr_t frames[T2_FRAMES], diff;
-	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL);
+	uintptr_t frames[T2_FRAMES] = { 0 }, diff; /* 0: nothing checked before (stack.h) */
+	struct ma_stack_code code = { NULL, { 0, 0, 0 } }; /* the interrupted walk may be writing s->stack.code */
+	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop, &code);
 	return ma_site_intern(frames, n, *truncated, &s->nested_arena);
+}
+
+/*
+ * A walk that met a return address outside every known module: a module
+ * may have been loaded since the table was built (dlopen is not
+ * interposed: a wrapper would change the caller that dlopen's library
+ * search uses).  The loader's counts tell.  Always when the address was
+ * malloc's caller (surely code), else at most once a millisecond per
+ * thread: code without frame pointers meets garbage addresses often.
+ * True when the table changed (the generation moved: walk again).
+ */
+static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
+{
+	/* Another thread published a table after this walk loaded its own. */
+	if (s->stack.code.table != ma_load_acquire(&ma_modules_now))
+		return true;
+	if (!surely) {
+		uint64_t now = ma_os_monotonic_ns();
+		if (now < s->next_refresh_ns)
+			return false;
+		s->next_refresh_ns = now + 1000000;
+	}
+	if (!ma_modules_refresh(false))
+		return false;
+	ma_add_relaxed(&t2.generation, 1);
+	return true;
 }
 
 /*
@@ -289,10 +303,23 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
  * tells whether it changed) and remember what the walk read in m.
  */
 static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struct ma_stack_memo *m, uint32_t gen,
-                            bool *truncated)
+                            bool *truncated, unsigned *stop)
 {
 	uintptr_t diff;
-	unsigned n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m);
+	unsigned n;
+	for (int again = 0;; again++) {
+		if (MA_UNLIKELY(s->frames_generation != gen)) {
+			/* last_frames were checked against other modules (stack.h) */
+			memset(s->last_frames, 0, sizeof s->last_frames);
+			s->frames_generation = gen;
+		}
+		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m, stop,
+		                          &s->stack.code);
+		/* The first frame is the caller of malloc, never garbage: its module is new. */
+		if (MA_LIKELY(!(*stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s, n == 0))
+			break;
+		gen = ma_load_relaxed(&t2.generation);
+	}
 	uint32_t key = n | (uint32_t)*truncated << 31;
 	uint32_t idx;
 	if (!diff && key == s->last_key && s->last_generation == gen) {
@@ -313,12 +340,13 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested)
 {
 	bool truncated = false;
+	unsigned stop = 0;
 	struct t2_thread *s = thread_state(t);
 	uint32_t idx = 0;
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
-		idx = site_nested(t, s, fp, &truncated);
+		idx = site_nested(t, s, fp, &truncated, &stop);
 	} else {
 		/* The last stack's memo first: a loop allocating from one place
 		 * skips choosing; then the memo this stack's set offers. */
@@ -334,16 +362,27 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			/* The same records as last time: the same stack, so the same site. */
 			idx = (uint32_t)m->value;
 			truncated = m->truncated;
+			stop = m->stop;
 		} else {
 		walk:
-			idx = site_walked(s, fp, m, gen, &truncated);
+			idx = site_walked(s, fp, m, gen, &truncated, &stop);
 		}
 	}
-	if (truncated) { /* per thread: a program deeper than the limit would share one line */
-		if (MA_LIKELY(s != NULL))
-			ma_own_add(&s->truncated_events, 1);
-		else
-			ma_add_relaxed(&t2.truncated_events, 1);
+	if (MA_UNLIKELY(truncated | stop)) {
+		if (truncated) { /* per thread: a program deeper than the limit would share one line */
+			if (MA_LIKELY(s != NULL))
+				ma_own_add(&s->truncated_events, 1);
+			else
+				ma_add_relaxed(&t2.truncated_events, 1);
+		}
+		if (stop & MA_STACK_EARLY) {
+			if (MA_LIKELY(s != NULL))
+				ma_own_add(&s->early_events, 1);
+			else
+				ma_add_relaxed(&t2.early_events, 1);
+			if (idx && !ma_load_relaxed(&ma_site_at(idx)->ended_early))
+				ma_store_relaxed(&ma_site_at(idx)->ended_early, 1);
+		}
 	}
 	/* The owner's clock already counts this block (its record's bytes); the
 	 * others' pending share gets it just after this.  Birth is before it. */
@@ -480,7 +519,7 @@ static int find_span(struct dl_phdr_info *info, size_t size, void *arg)
 	struct span_query *q = arg;
 	if (info->dlpi_addr != q->l_addr || !info->dlpi_name || strcmp(info->dlpi_name, q->name) != 0)
 		return 0;
-	load_span(info, &q->lo, &q->hi);
+	ma_modules_load_span(info, &q->lo, &q->hi);
 	return 1;
 }
 
@@ -497,7 +536,7 @@ void ma_tier2_before_dlclose(void *handle)
 	if (!handle || dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name || !lm->l_name[0])
 		return;
 	struct span_query q = { lm->l_addr, lm->l_name, 0, 0 };
-	if (!dl_iterate_phdr(find_span, &q) || q.lo >= q.hi)
+	if (!ma_os_each_module(find_span, &q) || q.lo >= q.hi)
 		return;
 	uintptr_t mlo, mhi;
 	int idx = ma_sym_module_at(q.lo, &mlo, &mhi);
@@ -516,12 +555,21 @@ void ma_tier2_before_dlclose(void *handle)
 	ma_add_relaxed(&t2.generation, 1);
 }
 
+/* After dlclose: drop what was unmapped from the module table. */
+void ma_tier2_after_dlclose(void)
+{
+	if (ma_modules_refresh(false))
+		ma_add_relaxed(&t2.generation, 1);
+}
+
 void ma_tier2_after_fork(struct ma_thread *self)
 {
 	if (!ma_g.backtraces)
 		return;
+	ma_modules_after_fork();
 	ma_site_table_reset_counts();
 	ma_store_relaxed(&t2.truncated_events, 0);
+	ma_store_relaxed(&t2.early_events, 0);
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		struct t2_thread *s = t->tier2;
 		if (!s)
@@ -530,6 +578,7 @@ void ma_tier2_after_fork(struct ma_thread *self)
 		memset(s->cache, 0, sizeof s->cache);
 		s->pending_abs = 0;
 		ma_store_relaxed(&s->truncated_events, 0);
+		ma_store_relaxed(&s->early_events, 0);
 		if (t != self)
 			s->ready = false;
 	}
@@ -677,25 +726,29 @@ static void finish_site(struct ma_site_total *o, uint64_t i, uint64_t te)
 		o->frames = site->frames;
 		o->nframes = site->nframes;
 		o->truncated = site->truncated;
+		o->ended_early = ma_load_relaxed(&site->ended_early) != 0;
 	}
 	o->is_overflow = i == 0;
 }
 
-/* The table's own figures: truncated stacks, overflow, memory, the buckets a run needs. */
+/* The table's own figures: truncated and early-ended stacks, overflow, memory, the buckets a run needs. */
 static void table_stats(struct ma_t2_frozen *f, uint64_t n)
 {
 	f->table_sites = n;
 	f->truncated_events = ma_load_relaxed(&t2.truncated_events);
+	f->early_events = ma_load_relaxed(&t2.early_events);
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		struct t2_thread *s = t->tier2;
-		if (s)
+		if (s) {
 			f->truncated_events += ma_load_relaxed(&s->truncated_events);
+			f->early_events += ma_load_relaxed(&s->early_events);
+		}
 	}
 	f->overflow_events = ma_load_relaxed(&ma_sites.overflow_events);
 	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
 	f->table_buckets = ma_site_table_buckets();
 	f->profiler_bytes = ma_load_relaxed(&ma_sites.mapped_bytes) + ma_load_relaxed(&ma_sites.arena_bytes) +
-	                    ma_load_relaxed(&t2.thread_state_bytes);
+	                    ma_load_relaxed(&t2.thread_state_bytes) + ma_modules_mapped_bytes();
 	uint64_t want = (n - 1 + f->overflow_stacks) * 4 / 3 + 1;
 	uint64_t b = 64;
 	while (b < want)
@@ -730,17 +783,14 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	f->clock_end = te;
 	f->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
 	table_stats(f, n);
-	/* Frame pointers missing?  Most allocations then come from 1-2 frame stacks. */
-	uint64_t shallow = 0, all = 0;
-	for (size_t i = 0; i < k; i++) {
-		const struct ma_site_total *o = &tot[ix[i]];
-		if (o->is_overflow)
-			continue;
-		all += o->blocks;
-		if (o->nframes <= 2)
-			shallow += o->blocks;
-	}
-	f->shallow_warning = all >= 16 && shallow * 2 > all;
+	/* Frame pointers missing?  Then stacks end early (at a frame that kept
+	 * no link), not where chains end: warn when a quarter of the
+	 * allocations with a site have such stacks. */
+	uint64_t all = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!tot[ix[i]].is_overflow)
+			all += tot[ix[i]].blocks;
+	f->shallow_warning = all >= 16 && f->early_events * 4 >= all;
 	return true;
 }
 

@@ -38,6 +38,8 @@ void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);
 /* Before the real dlclose: frames in that library keep its names (tier2.c). */
 void ma_tier2_before_dlclose(void *handle);
+/* After the real dlclose: the module table drops what was unmapped. */
+void ma_tier2_after_dlclose(void);
 
 /* A frame rewritten at dlclose: module index and offset instead of an address. */
 #define MA_FRAME_TAG ((uintptr_t)1 << 63)

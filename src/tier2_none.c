@@ -31,6 +31,7 @@ void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 void ma_tier2_thread_exit(struct ma_thread *t) { (void)t; }
 void ma_tier2_after_fork(struct ma_thread *self) { (void)self; }
 void ma_tier2_before_dlclose(void *handle) { (void)handle; }
+void ma_tier2_after_dlclose(void) {}
 
 #include "tier2_report.h"
 bool ma_tier2_freeze(struct ma_t2_frozen *f) { (void)f; return false; }

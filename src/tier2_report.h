@@ -14,7 +14,7 @@
 
 struct ma_site_total {
 	uint32_t index;
-	bool is_overflow, truncated;
+	bool is_overflow, truncated, ended_early;
 	uint32_t nframes;
 	const uintptr_t *frames;         /* innermost first; return addresses */
 	uint64_t blocks, bytes, frees;
@@ -36,6 +36,7 @@ struct ma_t2_frozen {
 	uint64_t clock_end;              /* allocation clock at the report */
 	uint64_t clock_peak;             /* allocation clock at the global peak */
 	uint64_t truncated_events;
+	uint64_t early_events;           /* allocations whose stacks ended early (no frame pointers) */
 	uint64_t overflow_events, overflow_stacks, buckets_needed;
 	uint64_t table_buckets;          /* the bucket array's size at the end (it grows) */
 	uint64_t profiler_bytes;

@@ -27,6 +27,7 @@
 #include "cmds.h"
 #include "model.h"
 #include "srcloc.h"
+#include "strindex.h"
 #include "util.h"
 
 static const char usage[] =
@@ -64,16 +65,6 @@ static const char *str_member(json_object *o, const char *k)
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static bool parse_hex(const char *s, uint64_t *out)
-{
-	if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2])
-		return false;
-	char *end;
-	errno = 0;
-	*out = strtoull(s + 2, &end, 16);
-	return !errno && *end == '\0';
-}
-
 /* ---- JSON reports ------------------------------------------------------ */
 
 static void put_loc(json_object *f, const struct mt_srcframe *s)
@@ -99,7 +90,7 @@ static json_object *annotate_frames(json_object *frames, struct mt_srcloc *sl, s
 		const char *module = str_member(f, "module");
 		uint64_t off;
 		const struct mt_srcframe *sf = NULL;
-		size_t ns = module && parse_hex(str_member(f, "offset"), &off)
+		size_t ns = module && mt_parse_hex(str_member(f, "offset"), &off) == 0
 		                    ? mt_srcloc_lookup(sl, module, off, &sf) : 0;
 		for (size_t k = 0; k + 1 < ns; k++) {
 			json_object *x = json_object_new_object();
@@ -164,7 +155,7 @@ static bool parse_dframe(struct dframe *d)
 	if (!colon || !in || in < colon || len < 2 || s[len - 1] != ')')
 		return false;
 	char *hex = mt_xasprintf("%.*s", (int)(colon - s), s);
-	bool ok = parse_hex(hex, &d->ip);
+	bool ok = mt_parse_hex(hex, &d->ip) == 0;
 	free(hex);
 	if (!ok)
 		return false;
@@ -173,45 +164,23 @@ static bool parse_dframe(struct dframe *d)
 	return d->parsed = true;
 }
 
-/* Interned strings of the new ftbl. */
+/* Interned strings of the new ftbl (the index borrows the strings in v). */
 struct strset {
 	char **v;
 	size_t n;
-	uint32_t *slot; /* index + 1 */
-	size_t cap;
+	struct mt_strindex *index; /* string -> index in v */
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
 static uint32_t intern(struct strset *t, char *s)
 {
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		free(t->slot);
-		t->slot = mt_xcalloc(cap, sizeof *t->slot);
-		t->cap = cap;
-		for (size_t i = 0; i < t->n; i++) {
-			size_t k = hash_str(t->v[i]) & (cap - 1);
-			while (t->slot[k])
-				k = (k + 1) & (cap - 1);
-			t->slot[k] = (uint32_t)i + 1;
-		}
+	size_t i;
+	if (mt_strindex_get(t->index, s, &i)) {
+		free(s);
+		return (uint32_t)i;
 	}
-	size_t k = hash_str(s) & (t->cap - 1);
-	for (; t->slot[k]; k = (k + 1) & (t->cap - 1))
-		if (strcmp(t->v[t->slot[k] - 1], s) == 0) {
-			free(s);
-			return t->slot[k] - 1;
-		}
 	t->v = mt_xrealloc(t->v, (t->n + 1) * sizeof *t->v);
 	t->v[t->n] = s;
-	t->slot[k] = (uint32_t)t->n + 1;
+	mt_strindex_add(t->index, s, t->n);
 	return (uint32_t)t->n++;
 }
 
@@ -228,7 +197,7 @@ static void ipmap_load(struct ipmap *m, const struct mt_report *r)
 		for (size_t j = 0; j < r->sites[i].nframes; j++) {
 			const struct mt_frame *f = &r->sites[i].frames[j];
 			uint64_t ip, off;
-			if (f->inlined || !parse_hex(f->ip, &ip) || !parse_hex(f->offset, &off))
+			if (f->inlined || mt_parse_hex(f->ip, &ip) < 0 || mt_parse_hex(f->offset, &off) < 0)
 				continue;
 			m->ip = mt_xrealloc(m->ip, (m->n + 1) * sizeof *m->ip);
 			m->off = mt_xrealloc(m->off, (m->n + 1) * sizeof *m->off);
@@ -408,7 +377,7 @@ static bool annotate_dhat(json_object *root, const char *path, struct mt_srcloc 
 		free(m.module);
 
 		/* The new frame table: [root], then each old frame's expansion. */
-		struct strset t = { 0 };
+		struct strset t = { .index = mt_strindex_new() };
 		intern(&t, mt_xstrdup("[root]"));
 		for (size_t i = 1; i < nf; i++) {
 			const struct mt_srcframe *sf = NULL;
@@ -469,7 +438,7 @@ static bool annotate_dhat(json_object *root, const char *path, struct mt_srcloc 
 			free(t.v[i]);
 		}
 		free(t.v);
-		free(t.slot);
+		mt_strindex_free(t.index);
 		json_object_object_add(root, "pps", npps);
 		json_object_object_add(root, "ftbl", nftbl);
 	}

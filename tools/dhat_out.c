@@ -8,54 +8,44 @@
  * otherwise.  Program points whose frame lists come out identical are merged
  * (the viewer rejects duplicates); a merged max is the sum of maxima, an
  * upper bound.
+ *
+ * Why a second DHAT writer beside the library's: the library writes at exit
+ * from its own frozen site table, inside the profiled process, with no
+ * malloc, no stdio and no library but libc (fmt.c over write(2), memory
+ * from anonymous mappings); this one writes what the library cannot see,
+ * several processes' reports merged and frames annotated with file:line by
+ * `modalloc lines`, from the JSON model, with json-c.  One writer for both
+ * would need a data model and an output layer common to the two worlds,
+ * more code than the two writers hold.  What keeps them one format: both
+ * follow src/report_dhat.c's format comment, and tests/tool/test_report.py
+ * (test_dhat_format) asserts that this writer's program points equal the
+ * library's for the same run and holds both files to the rules of
+ * tests/dhat/check_dhat.py, the suite dhat's checker.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
+#include "strindex.h"
 #include "util.h"
 
-/* Frame strings interned into ftbl; a small open-addressing table of indices. */
+/* Frame strings interned into ftbl (the index borrows the strings ftbl holds). */
 struct ftab {
 	json_object *ftbl;
-	size_t *slot; /* ftbl index + 1, 0 = empty */
-	size_t cap;
+	struct mt_strindex *index; /* string -> ftbl index */
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
 static size_t intern(struct ftab *t, const char *s)
 {
-	if (2 * json_object_array_length(t->ftbl) >= t->cap) {
-		size_t ncap = t->cap ? 2 * t->cap : 1024;
-		size_t *ns = mt_xcalloc(ncap, sizeof *ns);
-		for (size_t i = 0; i < t->cap; i++) {
-			if (!t->slot[i])
-				continue;
-			const char *k = json_object_get_string(json_object_array_get_idx(t->ftbl, t->slot[i] - 1));
-			size_t j = str_hash(k) & (ncap - 1);
-			while (ns[j])
-				j = (j + 1) & (ncap - 1);
-			ns[j] = t->slot[i];
-		}
-		free(t->slot);
-		t->slot = ns;
-		t->cap = ncap;
-	}
-	size_t j = str_hash(s) & (t->cap - 1);
-	for (; t->slot[j]; j = (j + 1) & (t->cap - 1))
-		if (strcmp(json_object_get_string(json_object_array_get_idx(t->ftbl, t->slot[j] - 1)), s) == 0)
-			return t->slot[j] - 1;
-	json_object_array_add(t->ftbl, json_object_new_string(s));
-	t->slot[j] = json_object_array_length(t->ftbl);
-	return t->slot[j] - 1;
+	size_t i;
+	if (mt_strindex_get(t->index, s, &i))
+		return i;
+	json_object *js = json_object_new_string(s);
+	json_object_array_add(t->ftbl, js);
+	i = json_object_array_length(t->ftbl) - 1;
+	mt_strindex_add(t->index, json_object_get_string(js), i);
+	return i;
 }
 
 static char *frame_string(const struct mt_frame *f)
@@ -98,7 +88,7 @@ static void put(json_object *o, const char *k, uint64_t v)
 
 bool mt_write_dhat(FILE *out, const struct mt_report *r)
 {
-	struct ftab t = { json_object_new_array(), NULL, 0 };
+	struct ftab t = { json_object_new_array(), mt_strindex_new() };
 	intern(&t, "[root]");
 	struct pp *pps = mt_xcalloc(r->nsites ? r->nsites : 1, sizeof *pps);
 	for (size_t i = 0; i < r->nsites; i++) {
@@ -169,6 +159,6 @@ bool mt_write_dhat(FILE *out, const struct mt_report *r)
 	for (size_t i = 0; i < r->nsites; i++)
 		free(pps[i].fs);
 	free(pps);
-	free(t.slot);
+	mt_strindex_free(t.index);
 	return ok;
 }

@@ -15,6 +15,11 @@
  * Frames inside libmodalloc itself are dropped from keys and labels, and so
  * are inlined frames (added by `modalloc lines`), so that a report keys the
  * same with or without file:line.
+ *
+ * One file per job: model.c (shared parts, freeing), model_load.c,
+ * model_sitekey.c (keys and frame names), model_paths.c (file arguments),
+ * model_merge.c (merging, the site index), model_json.c (writing JSON);
+ * dhat_out.c writes the DHAT form.
  */
 #ifndef MT_MODEL_H
 #define MT_MODEL_H
@@ -24,18 +29,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "modalloc_schema.h"
+
 #define MT_VERSION 1
+
+struct mt_strindex;
 
 /* The totals keys, in report order. */
 #define MT_TOTALS(X) \
 	X(blocks) X(bytes) X(frees) X(freed_bytes) X(peak_bytes) X(peak_blocks) \
 	X(live_bytes) X(live_blocks) X(rss_peak_bytes) X(failed)
 
-#define MT_CALLS(X) \
-	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free) X(cfree) \
-	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc) X(pvalloc) \
-	X(malloc_usable_size) \
-	X(operator_new) X(operator_new_array) X(operator_delete) X(operator_delete_array)
+/* The "calls" keys, in report order: the library's own list. */
+#define MT_CALLS(X) MODALLOC_REPORT_CALLS(X)
 
 enum {
 #define X(k) MT_CALL_##k,
@@ -124,9 +130,8 @@ struct mt_report {
 	size_t nfiles;
 	uint64_t *pids;
 	size_t npids;
-	/* key -> site index + 1 (0 = empty), open addressing; built on demand */
-	size_t *idx;
-	size_t idx_cap;
+	/* key -> site index (model_merge.c); built on demand, NULL until then */
+	struct mt_strindex *idx;
 };
 
 /* The names of the calls[] entries, in order. */
@@ -169,12 +174,20 @@ void mt_report_merge(struct mt_report *dst, const struct mt_report *src);
 
 /* The value of a "stacks" member, 0 when absent. */
 uint64_t mt_stacks_get(const struct mt_report *r, const char *name);
+/* Adds v to a "stacks" member, creating it at v when absent. */
+void mt_stacks_add(struct mt_report *r, const char *name, uint64_t v);
 
 /* Finds a site by key, or NULL. */
 struct mt_site *mt_report_find(const struct mt_report *r, const char *key);
 
 /* The report as JSON, version 1, readable again by every subcommand. */
 char *mt_report_to_json(const struct mt_report *r);
+
+/*
+ * A site's key (model.h's top comment): by module + offset, or with
+ * by_function by module + function.  Returns a new string.
+ */
+char *mt_site_key(const struct mt_site *s, bool by_function);
 
 /* "libfoo.so.6" from "/usr/lib/x86_64-linux-gnu/libfoo.so.6". */
 const char *mt_basename(const char *path);

@@ -69,19 +69,51 @@ char *mt_xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/*
+ * strtoull(3) with every check it leaves to the caller: it would skip
+ * leading space, take a sign ("-1" is ULLONG_MAX) and, in base 16, a "0x"
+ * prefix of its own.  Here the text must start with a digit of the base
+ * (and not with "0x"); *end is where the digits stop.  0 on success, -1
+ * without a digit or on overflow.
+ */
+static int digits_u64(const char *s, int base, uint64_t *out, const char **end)
+{
+	bool digit = (*s >= '0' && *s <= '9') ||
+	             (base == 16 && ((*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')));
+	if (!digit || (base == 16 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+		return -1;
+	char *e;
+	errno = 0;
+	unsigned long long v = strtoull(s, &e, base);
+	if (errno)
+		return -1;
+	*out = v;
+	*end = e;
+	return 0;
+}
+
+int mt_parse_u64_prefix(const char *s, uint64_t *out, const char **end)
+{
+	return s ? digits_u64(s, 10, out, end) : -1;
+}
+
 int mt_parse_u64(const char *s, uint64_t *out)
 {
-	uint64_t v = 0;
-	if (!s || !*s)
+	const char *end;
+	uint64_t v;
+	if (!s || digits_u64(s, 10, &v, &end) < 0 || *end)
 		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		unsigned d = (unsigned)(*s - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
+	*out = v;
+	return 0;
+}
+
+int mt_parse_hex(const char *s, uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+	if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || digits_u64(s + 2, 16, &v, &end) < 0 ||
+	    *end)
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -114,22 +146,31 @@ int mt_parse_size(const char *s, uint64_t *out)
 	if (!s)
 		return -1;
 	const char *p = s;
-	unsigned __int128 ip = 0, frac = 0, scale = 1;
-	int digits = 0;
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		ip = ip * 10 + (unsigned)(*p - '0');
-		if (ip > UINT64_MAX)
+	uint64_t ip = 0, frac = 0, scale = 1;
+	size_t digits = 0;
+	if (*p >= '0' && *p <= '9') {
+		const char *end;
+		if (digits_u64(p, 10, &ip, &end) < 0)
 			return -1;
+		digits += (size_t)(end - p);
+		p = end;
 	}
 	if (*p == '.') {
 		p++;
-		for (int n = 0; *p >= '0' && *p <= '9'; p++, digits++, n++) {
-			/* 18 fraction digits are more than a byte's worth of TiB. */
-			if (n < 18) {
-				frac = frac * 10 + (unsigned)(*p - '0');
+		/* 18 fraction digits are more than a byte's worth of TiB; the rest is dropped. */
+		size_t n = strspn(p, "0123456789"), kept = n < 18 ? n : 18;
+		if (kept) {
+			char first[19];
+			const char *end;
+			memcpy(first, p, kept);
+			first[kept] = '\0';
+			if (digits_u64(first, 10, &frac, &end) < 0)
+				return -1;
+			for (size_t i = 0; i < kept; i++)
 				scale *= 10;
-			}
 		}
+		digits += n;
+		p += n;
 	}
 	if (!digits)
 		return -1;
@@ -138,7 +179,8 @@ int mt_parse_size(const char *s, uint64_t *out)
 	unsigned shift;
 	if (unit_shift(p, &shift) < 0)
 		return -1;
-	unsigned __int128 v = (ip << shift) + ((frac << shift) + scale / 2) / scale;
+	unsigned __int128 v = ((unsigned __int128)ip << shift) +
+	                      (((unsigned __int128)frac << shift) + scale / 2) / scale;
 	if (v > UINT64_MAX)
 		return -1;
 	*out = (uint64_t)v;

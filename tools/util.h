@@ -25,8 +25,18 @@ void *mt_xrealloc(void *p, size_t n);
 char *mt_xstrdup(const char *s);
 char *mt_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Decimal unsigned integer, nothing else; 0 on success. */
+/*
+ * Decimal unsigned integer, nothing else (no sign, space or junk, no
+ * overflow); 0 on success, -1 leaving *out alone otherwise.
+ */
 int mt_parse_u64(const char *s, uint64_t *out);
+/* "0x" or "0X" and hex digits, nothing else, as mt_parse_u64: "0x7f3a". */
+int mt_parse_hex(const char *s, uint64_t *out);
+/*
+ * The decimal number at the start of s ("12" of "12.json"), as
+ * mt_parse_u64 but *end is set to the first byte after the digits.
+ */
+int mt_parse_u64_prefix(const char *s, uint64_t *out, const char **end);
 /*
  * A size: a decimal number (a fraction allowed) and an optional unit,
  * case-insensitive: B, k/K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB.  Every unit is

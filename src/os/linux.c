@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -317,4 +318,12 @@ uint64_t ma_os_random64(void)
 int ma_os_is_secure(void)
 {
 	return getauxval(AT_SECURE) != 0;
+}
+
+int ma_os_each_module(int (*fn)(struct dl_phdr_info *info, size_t size, void *arg), void *arg)
+{
+	int saved = errno;
+	int r = dl_iterate_phdr(fn, arg);
+	errno = saved;
+	return r;
 }

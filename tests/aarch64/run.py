@@ -63,6 +63,9 @@ def main():
     expect("live_bytes", t["live_bytes"], 7)
     expect("peak_bytes", t["peak_bytes"], 100 * 24 + 4096)
     expect("peak_blocks", t["peak_blocks"], 101)
+    # Complete chains (frame pointers everywhere, BL/BLR before each return address): none ended early.
+    expect("stacks.ended_early", d["stacks"].get("ended_early"), 0)
+    expect("stacks.shallow_warning", d["stacks"]["shallow_warning"], False)
     sites = {}
     for s in d["sites"]:
         names = [f["function"] for f in s["frames"]]

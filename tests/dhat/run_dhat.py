@@ -46,17 +46,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import check_dhat  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+from harness import SKIP, Fail, check as expect  # noqa: E402
 
-SKIP = 77
 ODD_DIR = 'we"ird\\dir pr\u00f6g \u20ac\U0001F600\t\x01\x1b[31m\x7f'.encode() + b'\xff'
 ODD_ARGV = ['a b', 'quote"d',
             'back\\slash', '\u00fc\u20ac\U0001F600', 'tab\there', 'nl\nline', 'esc\x1b[0m', 'del\x7f']
 # Invalid UTF-8 in an argument: one lone byte, written as U+FFFD.
 ODD_BAD = b'bad\xffbyte'
-
-
-class Fail(Exception):
-    pass
 
 
 def clean_env():
@@ -136,11 +133,6 @@ def check_common(work, exp):
           f"{report['totals']['peak_bytes']}/{report['totals']['peak_blocks']}, at exit "
           f"{report['totals']['live_bytes']}/{report['totals']['live_blocks']}")
     return report, dhat
-
-
-def expect(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def case_many(report, dhat):

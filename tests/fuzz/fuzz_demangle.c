@@ -4,7 +4,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_demangle.c \
  *         src/demangle.c src/os/linux.c -o fuzz_demangle
  *   ./fuzz_demangle -max_total_time=60 tests/fuzz/corpus/demangle
- * (tests/symtests/fuzz.sh does both for every target.)
+ * (tests/unit/symtests/fuzz.sh does both for every target.)
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -20,21 +20,10 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from harness import SKIP, Fail, Skip, check, load_report  # noqa: E402
+
 REPORT_RE = re.compile(r"^modalloc\.(\d+)(\.\d+)?\.json$")
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 class Result:
@@ -103,17 +92,6 @@ class Ctx:
         if stderr_empty and res.err:
             raise Fail(f"unexpected stderr\n{res.describe()}")
         return res
-
-
-def load_report(path):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        r = json.loads(text)
-    except ValueError as e:
-        raise Fail(f"{path}: not valid JSON ({e}):\n{text}")
-    check(r.get("format") == "modalloc" and r.get("version") == 1, f"{path}: bad header {text[:80]}")
-    return r
 
 
 def reports_in(d, allow_other=False):

@@ -15,11 +15,14 @@ Invariants (check_report):
     live_blocks, its size histogram sums to its blocks, its frames fit
     config.depth; stacks.truncated == the blocks of the truncated sites.
 """
-import json
 import os
 import re
 import stat
 import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from harness import Fail, check, load_report  # noqa: E402,F401 (stress.py and real.py take them from here)
 
 REPORT_RE = re.compile(r"^r\.(\d+)(?:\.(\d+))?\.json$")
 TOP_KEYS = ("format", "version", "pid", "cmd", "tool", "at_exit", "totals", "calls", "inherited",
@@ -29,15 +32,6 @@ TOTAL_KEYS = ("blocks", "bytes", "frees", "freed_bytes", "peak_bytes", "peak_blo
 SITE_KEYS = ("blocks", "bytes", "max_bytes", "max_blocks", "at_peak_bytes", "at_peak_blocks",
              "live_bytes", "live_blocks", "lifetime_total", "lifetime_unit", "size_hist_log2",
              "truncated", "frames")
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def clean_env(extra=None):
@@ -59,17 +53,6 @@ def preload_env(lib, outdir, backtraces=True, extra=None):
         env["MOD_ALLOC_BACKTRACES"] = "1"
     env.update(extra or {})
     return env
-
-
-def load_report(path):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        r = json.loads(text)
-    except ValueError as e:
-        raise Fail(f"{path}: not valid JSON ({e}); first bytes: {text[:200]!r}")
-    check(isinstance(r, dict), f"{path}: not a JSON object")
-    return r
 
 
 def reports_in(d):

@@ -257,7 +257,32 @@ def case_tenmillion(c):
 
 
 def case_align(c):
-    standard(c)
+    p = standard(c)
+    r = main_report(p)
+    # Exact counts of progs/align.c: 18 alignments (8 B to 1 MiB) x 7 sizes
+    # through the 5 aligned entry points; realloc of the first block unless
+    # size 0; 5 memalign calls with odd alignments (77 bytes); refused:
+    # 5 posix_memalign (bad alignment) + posix_memalign and aligned_alloc
+    # of a size too big.
+    sizes = [s for a in (1 << k for k in range(3, 21)) for s in (0, 1, a - 1, a, a + 1, 3 * a // 2, 1000)]
+    n, sum_sizes = len(sizes), sum(sizes)
+    grown = [2 * s + 1 for s in sizes if s]
+    want_calls = {"posix_memalign": n + 5 + 1, "aligned_alloc": n + 1, "memalign": n + 5, "valloc": n,
+                  "pvalloc": n, "realloc": len(grown), "free": 5 * n + 5, "malloc": 0, "calloc": 0}
+    got_calls = {k: r["calls"][k] for k in want_calls}
+    check(got_calls == want_calls, f"align: calls {got_calls}, expected {want_calls}")
+    blocks, nbytes = 5 * n + len(grown) + 5, 5 * sum_sizes + sum(grown) + 5 * 77
+    t = r["totals"]
+    got = (t["blocks"], t["bytes"], t["frees"], t["live_blocks"], t["failed"])
+    check(got == (blocks, nbytes, blocks, 0, 7),
+          f"align: totals blocks/bytes/frees/live_blocks/failed {got}, expected {(blocks, nbytes, blocks, 0, 7)}")
+    if not c.bt:
+        return
+    # One site per call in main: each aligned entry point, realloc, the odd memalign.
+    sites = sorted((s["blocks"], s["bytes"], s["live_blocks"], s["frames"][0]["function"] if s["frames"] else None)
+                   for s in r["sites"])
+    want = sorted([(n, sum_sizes, 0, "main")] * 5 + [(len(grown), sum(grown), 0, "main"), (5, 5 * 77, 0, "main")])
+    check(sites == want, f"align: sites (blocks, bytes, live_blocks, innermost) {sites}, expected {want}")
 
 
 def case_exitthread(c):
@@ -388,13 +413,25 @@ def case_coro(c):
     if not c.bt:
         return
     r = main_report(p)
-    sites = sites_with(r, "coro_leaf", innermost=True)
-    check(sites, "coro: no coroutine site")
-    for s in sites:
-        names = [f["function"] for f in s["frames"]]
-        check(len(names) <= 5 and "main" not in names, f"coro: a coroutine site has frames {names}")
+    # As progs/coro.c: 2 coroutines on heap stacks + 2 (or argv[1]) on mmap'd
+    # ones, 2000 steps each, step i of coroutine id allocates 16 + (id * 31 + i) % 500.
+    ncoro = 2 + (int(c.prog[1]) if len(c.prog) > 1 else 2)
+    sizes = [16 + (cid * 31 + i) % 500 for cid in range(ncoro) for i in range(2000)]
     empty = sum(s["blocks"] for s in r["sites"] if not s["frames"])
-    print(f"coro {' '.join(c.prog[1:])}: {empty} blocks with an empty stack")
+    check(empty == 0, f"coro: {empty} blocks with an empty stack, expected 0")
+    sites = sites_with(r, "coro_leaf", innermost=True)
+    # Every step has the same stack: one site, whichever stack it ran on.
+    got = [(s["blocks"], s["bytes"], s["live_blocks"]) for s in sites]
+    check(got == [(len(sizes), sum(sizes), 0)],
+          f"coro: coroutine sites (blocks, bytes, live_blocks) {got}, expected {[(len(sizes), sum(sizes), 0)]}")
+    names = [f["function"] for f in sites[0]["frames"]]
+    # The walk ends where the coroutine's stack does (makecontext's start
+    # frame in libc at most), never running on into the scheduler's stack.
+    check(names[:3] == ["coro_leaf", "coro_step", "coro_main"] and len(names) <= 4 and "main" not in names,
+          f"coro: coroutine site frames {names}, expected coro_leaf, coro_step, coro_main (+ libc's start)")
+    check(all("libc" in f["module"] for f in sites[0]["frames"][3:]),
+          f"coro: frame after coro_main {sites[0]['frames'][3:]}, expected libc's start frame")
+    check(not r["stacks"]["truncated"], f"coro: stacks.truncated {r['stacks']['truncated']}, expected 0")
 
 
 def case_badfp(c):
@@ -418,8 +455,16 @@ def case_nofp(c):
     r = main_report(p)
     check(r["stacks"]["shallow_warning"] is True and "hint" in r["stacks"],
           f"nofp: stacks {r['stacks']}")
-    for s in sites_with(r, "nofp_leaf", innermost=True):
-        check(len(s["frames"]) <= 2, f"nofp: {len(s['frames'])} frames without frame pointers")
+    # As progs/nofp.c: 2000 blocks of 8 + i % 64 bytes, every other one freed,
+    # all from one call path: one site, its innermost frame nofp_leaf.
+    nbytes = sum(8 + i % 64 for i in range(2000))
+    sites = sites_with(r, "nofp_leaf", innermost=True)
+    got = [(s["blocks"], s["bytes"], s["live_blocks"]) for s in sites]
+    check(got == [(2000, nbytes, 1000)], f"nofp: sites of nofp_leaf (blocks, bytes, live_blocks) {got}, "
+          f"expected {[(2000, nbytes, 1000)]}")
+    frames = sites[0]["frames"]
+    check(frames[0]["module"].endswith("/stress_nofp"), f"nofp: innermost frame {frames[0]}")
+    check(len(frames) <= 2, f"nofp: {len(frames)} frames without frame pointers: {frames}")
     # Not quiet: the summary on stderr carries the hint.
     d = c.outdir()
     q = c.run(c.env(d, quiet=False))

@@ -4,21 +4,22 @@
 
     run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | random | grow |
                                    grow_cap | setuid
+    run.py LIB NOFP_JUNK CASE NOFP_PLAIN NOFP_FP INMAIN TOOL
+                             CASE: nofp | nofp_diff | shallow | sort (nofp.c, inmain.c)
 """
 import glob
 import json
 import os
 import pwd
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-
-
-class Fail(Exception):
-    pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from harness import SKIP, Fail  # noqa: E402
 
 
 def expect(what, got, want):
@@ -314,8 +315,164 @@ def case_setuid(lib, prog):
         shutil.rmtree(work)
 
 
+# ---- return addresses checked (issue 10): nofp.c, inmain.c, Debian's sort ----
+
+EXTRA = []  # NOFP_PLAIN NOFP_FP INMAIN TOOL, from the command line
+
+
+def exec_ranges(path, cache={}):
+    """The [lo, hi) ELF virtual address ranges of path's executable PT_LOAD segments."""
+    if path not in cache:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:4] != b"\x7fELF" or data[4] != 2:
+            raise Fail(f"{path}: not a 64-bit ELF file")
+        end = "<" if data[5] == 1 else ">"
+        phoff, = struct.unpack_from(end + "Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x36)
+        ranges = []
+        for i in range(phnum):
+            p_type, p_flags, _off, p_vaddr, _pa, _fs, p_memsz = struct.unpack_from(end + "IIQQQQQ", data,
+                                                                                   phoff + i * phentsize)
+            if p_type == 1 and p_flags & 1:  # PT_LOAD, PF_X
+                ranges.append((p_vaddr, p_vaddr + p_memsz))
+        cache[path] = ranges
+    return cache[path]
+
+
+def check_frames(d, allowed_modules=None):
+    """Every frame of every site: in a module's executable code (its offset,
+    an ELF virtual address, just after an instruction of a PF_X segment),
+    never this library."""
+    for s in d["sites"]:
+        if s.get("overflow"):
+            continue
+        for f in s["frames"]:
+            mod = f["module"]
+            if not mod or not os.path.isfile(mod):
+                raise Fail(f"frame outside every module: {f} in {names(s)}")
+            if "libmodalloc" in os.path.basename(mod):
+                raise Fail(f"a frame of the profiler itself: {f}")
+            if allowed_modules is not None and os.path.realpath(mod) not in allowed_modules:
+                raise Fail(f"frame in {mod}, want one of {sorted(allowed_modules)}: {f}")
+            off = int(f["offset"], 16)
+            if not any(lo < off <= hi for lo, hi in exec_ranges(mod)):
+                raise Fail(f"frame {f} not after code of {mod} (executable ranges {exec_ranges(mod)})")
+
+
+def case_nofp(lib, prog):
+    """One malloc(10000) line reached from 6 paths (2 to 5 calls deep) with junk
+    in the frame-pointer register (nofp.c): the walk ends at the first record
+    that fails its checks, so every allocation has the one stack it can prove."""
+    plain = os.path.abspath(EXTRA[0])
+    for p in (prog, plain):
+        d = one(run(lib, p, ["20"])[0])
+        invariants(d)
+        check_frames(d, {os.path.realpath(p)})
+        got = [(names(s), s["blocks"], s["bytes"], s.get("ended_early")) for s in d["sites"]]
+        expect(f"{os.path.basename(p)}: sites (frames, blocks, bytes, ended_early)", got,
+               [(["alloc_line"], 120, 1200000, True)])
+
+
+def diff_counts(tool, a, b):
+    r = subprocess.run([tool, "diff", a, b], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise Fail(f"modalloc diff: exit {r.returncode}\n{r.stdout}{r.stderr}")
+    m = re.search(r"^(\d+) call sites? changed, (\d+) unchanged", r.stdout, re.M)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    m = re.search(r"^No call site changed \((\d+) unchanged\)\.$", r.stdout, re.M)
+    if m:
+        return 0, int(m.group(1))
+    raise Fail(f"modalloc diff printed no count:\n{r.stdout}")
+
+
+def case_nofp_diff(lib, prog):
+    """Two identical runs, without and with frame pointers: no site changes
+    (junk addresses move with address-space randomisation; checked ones do not
+    change what they name)."""
+    tool = EXTRA[3]
+    if not tool:
+        print("skip: the modalloc tool is not built")
+        sys.exit(SKIP)
+    fp = os.path.abspath(EXTRA[1])
+    work = tempfile.mkdtemp(prefix="modalloc-t2diff-")
+    try:
+        for p, sites in ((prog, 1), (fp, 6)):
+            files = []
+            for k in range(2):
+                out = os.path.join(work, f"{os.path.basename(p)}.{k}.json")
+                env = {k2: v for k2, v in os.environ.items() if not k2.startswith("MOD_ALLOC_")}
+                env.update({"LD_PRELOAD": lib, "MOD_ALLOC_BACKTRACES": "1", "MOD_ALLOC_QUIET": "1",
+                            "MOD_ALLOC_OUT": out})
+                r = subprocess.run([p, "20"], env=env, capture_output=True, text=True, timeout=60)
+                expect(f"{p}: exit", r.returncode, 0)
+                files.append(out)
+            expect(f"{os.path.basename(p)}: diff of two identical runs (changed, unchanged)",
+                   diff_counts(tool, files[0], files[1]), (0, sites))
+    finally:
+        shutil.rmtree(work)
+
+
+WARNING = ("modalloc: stacks end early (frame pointers missing) for {} allocations: call sites are cut short; "
+           "rebuild with -fno-omit-frame-pointer\n")
+
+
+def case_shallow(lib, prog):
+    """The rebuild hint: not for complete 2-frame stacks made in main (-O0 with
+    frame pointers); for stacks cut short by code without frame pointers; in
+    the stderr summary, and not with MOD_ALLOC_QUIET=1 (`modalloc run` sets it and
+    prints the report's stacks.shallow_warning once for the whole tree)."""
+    plain, fp, inmain = (os.path.abspath(x) for x in EXTRA[:3])
+    reports, r = run(lib, inmain, [])
+    d = one(reports)
+    # main and the C library's start of it (named when libc's symbols are installed)
+    expect("inmain: sites (first frame, frames, blocks, ended_early)",
+           [(names(x)[0], len(x["frames"]), x["blocks"], x.get("ended_early")) for x in d["sites"]],
+           [("main", 2, 40, False)])
+    check_frames(d)
+    expect("inmain: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
+           (False, 0))
+    expect("inmain: quiet stderr", r.stderr, "")
+    reports, r = run(lib, fp, ["20"])
+    d = one(reports)
+    expect("nofp_fp: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
+           (False, 0))
+    expect("nofp_fp: sites ended early", [names(x)[:2] for x in d["sites"] if x.get("ended_early") is not False], [])
+    expect("nofp_fp: quiet stderr", r.stderr, "")
+    reports, r = run(lib, plain, ["20"])
+    d = one(reports)
+    expect("nofp_plain: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
+           (True, 120))
+    expect("nofp_plain: quiet stderr", r.stderr, "")
+    reports, r = run(lib, plain, ["20"], {"MOD_ALLOC_QUIET": "0"})
+    expect("nofp_plain: the summary carries the warning", WARNING.format(120) in r.stderr, True)
+    reports, r = run(lib, inmain, [], {"MOD_ALLOC_QUIET": "0"})
+    expect("inmain: the summary has no warning", "stacks end early" in r.stderr, False)
+
+
+def case_sort(lib, prog):
+    """Debian's sort (built without frame pointers): every frame in a module's code."""
+    sort = "/usr/bin/sort"
+    if not os.path.isfile(sort):
+        print("skip: no /usr/bin/sort")
+        sys.exit(SKIP)
+    work = tempfile.mkdtemp(prefix="modalloc-t2sort-")
+    try:
+        inp = os.path.join(work, "in.txt")
+        with open(inp, "w") as f:
+            for i in range(500):
+                f.write(f"line {(i * 7919) % 1000:04d} {'x' * (i % 37)}\n")
+        d = one(run(lib, sort, [inp, "-o", os.path.join(work, "out.txt")])[0])
+        expect("sort: report has sites", len(d["sites"]) > 0, True)
+        check_frames(d)
+    finally:
+        shutil.rmtree(work)
+
+
 def main():
     lib, prog, case = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
+    EXTRA[:] = sys.argv[4:]
     try:
         globals()["case_" + case](lib, prog)
     except Fail as e:

@@ -7,7 +7,6 @@ always_inline make_zeroed -> the always_inline make_buffer -> malloc, and 1 bloc
 plain_alloc -> calloc.  The expected line numbers come from the LINE:
 markers in its source.
 """
-import importlib.util
 import json
 import os
 import re
@@ -16,12 +15,11 @@ import stat
 import subprocess
 import sys
 
-from tooltest import ToolTest, frame, main, report, site, tool, write_json
+from tooltest import ToolTest, frame, load_checker, main, report, site, tool, write_json
 
 PROG_G = os.environ.get('TOOL_LINES_G', '')
 PROG_NOG = os.environ.get('TOOL_LINES_NOG', '')
 SRC = os.environ.get('TOOL_LINES_SRC', '')
-CHECKER = os.environ.get('TOOL_DHAT_CHECKER', '')
 COUNTERS = ('tb', 'tbk', 'tl', 'mb', 'mbk', 'gb', 'gbk', 'eb', 'ebk')
 
 
@@ -33,16 +31,6 @@ def markers():
             if m:
                 out[m.group(1)] = n
     return out
-
-
-def load_checker():
-    """tests/dhat/check_dhat.py's structure rules, when that checker is there."""
-    if not CHECKER or not os.path.exists(CHECKER):
-        return None
-    spec = importlib.util.spec_from_file_location('check_dhat', CHECKER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return getattr(mod, 'check_structure', None)
 
 
 def same_file(a, b):

@@ -5,8 +5,8 @@ import re
 
 import unittest
 
-from tooltest import (SITES_1, EXITCODE, HAS_LINES, TWO_SITES, ToolTest, frame, main, report,
-                      reports_in, site, tool, write_json)
+from tooltest import (SITES_1, EXITCODE, HAS_LINES, TWO_SITES, ToolTest, frame, load_checker,
+                      main, report, reports_in, site, tool, write_json)
 
 MAIN = frame('main', offset='0x1300')
 LIBC = '/lib/x86_64-linux-gnu/libc.so.6'
@@ -268,6 +268,11 @@ class Report(ToolTest):
                            tuple(p[k] for k in ('tb', 'tbk', 'tl', 'mb', 'mbk', 'gb', 'gbk', 'eb', 'ebk')))
                           for p in doc['pps'])
         self.assertEqual(points(dh), points(libdh))
+        # The rules tests/dhat holds the library's files to (src/report_dhat.c), on this writer's.
+        check = load_checker()
+        if check:
+            self.assertEqual(check(dh), [])
+            self.assertEqual(check(libdh), [])
         # Without call sites there is nothing to draw: one error line, exit 2.
         d2 = self.path('c2')
         self.assertEqual(tool('-o', d2, '--counters-only', EXITCODE, '0').returncode, 0)

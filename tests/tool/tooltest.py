@@ -5,6 +5,7 @@ Meson passes the paths: MODALLOC_TOOL (the command), TOOL_EXITCODE,
 TOOL_FORKEXEC, TOOL_SITES_1 and TOOL_SITES_2 (the test programs).
 """
 import copy
+import importlib.util
 import json
 import os
 import resource
@@ -21,6 +22,17 @@ TWO_SITES = os.environ.get('TOOL_TWO_SITES', '')
 THREADS = os.environ.get('TOOL_THREADS', '')
 CXX = os.environ.get('TOOL_CXX', '')
 HAS_LINES = os.environ.get('TOOL_HAS_LINES', '0') == '1'
+CHECKER = os.environ.get('TOOL_DHAT_CHECKER', '')
+
+
+def load_checker():
+    """tests/dhat/check_dhat.py's structure rules, when that checker is there."""
+    if not CHECKER or not os.path.exists(CHECKER):
+        return None
+    spec = importlib.util.spec_from_file_location('check_dhat', CHECKER)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return getattr(mod, 'check_structure', None)
 
 
 def no_core():

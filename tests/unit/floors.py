@@ -27,6 +27,7 @@ import tempfile
 FLOORS = [
     ("vocabulary", ["internal.h", "atomic.h", "os.h", "os/*.c", "arch/*/frame.h", "fmt.h", "fmt.c"]),
     ("symbols", ["demangle.[ch]", "symbolize.[ch]"]),
+    ("modules", ["modules.[ch]"]),
     ("options", ["options.[ch]"]),
     ("paths", ["report_path.[ch]"]),
     ("global state", ["global.[ch]"]),
@@ -46,7 +47,7 @@ FLOORS = [
     ("report", ["report.[ch]"]),
     ("shims", ["preload.c", "preload_cxx.c", "api.c", "exec.c"]),
 ]
-OUTSIDE = {"modalloc.h"}  # include/: the public header, below everything
+OUTSIDE = {"modalloc.h", "modalloc_schema.h"}  # include/: public and shared headers, below everything
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -6,7 +6,8 @@
  * mark, at-peak share, lifetimes and size histogram; another thread's
  * changes through its delta cache; and the uncounted paths once counting
  * has stopped.  ma_g is set as init.c sets it with call sites on.  The
- * library's own span is made empty so that the walk keeps every frame, and
+ * library's own span is made empty (and no module is the library's, the core
+ * being linked into this program) so that the walk keeps every frame, and
  * MOD_ALLOC_DEPTH is 1: a stack is the return address into site_one or
  * site_two (truncated), whatever called them.
  */
@@ -19,6 +20,7 @@
 #include "counters.h"
 #include "fake_real.h"
 #include "global.h"
+#include "modules.h"
 #include "init.h"
 #include "real.h"
 #include "site.h"
@@ -45,6 +47,9 @@ static int setup(void **state)
 	o.buckets = 64;
 	o.depth = 1;
 	assert_true(ma_tier2_init(&o));
+	/* The core is linked into this program: no module is the library's own. */
+	uintptr_t lo, hi;
+	assert_true(ma_modules_init(0, &lo, &hi));
 	ma_stack_set_self(0, 0);
 	saved_owner = atomic_load(&ma_live.owner);
 	t = ma_registry_claim();

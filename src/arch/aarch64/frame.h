@@ -3,6 +3,7 @@
 #ifndef MA_ARCH_FRAME_H
 #define MA_ARCH_FRAME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MA_ARCH_CAN_WALK 1
@@ -26,6 +27,21 @@ static inline __attribute__((always_inline)) uintptr_t ma_arch_pc(uintptr_t ret)
 	register uintptr_t lr __asm__("x30") = ret;
 	__asm__("hint #7" /* xpaclri */ : "+r"(lr));
 	return lr;
+}
+
+/*
+ * Is the instruction before ra a call?  `avail` bytes of code before ra are
+ * readable (ra's own segment).  BL imm26; BLR Xn; BLRAA, BLRAAZ, BLRAB,
+ * BLRABZ (pointer authentication).
+ */
+static inline __attribute__((always_inline)) bool ma_arch_after_call(uintptr_t ra, uintptr_t avail)
+{
+	if (avail < 4 || (ra & 3))
+		return false;
+	uint32_t i = *(const uint32_t *)(ra - 4);
+	return (i & 0xFC000000u) == 0x94000000u ||  /* BL */
+	       (i & 0xFFFFFC1Fu) == 0xD63F0000u ||  /* BLR */
+	       (i & 0xFEFFF800u) == 0xD63F0800u;    /* BLRAA(Z), BLRAB(Z) */
 }
 
 #endif

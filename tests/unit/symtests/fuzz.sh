@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the symbolizer/demangler libFuzzer targets with clang and runs each
 # for SECONDS (default 60) on its seed corpus (copied, so the committed
-# seeds stay small).  Usage: tests/symtests/fuzz.sh [outdir] [seconds]
+# seeds stay small).  Usage: tests/unit/symtests/fuzz.sh [outdir] [seconds]
 set -eu
-top=$(cd "$(dirname "$0")/../.." && pwd)
+top=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${1:-$top/build-fuzz}
 secs=${2:-60}
 mkdir -p "$out"
