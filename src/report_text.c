@@ -33,7 +33,7 @@ static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
 {
 	unsigned shown = 0;
 	if (s->is_overflow) {
-		ma_buf_str(b, "[overflow: stacks beyond MOD_ALLOC_BUCKETS]");
+		ma_buf_str(b, "[overflow: stacks beyond MOD_ALLOC_BUCKETS_MAX]");
 		return;
 	}
 	for (uint32_t i = 0; i < s->nframes && shown < 3; i++) {
