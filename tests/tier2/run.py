@@ -3,7 +3,7 @@
 """Tier 2 (call sites) end-to-end checks over tests/tier2/sites.c.
 
     run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | random | grow |
-                                   grow_cap | setuid
+                                   grow_cap | grow_threads | setuid
     run.py LIB NOFP_JUNK CASE NOFP_PLAIN NOFP_FP INMAIN TOOL
                              CASE: nofp | nofp_diff | shallow | sort (nofp.c, inmain.c)
 """
@@ -250,6 +250,31 @@ def case_grow(lib, prog):
     bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
     expect("stacks with other counts (path, got, want)", bad[:3], [])
     expect("totals", (d["totals"]["blocks"], d["totals"]["bytes"]), (2 * n, 16 * n))
+
+
+def case_grow_threads(lib, prog):
+    """4 threads at once, each allocating twice from the same 3000 stacks, from a
+    64-bucket table: it grows while they insert; each stack still has one site,
+    counting all 8 blocks, and nothing overflows."""
+    n, t = 3000, 4
+    d = one(run(lib, prog, ["wide_threads", str(n), str(t)], {"MOD_ALLOC_BUCKETS": "64"})[0])
+    invariants(d, exact_peak=False)
+    st = d["stacks"]
+    expect("overflow_events", st["overflow_events"], 0)
+    expect("overflow site", [s for s in d["sites"] if s.get("overflow")], [])
+    got = {}
+    for s in d["sites"]:
+        fr = names(s)
+        if "wide_paths" not in fr:
+            continue  # the threads' own start-up, if any
+        path = tuple(fr[:fr.index("wide_paths") + 1])
+        if path in got:
+            raise Fail(f"two sites for one stack: {path}")
+        got[path] = (s["blocks"], s["bytes"], s["frees"])
+    want = {wide_path(i)[:-1]: (2 * t, 16 * t, 2 * t) for i in range(n)}
+    expect("distinct stacks", len(got), n)
+    bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
+    expect("stacks with other counts (path, got, want)", bad[:3], [])
 
 
 def case_grow_cap(lib, prog):

@@ -23,8 +23,10 @@
  *   wide N    N distinct stacks (N <= 8192), each allocating one 8 B block
  *             twice (two passes), each freed: path i is the 'random' shape
  *             at depth 13 with bits i (r_b at level k if bit k of i is set).
+ *   wide_threads N T  T threads at once, each running 'wide N'.
  *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,24 @@ NOINLINE void wide_paths(int n)
 			free(r_next(13, (uint64_t)i));
 }
 
+static void *wide_thread(void *arg)
+{
+	wide_paths((int)(intptr_t)arg);
+	return NULL;
+}
+
+NOINLINE void wide_threads(int n, int t)
+{
+	pthread_t th[16];
+	if (t > 16)
+		t = 16;
+	for (int i = 0; i < t; i++)
+		if (pthread_create(&th[i], NULL, wide_thread, (void *)(intptr_t)n) != 0)
+			abort();
+	for (int i = 0; i < t; i++)
+		pthread_join(th[i], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -170,6 +190,8 @@ int main(int argc, char **argv)
 		random_paths(atoi(argv[2]));
 	} else if (!strcmp(argv[1], "wide") && argc > 2) {
 		wide_paths(atoi(argv[2]));
+	} else if (!strcmp(argv[1], "wide_threads") && argc > 3) {
+		wide_threads(atoi(argv[2]), atoi(argv[3]));
 	} else if (!strcmp(argv[1], "uid")) {
 		void *p = malloc(10);
 		KEEP(p);
