@@ -34,7 +34,10 @@ static const char usage[] =
 	"usage: modalloc lines [-o OUT] [--report REPORT] [--] FILE\n"
 	"Adds source file and line, read from the binaries' DWARF debug info\n"
 	"(in the binary or a separate debug file: .gnu_debuglink,\n"
-	"/usr/lib/debug/.build-id), to the frames of a JSON report or a DHAT file.\n"
+	"/usr/lib/debug/.build-id, or the debuginfod servers of DEBUGINFOD_URLS),\n"
+	"to the frames of a JSON report or a DHAT file, and names the frames the\n"
+	"library left as ?? from the modules' symbol tables (a debug file's, or the\n"
+	"MiniDebugInfo in .gnu_debugdata).\n"
 	"A call made inside inlined functions becomes one frame per inlined\n"
 	"function, innermost first, with the same address. Frames of modules that\n"
 	"are gone or have no DWARF stay as they are. The binaries must be the ones\n"
@@ -48,8 +51,14 @@ static const char usage[] =
 	"  -h, --help         this help\n";
 
 struct counts {
-	size_t frames, annotated, inlined;
+	size_t frames, annotated, inlined, named;
 };
+
+/* A frame the library could not name ("??": a stripped module, a static function). */
+static bool unnamed(const char *function)
+{
+	return !function || strcmp(function, "??") == 0;
+}
 
 static json_object *member(json_object *o, const char *k)
 {
@@ -90,8 +99,14 @@ static json_object *annotate_frames(json_object *frames, struct mt_srcloc *sl, s
 		const char *module = str_member(f, "module");
 		uint64_t off;
 		const struct mt_srcframe *sf = NULL;
-		size_t ns = module && mt_parse_hex(str_member(f, "offset"), &off) == 0
-		                    ? mt_srcloc_lookup(sl, module, off, &sf) : 0;
+		bool have = module && mt_parse_hex(str_member(f, "offset"), &off) == 0;
+		size_t ns = have ? mt_srcloc_lookup(sl, module, off, &sf) : 0;
+		const char *sym;
+		if (have && unnamed(str_member(f, "function")) &&
+		    (sym = mt_srcloc_function(sl, module, off)) != NULL) {
+			json_object_object_add(f, "function", json_object_new_string(sym));
+			c->named++;
+		}
 		for (size_t k = 0; k + 1 < ns; k++) {
 			json_object *x = json_object_new_object();
 			const char *keys[] = { "ip", "module", "offset" };
@@ -382,10 +397,20 @@ static bool annotate_dhat(json_object *root, const char *path, struct mt_srcloc 
 		for (size_t i = 1; i < nf; i++) {
 			const struct mt_srcframe *sf = NULL;
 			size_t ns = ok[i] ? mt_srcloc_lookup(sl, d[i].module, vaddr[i], &sf) : 0;
+			const char *sym;
+			bool named = ok[i] && unnamed(d[i].function) &&
+			             (sym = mt_srcloc_function(sl, d[i].module, vaddr[i])) != NULL;
+			if (named) {
+				free(d[i].function);
+				d[i].function = mt_xstrdup(sym);
+				c->named++;
+			}
 			c->frames++;
 			if (!ns) {
+				static const struct mt_srcframe none = { 0 };
 				d[i].to = mt_xmalloc(sizeof *d[i].to);
-				d[i].to[d[i].nto++] = intern(&t, mt_xstrdup(d[i].text));
+				d[i].to[d[i].nto++] = intern(&t, named ? dframe_text(&d[i], d[i].function, &none)
+				                                       : mt_xstrdup(d[i].text));
 				continue;
 			}
 			d[i].to = mt_xcalloc(ns, sizeof *d[i].to);
@@ -579,7 +604,10 @@ int mt_lines_rewrite(const char *in, const char *out, const char *report, bool q
 	mt_srcloc_free(sl);
 	if (okr && write_out(in, out, root, dhat)) {
 		rc = 0;
-		if (!quiet)
+		if (!quiet && c.named)
+			fprintf(stderr, MT_PROG ": %s: %zu of %zu frames with file:line, %zu inlined frames added, "
+			        "%zu functions named\n", in, c.annotated, c.frames, c.inlined, c.named);
+		else if (!quiet)
 			fprintf(stderr, MT_PROG ": %s: %zu of %zu frames with file:line, %zu inlined frames added\n",
 			        in, c.annotated, c.frames, c.inlined);
 	}

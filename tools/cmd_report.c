@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cmd_report.c: `modalloc report`: one or several reports as text, JSON or folded stacks. */
+/* cmd_report.c: `modalloc report`: one or several reports as text, JSON, folded stacks or pprof. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "model.h"
+#include "pprof_out.h"
 #include "util.h"
 
 static const char usage[] =
@@ -21,7 +24,10 @@ static const char usage[] =
 	"  --format F       text (default), json (the merged report, version 1),\n"
 	"                   dhat (Valgrind's DHAT v2, for dh_view.html),\n"
 	"                   collapsed (folded stacks for flamegraph.pl, inferno,\n"
-	"                   speedscope: \"outer;...;inner weight\", one line per site)\n"
+	"                   speedscope: \"outer;...;inner weight\", one line per site),\n"
+	"                   pprof (gzip-compressed profile.proto, a Go heap profile's\n"
+	"                   sample types, for go tool pprof; binary: give -o)\n"
+	"  -o, --output OUT write to OUT instead of standard output\n"
 	"  --weight W       collapsed weights: bytes (default) or blocks\n"
 	"  -h, --help       this help\n"
 	"\n"
@@ -265,18 +271,19 @@ static void print_collapsed(const struct mt_report *r, bool by_blocks)
 int mt_cmd_report(int argc, char **argv)
 {
 	uint64_t top = 10;
-	const char *format = "text", *weight = "bytes";
+	const char *format = "text", *weight = "bytes", *output = NULL;
 	static const struct option longopts[] = {
 		{ "top", required_argument, NULL, 't' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "weight", required_argument, NULL, 'w' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Options before or after the files (getopt_long permutes); "--" ends them. */
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		const char *v = optarg;
 		switch (c) {
 		case 'h':
@@ -297,14 +304,18 @@ int mt_cmd_report(int argc, char **argv)
 			break;
 		}
 		case 'f':
-			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "dhat") && strcmp(v, "collapsed"))
-				mt_die(2, "--format: '%s' is not one of text, json, dhat, collapsed", v);
+			if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "dhat") && strcmp(v, "collapsed") &&
+			    strcmp(v, "pprof"))
+				mt_die(2, "--format: '%s' is not one of text, json, dhat, collapsed, pprof", v);
 			format = v;
 			break;
 		case 'w':
 			if (strcmp(v, "bytes") && strcmp(v, "blocks"))
 				mt_die(2, "--weight: '%s' is not one of bytes, blocks", v);
 			weight = v;
+			break;
+		case 'o':
+			output = v;
 			break;
 		default:
 			mt_opt_fail("report", c, argv);
@@ -321,7 +332,21 @@ int mt_cmd_report(int argc, char **argv)
 	free(paths);
 	if (!r)
 		return 2;
-	if (strcmp(format, "json") == 0) {
+	bool pprof = strcmp(format, "pprof") == 0;
+	if (pprof && !r->has_sites)
+		mt_die(2, "report --format pprof: %s has no call sites (run with MOD_ALLOC_BACKTRACES=1)", r->path);
+	if (pprof && !output && isatty(STDOUT_FILENO))
+		mt_die(2, "report --format pprof: the output is binary: give -o OUT.pb.gz");
+	/* Opened once the input is known good, so that a bad input leaves OUT alone. */
+	if (output && !freopen(output, "w", stdout))
+		mt_die(2, "%s: cannot write: %s", output, strerror(errno));
+	if (pprof) {
+		if (!mt_write_pprof(stdout, r)) {
+			if (output)
+				unlink(output);
+			mt_die(2, "writing the output failed");
+		}
+	} else if (strcmp(format, "json") == 0) {
 		char *s = mt_report_to_json(r);
 		puts(s);
 		free(s);

@@ -5,10 +5,16 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#ifdef MT_HAVE_DEBUGINFOD
+#include <elfutils/debuginfod.h>
+#endif
 
 #include "../src/demangle.h"
 #include "util.h"
@@ -54,6 +60,14 @@ struct hit {
 	uint64_t ret;
 	struct mt_srcframe *frames;
 	size_t n;
+	char *function;   /* from the symbol tables, or NULL */
+	bool named;       /* function looked up */
+};
+
+/* A build id debuginfod was asked about: its debug file in the cache, or NULL (failed). */
+struct asked {
+	char *hex;
+	char *path;
 };
 
 struct mt_srcloc {
@@ -61,13 +75,177 @@ struct mt_srcloc {
 	size_t nmods;
 	struct hit *hits; /* (module, address) -> frames, open addressing */
 	size_t cap, count;
+	struct asked *asked;
+	size_t nasked;
+	bool debuginfod_off; /* a server failed (not a plain "not found"): no more queries */
+	bool said_unavailable;
+#ifdef MT_HAVE_DEBUGINFOD
+	debuginfod_client *dc;
+#endif
 };
+
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                          Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name);
 
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo, /* debuglink, .build-id, debuginfod */
+	.find_debuginfo = find_debuginfo, /* debuglink, .build-id, then debuginfod */
 	.section_address = dwfl_offline_section_address,
 };
+
+/* ---- debuginfod --------------------------------------------------------- */
+
+static bool debuginfod_wanted(void)
+{
+	const char *u = getenv("DEBUGINFOD_URLS");
+	return u && u[strspn(u, " \t\n")] != '\0';
+}
+
+/*
+ * The build id a .gnu_debugaltlink section of the ELF file `path` names,
+ * when that section names `altname` (libdwfl asks for the dwz file shared
+ * by several debug files with the debug file as file_name and the
+ * section's name as debuglink_file).  Its length, 0 when none.
+ */
+static size_t altlink_build_id(const char *path, const char *altname, unsigned char *id,
+                               size_t cap)
+{
+	if (!path || !altname)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t len = 0;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx;
+	if (e && elf_getshdrstrndx(e, &shstrndx) == 0) {
+		for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn)) != NULL;) {
+			GElf_Shdr sh;
+			const char *name;
+			Elf_Data *d;
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+			    !(name = elf_strptr(e, shstrndx, sh.sh_name)) ||
+			    strcmp(name, ".gnu_debugaltlink") != 0 || !(d = elf_getdata(scn, NULL)) ||
+			    !d->d_buf)
+				continue;
+			const char *b = d->d_buf;
+			const char *nul = memchr(b, '\0', d->d_size);
+			if (!nul || strcmp(b, altname) != 0)
+				break;
+			size_t n = d->d_size - (size_t)(nul + 1 - b);
+			if (n > 0 && n <= cap) {
+				memcpy(id, nul + 1, n);
+				len = n;
+			}
+			break;
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return len;
+}
+
+/*
+ * The debug file of build id `id` from the servers of DEBUGINFOD_URLS, as
+ * libdebuginfod finds it (its cache first: DEBUGINFOD_CACHE_PATH, else
+ * $XDG_CACHE_HOME/debuginfod_client; DEBUGINFOD_TIMEOUT bounds each
+ * transfer).  Each build id is asked once; a failure is one line on stderr
+ * per build id, and a server that fails otherwise than with "not found"
+ * (timeout, refused) stops the queries for the rest of the run.
+ */
+static int ask_debuginfod(struct mt_srcloc *sl, const char *modname, const unsigned char *id,
+                          size_t len, char **debuginfo_file_name)
+{
+	if (!debuginfod_wanted() || len == 0)
+		return -1;
+	char hex[2 * 64 + 1];
+	if (len > 64)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (size_t i = 0; i < sl->nasked; i++) {
+		if (strcmp(sl->asked[i].hex, hex) != 0)
+			continue;
+		int fd = sl->asked[i].path ? open(sl->asked[i].path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0)
+			*debuginfo_file_name = mt_xstrdup(sl->asked[i].path);
+		return fd;
+	}
+	if (sl->debuginfod_off)
+		return -1;
+#ifndef MT_HAVE_DEBUGINFOD
+	(void)modname;
+	if (!sl->said_unavailable)
+		mt_err("DEBUGINFOD_URLS is set, but this modalloc was built without libdebuginfod "
+		       "(Debian: libdebuginfod-dev): debug files are looked up locally only");
+	sl->said_unavailable = true;
+	return -1;
+#else
+	if (!sl->dc && !(sl->dc = debuginfod_begin())) {
+		mt_err("debuginfod: cannot start a client: %s; debug files are looked up locally only",
+		       strerror(errno ? errno : ENOMEM));
+		sl->debuginfod_off = true;
+		return -1;
+	}
+	char *path = NULL;
+	int fd = debuginfod_find_debuginfo(sl->dc, id, (int)len, &path);
+	sl->asked = mt_xrealloc(sl->asked, (sl->nasked + 1) * sizeof *sl->asked);
+	sl->asked[sl->nasked].hex = mt_xstrdup(hex);
+	sl->asked[sl->nasked++].path = fd >= 0 && path ? mt_xstrdup(path) : NULL;
+	if (fd >= 0) {
+		*debuginfo_file_name = path;
+		return fd;
+	}
+	free(path);
+	if (fd == -ENOENT) {
+		mt_err("debuginfod: no debug file for %s (build id %s)", modname, hex);
+	} else if (fd == -ETIME || fd == -ETIMEDOUT) {
+		const char *t = getenv("DEBUGINFOD_TIMEOUT");
+		mt_err("debuginfod: %s (build id %s): no answer within DEBUGINFOD_TIMEOUT (%s s); "
+		       "not asking debuginfod for other modules", modname, hex, t && *t ? t : "90");
+		sl->debuginfod_off = true;
+	} else {
+		mt_err("debuginfod: %s (build id %s): %s; not asking debuginfod for other modules",
+		       modname, hex, strerror(-fd));
+		sl->debuginfod_off = true;
+	}
+	return -1;
+#endif
+}
+
+/*
+ * libdwfl's standard search (the file, .gnu_debuglink, /usr/lib/debug and
+ * its .build-id tree), then debuginfod.  libdwfl asks debuginfod by itself
+ * when it finds libdebuginfod at run time, silently and again for every
+ * module: DEBUGINFOD_URLS is hidden from it during its search.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                          Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	char *urls = getenv("DEBUGINFOD_URLS");
+	urls = urls ? mt_xstrdup(urls) : NULL;
+	if (urls)
+		unsetenv("DEBUGINFOD_URLS");
+	int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+	                                      debuglink_file, debuglink_crc, debuginfo_file_name);
+	if (urls) {
+		setenv("DEBUGINFOD_URLS", urls, 1);
+		free(urls);
+	}
+	struct mt_srcloc *sl = *userdata;
+	if (fd >= 0 || !sl)
+		return fd;
+	unsigned char alt[64];
+	size_t altlen = altlink_build_id(file_name, debuglink_file, alt, sizeof alt);
+	if (altlen)
+		return ask_debuginfod(sl, debuglink_file, alt, altlen, debuginfo_file_name);
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &id, &vaddr);
+	return len > 0 ? ask_debuginfod(sl, modname, id, (size_t)len, debuginfo_file_name) : -1;
+}
 
 struct mt_srcloc *mt_srcloc_new(void)
 {
@@ -91,8 +269,10 @@ void mt_srcloc_free(struct mt_srcloc *sl)
 	if (!sl)
 		return;
 	for (size_t i = 0; i < sl->cap; i++)
-		if (sl->hits[i].mod)
+		if (sl->hits[i].mod) {
 			free_frames(sl->hits[i].frames, sl->hits[i].n);
+			free(sl->hits[i].function);
+		}
 	free(sl->hits);
 	for (size_t i = 0; i < sl->nmods; i++) {
 		struct mod *md = &sl->mods[i];
@@ -104,6 +284,15 @@ void mt_srcloc_free(struct mt_srcloc *sl)
 		free(md->path);
 	}
 	free(sl->mods);
+	for (size_t i = 0; i < sl->nasked; i++) {
+		free(sl->asked[i].hex);
+		free(sl->asked[i].path);
+	}
+	free(sl->asked);
+#ifdef MT_HAVE_DEBUGINFOD
+	if (sl->dc)
+		debuginfod_end(sl->dc);
+#endif
 	free(sl);
 }
 
@@ -123,6 +312,9 @@ static size_t module(struct mt_srcloc *sl, const char *path)
 		if (md->dwfl) {
 			md->m = dwfl_report_offline(md->dwfl, path, path, -1);
 			dwfl_report_end(md->dwfl, NULL, NULL);
+			void **ud;
+			if (md->m && dwfl_module_info(md->m, &ud, NULL, NULL, NULL, NULL, NULL, NULL))
+				*ud = sl; /* for find_debuginfo */
 		}
 		GElf_Ehdr eh;
 		Elf *e = md->m ? dwfl_module_getelf(md->m, &md->bias) : NULL;
@@ -337,16 +529,33 @@ static void grow(struct mt_srcloc *sl)
 	free(old);
 }
 
-size_t mt_srcloc_lookup(struct mt_srcloc *sl, const char *path, uint64_t ret,
-                        const struct mt_srcframe **frames)
+/*
+ * The function symbol holding ret - 1: libdwfl reads the module's .symtab,
+ * else a debug file's, else .dynsym together with the MiniDebugInfo
+ * (.gnu_debugdata, an xz-compressed ELF with a .symtab) as Fedora ships it.
+ */
+static char *symbol_name(struct mod *md, uint64_t ret)
+{
+	if (!md->m || ret == 0)
+		return NULL;
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(md->m, ret - 1 + md->bias, &off, &sym, NULL, NULL,
+	                                        NULL);
+	int type = name ? GELF_ST_TYPE(sym.st_info) : STT_NOTYPE;
+	if (!name || !*name || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+	    (sym.st_size && off >= sym.st_size))
+		return NULL;
+	return display_name(name);
+}
+
+static struct hit *lookup_hit(struct mt_srcloc *sl, const char *path, uint64_t ret)
 {
 	size_t mod = module(sl, path) + 1;
 	size_t k = hash2(mod, ret) & (sl->cap - 1);
 	for (; sl->hits[k].mod; k = (k + 1) & (sl->cap - 1))
-		if (sl->hits[k].mod == mod && sl->hits[k].ret == ret) {
-			*frames = sl->hits[k].frames;
-			return sl->hits[k].n;
-		}
+		if (sl->hits[k].mod == mod && sl->hits[k].ret == ret)
+			return &sl->hits[k];
 	struct hit h = { .mod = mod, .ret = ret };
 	h.n = resolve(&sl->mods[mod - 1], ret, &h.frames);
 	if ((sl->count + 1) * 2 > sl->cap) {
@@ -357,8 +566,25 @@ size_t mt_srcloc_lookup(struct mt_srcloc *sl, const char *path, uint64_t ret,
 	}
 	sl->hits[k] = h;
 	sl->count++;
-	*frames = h.frames;
-	return h.n;
+	return &sl->hits[k];
+}
+
+size_t mt_srcloc_lookup(struct mt_srcloc *sl, const char *path, uint64_t ret,
+                        const struct mt_srcframe **frames)
+{
+	struct hit *h = lookup_hit(sl, path, ret);
+	*frames = h->frames;
+	return h->n;
+}
+
+const char *mt_srcloc_function(struct mt_srcloc *sl, const char *path, uint64_t ret)
+{
+	struct hit *h = lookup_hit(sl, path, ret);
+	if (!h->named) {
+		h->function = symbol_name(&sl->mods[h->mod - 1], ret);
+		h->named = true;
+	}
+	return h->function;
 }
 
 /* ---- load bias from symbol names (DHAT files carry runtime addresses only) ---- */

@@ -7,9 +7,10 @@
  * inlined calls need DWARF, which stays out of the preloaded library.  Each
  * module is opened once, offline (never attached to a process), with libdw's
  * standard debuginfo search: the file itself, then .gnu_debuglink and
- * /usr/lib/debug/.build-id/xx/yyyy.debug (and debuginfod when
- * DEBUGINFOD_URLS is set).  A module that is missing, not ELF or without
- * DWARF simply yields nothing.
+ * /usr/lib/debug/.build-id/xx/yyyy.debug, then (built with libdebuginfod)
+ * the debuginfod servers of DEBUGINFOD_URLS, by the module file's build id,
+ * once per build id.  A module that is missing, not ELF or without DWARF
+ * simply yields nothing.
  *
  * Addresses are ELF virtual addresses of the module ("offset" in reports).
  */
@@ -43,6 +44,14 @@ void mt_srcloc_free(struct mt_srcloc *sl);
  */
 size_t mt_srcloc_lookup(struct mt_srcloc *sl, const char *module, uint64_t ret,
                         const struct mt_srcframe **frames);
+
+/*
+ * The name of the function holding the call at return address `ret`, from
+ * the module's symbol tables: its .symtab, a separate debug file's, or its
+ * .dynsym and MiniDebugInfo (.gnu_debugdata).  Demangled as the library
+ * names functions.  NULL when none holds it.  Owned by the cache.
+ */
+const char *mt_srcloc_function(struct mt_srcloc *sl, const char *module, uint64_t ret);
 
 /*
  * The load bias of `module` in a process where the frames ips[i] (runtime
