@@ -195,7 +195,7 @@ int mt_cmd_check(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = mt_getopt(argc, argv, ":h", longopts, "check", usage)) != -1) {
 		const char *v = optarg;
 		if (c >= 0 && c < 4) {
 			struct limit *l = &lim[c];
@@ -206,24 +206,13 @@ int mt_cmd_check(int argc, char **argv)
 			l->set = true;
 			continue;
 		}
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 's':
+		if (c == 's') {
 			load_patterns(&ps, v);
 			want_suppress = true;
-			break;
-		default:
-			mt_opt_fail("check", c, argv);
 		}
 	}
-	char **files = argv + optind;
-	size_t nfiles = (size_t)(argc - optind);
-	if (!nfiles)
-		mt_die(2, "check: no FILE given (see modalloc check --help)");
 	char **paths;
-	size_t n = mt_expand_paths(files, nfiles, &paths);
+	size_t n = mt_expand_paths(argv + optind, mt_need_files("check", argc, false), &paths);
 	struct mt_report *r = mt_report_load_merged(paths, n);
 	for (size_t k = 0; k < n; k++)
 		free(paths[k]);

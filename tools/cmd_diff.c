@@ -97,19 +97,9 @@ int mt_cmd_diff(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 't':
-			if (mt_parse_u64(optarg, &top))
-				mt_die(2, "--top: '%s' is not a number", optarg);
-			break;
-		default:
-			mt_opt_fail("diff", opt, argv);
-		}
-	}
+	while ((opt = mt_getopt(argc, argv, ":h", longopts, "diff", usage)) != -1)
+		if (opt == 't' && mt_parse_u64(optarg, &top))
+			mt_die(2, "--top: '%s' is not a number", optarg);
 	if (argc - optind != 2)
 		mt_die(2, "diff: takes exactly two reports, OLD and NEW (see modalloc diff --help)");
 	const char *files[2] = { argv[optind], argv[optind + 1] };

@@ -628,25 +628,13 @@ int mt_cmd_lines(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'o':
+	while ((c = mt_getopt(argc, argv, ":ho:", longopts, "lines", usage)) != -1) {
+		if (c == 'o')
 			out = optarg;
-			break;
-		case 'r':
+		else if (c == 'r')
 			report = optarg;
-			break;
-		default:
-			mt_opt_fail("lines", c, argv);
-		}
 	}
-	if (optind >= argc)
-		mt_die(2, "lines: no FILE given (see modalloc lines --help)");
-	if (argc - optind > 1)
-		mt_die(2, "lines: takes one FILE");
+	mt_need_files("lines", argc, true);
 	const char *file = argv[optind];
 	if (out && !*out)
 		mt_die(2, "lines: --output: empty file name");

@@ -341,22 +341,10 @@ int mt_cmd_plot(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'o':
+	while ((c = mt_getopt(argc, argv, ":ho:", longopts, "plot", usage)) != -1)
+		if (c == 'o')
 			out = optarg;
-			break;
-		default:
-			mt_opt_fail("plot", c, argv);
-		}
-	}
-	if (optind >= argc)
-		mt_die(2, "plot: no FILE given (see modalloc plot --help)");
-	if (argc - optind > 1)
-		mt_die(2, "plot: takes one FILE");
+	mt_need_files("plot", argc, true);
 	const char *file = argv[optind];
 	/*
 	 * A directory, as report/diff/check take it: its one report, or of

@@ -283,12 +283,9 @@ int mt_cmd_report(int argc, char **argv)
 	};
 	/* Options before or after the files (getopt_long permutes); "--" ends them. */
 	int c;
-	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+	while ((c = mt_getopt(argc, argv, ":ho:", longopts, "report", usage)) != -1) {
 		const char *v = optarg;
 		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
 		case 't':
 			if (mt_parse_u64(v, &top))
 				mt_die(2, "--top: '%s' is not a number", v);
@@ -317,15 +314,10 @@ int mt_cmd_report(int argc, char **argv)
 		case 'o':
 			output = v;
 			break;
-		default:
-			mt_opt_fail("report", c, argv);
 		}
 	}
-	int i = optind;
-	if (i >= argc)
-		mt_die(2, "report: no FILE given (see modalloc report --help)");
 	char **paths;
-	size_t n = mt_expand_paths(argv + i, (size_t)(argc - i), &paths);
+	size_t n = mt_expand_paths(argv + optind, mt_need_files("report", argc, false), &paths);
 	struct mt_report *r = mt_report_load_merged(paths, n);
 	for (size_t k = 0; k < n; k++)
 		free(paths[k]);

@@ -399,12 +399,9 @@ int mt_cmd_run(int argc, char **argv)
 	};
 	/* "+": options end at PROGRAM, whose own options are its business. */
 	int c;
-	while ((c = getopt_long(argc, argv, "+:ho:", longopts, NULL)) != -1) {
+	while ((c = mt_getopt(argc, argv, "+:ho:", longopts, "", usage)) != -1) {
 		uint64_t num;
 		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
 		case 'V':
 			puts("modalloc " MODALLOC_VERSION);
 			return 0;
@@ -430,8 +427,6 @@ int mt_cmd_run(int argc, char **argv)
 				mt_die(2, "--buckets: '%s' is not a positive number", optarg);
 			buckets = optarg;
 			break;
-		default:
-			mt_opt_fail("", c, argv);
 		}
 	}
 	int i = optind;

@@ -298,6 +298,28 @@ _Noreturn void mt_opt_fail(const char *cmd, int c, char **argv)
 	mt_die(2, "unknown option '%s' (see modalloc --help)", cut);
 }
 
+int mt_getopt(int argc, char **argv, const char *optstring, const struct option *longopts,
+              const char *cmd, const char *usage)
+{
+	int c = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (c == 'h') {
+		fputs(usage, stdout);
+		exit(0);
+	}
+	if (c == '?' || c == ':')
+		mt_opt_fail(cmd, c, argv);
+	return c;
+}
+
+size_t mt_need_files(const char *cmd, int argc, bool just_one)
+{
+	if (optind >= argc)
+		mt_die(2, "%s: no FILE given (see modalloc %s --help)", cmd, cmd);
+	if (just_one && argc - optind > 1)
+		mt_die(2, "%s: takes one FILE", cmd);
+	return (size_t)(argc - optind);
+}
+
 char *mt_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -67,6 +67,23 @@ bool mt_is_help(const char *arg);
  */
 _Noreturn void mt_opt_fail(const char *cmd, int c, char **argv);
 
+struct option;
+/*
+ * getopt_long(3) for a subcommand, with what every subcommand does alike:
+ * -h/--help prints usage on stdout and exits 0; an unknown option or a
+ * missing value dies through mt_opt_fail(cmd, ...).  optstring starts with
+ * ':' (after a '+', if any) and has 'h'.  Returns the next other option, or
+ * -1 after the last.
+ */
+int mt_getopt(int argc, char **argv, const char *optstring, const struct option *longopts,
+              const char *cmd, const char *usage);
+/*
+ * The FILE operands after the options (argv[optind..]): dies "CMD: no FILE
+ * given (see modalloc CMD --help)" when there is none, and "CMD: takes one
+ * FILE" when there are more and just_one is set.  Returns how many there are.
+ */
+size_t mt_need_files(const char *cmd, int argc, bool just_one);
+
 /* Reads a whole file; NULL with errno set on failure. */
 char *mt_read_file(const char *path, size_t *len);
 

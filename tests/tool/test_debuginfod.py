@@ -20,22 +20,8 @@ import time
 import urllib.error
 import urllib.request
 
-from tooltest import ToolTest, clean_env, frame, main, report, site, tool, write_json
-
-PROG_G = os.environ.get('TOOL_LINES_G', '')
-PROG_NOG = os.environ.get('TOOL_LINES_NOG', '')
-EXITCODE = os.environ.get('TOOL_EXITCODE', '')
-SRC = os.environ.get('TOOL_LINES_SRC', '')
-
-
-def markers():
-    out = {}
-    with open(SRC) as f:
-        for n, line in enumerate(f, 1):
-            m = re.search(r'/\* LINE:(\w+) \*/', line)
-            if m:
-                out[m.group(1)] = n
-    return out
+from tooltest import (EXITCODE, LINES_G, LINES_NOG, LINES_SRC, ToolTest, clean_env, frame,
+                      line_markers, main, report, site, tool, write_json)
 
 
 def build_id(path):
@@ -58,7 +44,7 @@ class Debuginfod(ToolTest):
         for t in ('objcopy', 'readelf'):
             if not shutil.which(t):
                 self.skipTest(t + ' not found (Debian: binutils)')
-        self.line = markers()
+        self.line = line_markers()
         self.cache = self.path('cache')
 
     # ---- helpers ------------------------------------------------------
@@ -96,19 +82,24 @@ class Debuginfod(ToolTest):
         self.stop_server = stop
         return 'http://127.0.0.1:%d' % port, proc
 
-    def wait_served(self, url, proc, bid):
-        """Until the server has indexed the debug file of build id `bid` (at most 30 s)."""
+    def wait_ok(self, proc, url, what):
+        """Until the server (proc) answers url with 200, at most 30 s; fails saying
+        'debuginfod did not <what> in 30 s' after that."""
         deadline = time.monotonic() + 30
         while True:
             self.assertIsNone(proc.poll(), 'debuginfod exited')
             try:
-                with urllib.request.urlopen('%s/buildid/%s/debuginfo' % (url, bid), timeout=5) as r:
+                with urllib.request.urlopen(url, timeout=5) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, socket.timeout):
                 pass
-            self.assertLess(time.monotonic(), deadline, 'debuginfod did not serve the file in 30 s')
+            self.assertLess(time.monotonic(), deadline, 'debuginfod did not %s in 30 s' % what)
             time.sleep(0.2)
+
+    def wait_served(self, url, proc, bid):
+        """Until the server has indexed the debug file of build id `bid` (at most 30 s)."""
+        self.wait_ok(proc, '%s/buildid/%s/debuginfo' % (url, bid), 'serve the file')
 
     def split(self, prog, name):
         """A stripped copy of prog (no .symtab, no DWARF, build id kept); its debug file in srv/."""
@@ -147,7 +138,7 @@ class Debuginfod(ToolTest):
     # ---- debug files from the server ---------------------------------
 
     def test_lines_from_debuginfod(self):
-        prog, srv, bid = self.split(PROG_G, 'prog')
+        prog, srv, bid = self.split(LINES_G, 'prog')
         url, proc = self.serve(srv)
         _, rep = self.profile(prog)
         with open(rep) as f:
@@ -183,7 +174,7 @@ class Debuginfod(ToolTest):
                 self.assertEqual(got, want_chain if kind == 'chain' else want_plain)
                 blocks[kind] += s['blocks']
                 for f in self.prog_frames(s, prog):
-                    self.assertTrue(os.path.samefile(f['file'], SRC), f)
+                    self.assertTrue(os.path.samefile(f['file'], LINES_SRC), f)
             self.assertEqual(blocks, {'chain': 3, 'plain': 1})
 
         ann, err = self.lines(rep, self.env(url), self.path('ann.json'))
@@ -230,8 +221,8 @@ class Debuginfod(ToolTest):
         if not shutil.which('dwz'):
             self.skipTest('dwz not found (Debian: dwz)')
         prog, other = self.path('prog'), self.path('other')
-        shutil.copy(PROG_G, prog)
-        shutil.copy(PROG_G, other)
+        shutil.copy(LINES_G, prog)
+        shutil.copy(LINES_G, other)
         # Two identical programs: all of their DIEs go to the shared file, named by a
         # path that exists nowhere, so that only the server can supply it.
         subprocess.run(['dwz', '-m', self.path('common'), '-M', '/nonexistent/.dwz/common',
@@ -269,7 +260,7 @@ class Debuginfod(ToolTest):
     def test_failures_one_line_per_build_id(self):
         # Two names of one stripped file (one build id) and another stripped file.
         a = self.path('a')
-        shutil.copy(PROG_NOG, a)
+        shutil.copy(LINES_NOG, a)
         subprocess.run(['objcopy', '--strip-all', a], check=True)
         a2 = self.path('a2')
         os.link(a, a2)
@@ -288,7 +279,7 @@ class Debuginfod(ToolTest):
         # A server without them: one line per build id, however many frames and names.
         os.mkdir(self.path('empty'))
         url, proc = self.serve(self.path('empty'))
-        self.wait_up(url, proc)
+        self.wait_ok(proc, url + '/metrics', 'start')
         ann, err = self.lines(rep, self.env(url), self.path('o.json'))
         self.assertEqual(sorted(self.debuginfod_lines(err)), sorted([
             'modalloc: debuginfod: no debug file for %s (build id %s)' % (a, ida),
@@ -331,7 +322,7 @@ class Debuginfod(ToolTest):
         if os.environ.get('TOOL_HAS_DEBUGINFOD') != '0':
             self.skipTest('modalloc built with libdebuginfod')
         a, b = self.path('a'), self.path('b')
-        for src, dst in ((PROG_NOG, a), (EXITCODE, b)):
+        for src, dst in ((LINES_NOG, a), (EXITCODE, b)):
             shutil.copy(src, dst)
             subprocess.run(['objcopy', '--strip-all', dst], check=True)
         fr = [frame('??', module=a, offset='0x1010'), frame('??', module=b, offset='0x1020')]
@@ -346,19 +337,6 @@ class Debuginfod(ToolTest):
         self.assertEqual(ann['sites'][0]['frames'], fr)
         _, err = self.lines(rep, self.env(''), self.path('o.json'))
         self.assertNotIn('debuginfod', err.lower())
-
-    def wait_up(self, url, proc):
-        deadline = time.monotonic() + 30
-        while True:
-            self.assertIsNone(proc.poll(), 'debuginfod exited')
-            try:
-                with urllib.request.urlopen(url + '/metrics', timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, socket.timeout):
-                pass
-            self.assertLess(time.monotonic(), deadline, 'debuginfod did not start in 30 s')
-            time.sleep(0.2)
 
     # ---- MiniDebugInfo --------------------------------------------------
 
@@ -386,7 +364,7 @@ class Debuginfod(ToolTest):
         return out, plain
 
     def test_minidebuginfo_names(self):
-        prog, plain = self.minidebuginfo(PROG_NOG, 'mini')
+        prog, plain = self.minidebuginfo(LINES_NOG, 'mini')
         want = {('build_node', 'level_two', 'main'): 3, ('plain_alloc', 'main'): 1}
         for p, named in ((prog, True), (plain, False)):
             _, rep = self.profile(p, name='out-' + os.path.basename(p))
@@ -424,7 +402,7 @@ class Debuginfod(ToolTest):
 
 
 if __name__ == '__main__':
-    if not PROG_G or not PROG_NOG or not SRC:
+    if not LINES_G or not LINES_NOG or not LINES_SRC:
         sys.exit('TOOL_LINES_G, TOOL_LINES_NOG and TOOL_LINES_SRC must be set '
                  '(run through meson test)')
     main()

@@ -15,22 +15,10 @@ import stat
 import subprocess
 import sys
 
-from tooltest import ToolTest, frame, load_checker, main, report, site, tool, write_json
+from tooltest import (LINES_G, LINES_NOG, LINES_SRC, ToolTest, frame, line_markers,
+                      load_checker, main, report, site, tool, write_json)
 
-PROG_G = os.environ.get('TOOL_LINES_G', '')
-PROG_NOG = os.environ.get('TOOL_LINES_NOG', '')
-SRC = os.environ.get('TOOL_LINES_SRC', '')
 COUNTERS = ('tb', 'tbk', 'tl', 'mb', 'mbk', 'gb', 'gbk', 'eb', 'ebk')
-
-
-def markers():
-    out = {}
-    with open(SRC) as f:
-        for n, line in enumerate(f, 1):
-            m = re.search(r'/\* LINE:(\w+) \*/', line)
-            if m:
-                out[m.group(1)] = n
-    return out
 
 
 def same_file(a, b):
@@ -42,7 +30,7 @@ class Lines(ToolTest):
         super().setUp()
         if os.environ.get('TOOL_HAS_LINES') == '0':
             self.skipTest('modalloc built without libdw')
-        self.line = markers()
+        self.line = line_markers()
         self.assertEqual(len(self.line), 7, self.line)
 
     def profile(self, prog, *opts, name='out'):
@@ -80,7 +68,7 @@ class Lines(ToolTest):
     # ---- JSON reports -------------------------------------------------
 
     def test_report_lines_and_inline_frames(self):
-        _, rep = self.profile(PROG_G)
+        _, rep = self.profile(LINES_G)
         with open(rep) as f:
             orig = json.load(f)
         out = self.path('annotated.json')
@@ -101,9 +89,9 @@ class Lines(ToolTest):
             self.assertEqual([{k: f[k] for k in ('ip', 'module', 'offset', 'function')}
                               for f in real], o['frames'])
             inlined += len(s['frames']) - len(real)
-            pf = self.prog_frames(s, PROG_G)
+            pf = self.prog_frames(s, LINES_G)
             for f in pf:
-                self.assertTrue(same_file(f['file'], SRC), f)
+                self.assertTrue(same_file(f['file'], LINES_SRC), f)
             got = [(f['function'], f['line'], bool(f.get('inlined'))) for f in pf]
             if any(f['function'] == 'build_node' for f in pf):
                 chain_blocks += s['blocks']
@@ -134,9 +122,9 @@ class Lines(ToolTest):
         res = tool('report', out)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn('make_buffer (%s, lines_inline.c:%d, inlined)'
-                      % (os.path.basename(PROG_G), L['alloc_here']), res.stdout)
+                      % (os.path.basename(LINES_G), L['alloc_here']), res.stdout)
         self.assertIn('<- build_node (%s, lines_inline.c:%d)'
-                      % (os.path.basename(PROG_G), L['inline_call']), res.stdout)
+                      % (os.path.basename(LINES_G), L['inline_call']), res.stdout)
         res = tool('report', '--format', 'json', out)
         self.assertEqual(res.returncode, 0, res.stderr)
         merged = json.loads(res.stdout)
@@ -158,7 +146,7 @@ class Lines(ToolTest):
             self.assertEqual(json.load(f), ann)
 
     def test_in_place_and_stdout(self):
-        _, rep = self.profile(PROG_G)
+        _, rep = self.profile(LINES_G)
         os.chmod(rep, 0o640)
         res = self.lines('-o', '-', rep)
         from_stdout = json.loads(res.stdout)
@@ -179,14 +167,14 @@ class Lines(ToolTest):
         self.assertEqual(json.loads(got), from_stdout)
 
     def test_no_debug_info_keeps_frames(self):
-        _, rep = self.profile(PROG_NOG)
+        _, rep = self.profile(LINES_NOG)
         with open(rep) as f:
             orig = json.load(f)
         out = self.path('annotated.json')
         self.lines('-o', out, rep)
         with open(out) as f:
             ann = json.load(f)
-        pf = [f for s in ann['sites'] for f in self.prog_frames(s, PROG_NOG)]
+        pf = [f for s in ann['sites'] for f in self.prog_frames(s, LINES_NOG)]
         self.assertGreaterEqual(len(pf), 6)
         for f in pf:
             self.assertNotIn('file', f)
@@ -211,7 +199,7 @@ class Lines(ToolTest):
         if not shutil.which('objcopy'):
             self.skipTest('objcopy not found')
         prog = self.path('split')
-        shutil.copy(PROG_G, prog)
+        shutil.copy(LINES_G, prog)
         for args in (['--only-keep-debug', prog, prog + '.debug'], ['--strip-debug', prog],
                      ['--add-gnu-debuglink=' + prog + '.debug', prog]):
             subprocess.run(['objcopy'] + args, check=True, cwd=self.tmp)
@@ -240,7 +228,7 @@ class Lines(ToolTest):
         return os.path.join(d, names[0])
 
     def test_run_dhat_gets_lines(self):
-        d, rep = self.profile(PROG_G, '--dhat')
+        d, rep = self.profile(LINES_G, '--dhat')
         with open(rep) as f:
             r = json.load(f)
         with open(self.dhat_of(d)) as f:
@@ -269,7 +257,7 @@ class Lines(ToolTest):
                             for s in ftbl), ftbl)
 
     def test_dhat_without_report_and_merge(self):
-        d, rep = self.profile(PROG_G, '--dhat', '--no-lines')
+        d, rep = self.profile(LINES_G, '--dhat', '--no-lines')
         plain = self.dhat_of(d)
         with open(plain) as f:
             orig = json.load(f)
@@ -294,8 +282,8 @@ class Lines(ToolTest):
         target = next(p for p in orig['pps'] if any('plain_alloc' in orig['ftbl'][i] for i in p['fs']))
         twin = dict(target)
         i0 = target['fs'][0]
-        prog_dir, prog_name = os.path.split(PROG_G)
-        alias = orig['ftbl'][i0].replace(PROG_G, os.path.join(prog_dir, '.', prog_name))
+        prog_dir, prog_name = os.path.split(LINES_G)
+        alias = orig['ftbl'][i0].replace(LINES_G, os.path.join(prog_dir, '.', prog_name))
         self.assertNotEqual(alias, orig['ftbl'][i0])
         orig['ftbl'].append(alias)
         twin['fs'] = [len(orig['ftbl']) - 1] + target['fs'][1:]
@@ -311,14 +299,14 @@ class Lines(ToolTest):
                              sum(p[k] for p in ex['pps']) + target[k], k)
 
     def test_dhat_no_debug_info(self):
-        d, _ = self.profile(PROG_NOG, '--dhat')
+        d, _ = self.profile(LINES_NOG, '--dhat')
         with open(self.dhat_of(d)) as f:
             dh = json.load(f)
         self.check_dhat_structure(dh)
-        mine = [s for s in dh['ftbl'][1:] if PROG_NOG in s]
+        mine = [s for s in dh['ftbl'][1:] if LINES_NOG in s]
         self.assertGreaterEqual(len(mine), 4, dh['ftbl'])
         for s in mine:
-            self.assertRegex(s, r'^0x[0-9A-F]+: \w+ \(in %s\)$' % re.escape(PROG_NOG))
+            self.assertRegex(s, r'^0x[0-9A-F]+: \w+ \(in %s\)$' % re.escape(LINES_NOG))
 
     # ---- bad input ----------------------------------------------------
 
@@ -358,6 +346,6 @@ class Lines(ToolTest):
 
 
 if __name__ == '__main__':
-    if not PROG_G or not SRC:
+    if not LINES_G or not LINES_SRC:
         sys.exit('TOOL_LINES_G and TOOL_LINES_SRC must be set (run through meson test)')
     main()

@@ -2,12 +2,15 @@
 """Shared helpers for the `modalloc` command's tests (Python 3 stdlib only).
 
 Meson passes the paths: MODALLOC_TOOL (the command), TOOL_EXITCODE,
-TOOL_FORKEXEC, TOOL_SITES_1 and TOOL_SITES_2 (the test programs).
+TOOL_FORKEXEC, TOOL_SITES_1 and TOOL_SITES_2 (the test programs), and for
+`modalloc lines` TOOL_LINES_G, TOOL_LINES_NOG (progs/lines_inline.c built -g
+and -g0) and TOOL_LINES_SRC (its source).
 """
 import copy
 import importlib.util
 import json
 import os
+import re
 import resource
 import subprocess
 import tempfile
@@ -23,6 +26,20 @@ THREADS = os.environ.get('TOOL_THREADS', '')
 CXX = os.environ.get('TOOL_CXX', '')
 HAS_LINES = os.environ.get('TOOL_HAS_LINES', '0') == '1'
 CHECKER = os.environ.get('TOOL_DHAT_CHECKER', '')
+LINES_G = os.environ.get('TOOL_LINES_G', '')
+LINES_NOG = os.environ.get('TOOL_LINES_NOG', '')
+LINES_SRC = os.environ.get('TOOL_LINES_SRC', '')
+
+
+def line_markers():
+    """{name: line number} of the /* LINE:name */ markers in LINES_SRC."""
+    out = {}
+    with open(LINES_SRC) as f:
+        for n, line in enumerate(f, 1):
+            m = re.search(r'/\* LINE:(\w+) \*/', line)
+            if m:
+                out[m.group(1)] = n
+    return out
 
 
 def load_checker():
