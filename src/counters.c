@@ -60,7 +60,7 @@ void ma_live_sample(const struct ma_thread *t)
 {
 	struct ma_thread *o = atomic_load_explicit(&ma_live.owner, memory_order_relaxed);
 	int64_t live = (o ? ma_live_owner_bytes(o) : 0) + ma_load_relaxed(&ma_live.shared_bytes);
-	uint64_t next = ma_timeline_sample(ma_live_clock(t), live > 0 ? (uint64_t)live : 0);
+	uint64_t next = ma_timeline_sample((uintptr_t)t, ma_live_clock(t), live > 0 ? (uint64_t)live : 0);
 	if (next)
 		timeline_arm(next);
 }

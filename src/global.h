@@ -41,6 +41,7 @@ struct ma_global {
 	pid_t pid;                        /* set at start-up and in fork children */
 	ma_au32 reporting;                /* thread id of the report writer, 0 = none */
 	ma_au32 exit_reported;
+	ma_au32 fatal_signal;             /* the signal the exit report is written for (fatal.c), 0 = none */
 };
 
 extern struct ma_global ma_g;

@@ -13,6 +13,7 @@
 
 #include "block.h"
 #include "counters.h"
+#include "fatal.h"
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
@@ -166,6 +167,9 @@ static void boot(void)
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	/* Dying of a signal writes the report too, when there is one to write. */
+	if (ma_g.opt.report || ma_g.opt.dhat[0] || !ma_g.opt.quiet)
+		ma_fatal_install();
 }
 
 bool ma_init_ensure(void)

@@ -110,6 +110,21 @@ static int fill_ranges(struct dl_phdr_info *info, size_t size, void *arg)
 		flags |= MA_MOD_ROOT | MA_MOD_SYSTEM;
 	if (mods.loader >= lo && mods.loader < hi)
 		flags |= MA_MOD_SYSTEM;
+	/* The call-frame information's index, and the segment holding it (cfi.h). */
+	uintptr_t eh = 0, eh_lo = 0, eh_hi = 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+			eh = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+	for (unsigned i = 0; eh && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_R) && eh >= a && eh - a < ph->p_filesz) {
+			eh_lo = a;
+			eh_hi = a + ph->p_filesz;
+		}
+	}
+	if (!eh_lo)
+		eh = 0;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || !ph->p_memsz)
@@ -120,6 +135,9 @@ static int fill_ranges(struct dl_phdr_info *info, size_t size, void *arg)
 		r->lo = info->dlpi_addr + ph->p_vaddr;
 		r->hi = r->lo + ph->p_memsz;
 		r->flags = flags;
+		r->eh_hdr = eh;
+		r->eh_lo = eh_lo;
+		r->eh_hi = eh_hi;
 		/* Code is read only where it stays mapped and is readable. */
 		if ((ph->p_flags & PF_R) && (!mods.first || in_first(r->lo, r->hi)))
 			r->flags |= MA_MOD_READABLE;

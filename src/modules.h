@@ -34,6 +34,9 @@
 struct ma_module_range {
 	uintptr_t lo, hi; /* [lo, hi) */
 	uint32_t flags;
+	/* The module's .eh_frame_hdr (PT_GNU_EH_FRAME) and the readable PT_LOAD
+	 * segment [eh_lo, eh_hi) holding it (cfi.h); eh_hdr 0: none. */
+	uintptr_t eh_hdr, eh_lo, eh_hi;
 };
 
 struct ma_modules {

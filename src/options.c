@@ -101,6 +101,22 @@ static int apply(const struct opt_desc *d, struct ma_options *o, const char *val
 		return 0;
 	}
 	uint64_t v;
+	if (d->kind == MA_OPT_UNWIND) {
+		static const char *const words[] = { "fp", "cfi", "auto" };
+		for (unsigned i = 0; i < 3; i++) {
+			if (ieq(val, words[i])) {
+				*(uint64_t *)field = i;
+				return 0;
+			}
+		}
+		ma_buf_init(&sb, shown, sizeof shown, -1);
+		ma_buf_json_str(&sb, val);
+		ma_buf_finish(&sb);
+		if (warn)
+			ma_warn(d->name, "=", shown, " is not one of fp, cfi, auto; using the default 'auto'");
+		apply(d, o, d->def, false);
+		return 1;
+	}
 	int bad = d->kind == MA_OPT_BOOL ? ma_options_parse_bool(val, &v) : ma_options_parse_uint(val, &v);
 	ma_buf_init(&sb, shown, sizeof shown, -1);
 	ma_buf_json_str(&sb, val);
@@ -153,5 +169,8 @@ int ma_options_parse(struct ma_options *o, char *const *envp, bool warn)
 	val = lookup(envp, "MOD_ALLOC_TEST_NO_TMPFILE");
 	if (!val || ma_options_parse_bool(val, &o->test_no_tmpfile))
 		o->test_no_tmpfile = 0;
+	val = lookup(envp, "MOD_ALLOC_TEST_FATAL_FAULT");
+	if (!val || ma_options_parse_bool(val, &o->test_fatal_fault))
+		o->test_fatal_fault = 0;
 	return rejected;
 }

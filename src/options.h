@@ -20,7 +20,10 @@
 /* What a MOD_ALLOC_DHAT template that cannot work is replaced by. */
 #define MA_DHAT_FALLBACK "dhat.%p.json"
 
-enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
+enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH, MA_OPT_UNWIND };
+
+/* MOD_ALLOC_UNWIND's values (MA_OPT_UNWIND: one of the words fp, cfi, auto). */
+enum ma_unwind { MA_UNWIND_FP = 0, MA_UNWIND_CFI = 1, MA_UNWIND_AUTO = 2 };
 
 #define MA_OPTIONS(X) \
 	X(out,        "MOD_ALLOC_OUT",        MA_OPT_PATH, MA_OUT_DEFAULT, 0, 0, \
@@ -39,7 +42,9 @@ enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH };
 	X(quiet,      "MOD_ALLOC_QUIET",      MA_OPT_BOOL, "0", 0, 1, \
 	  "1 = no summary on stderr at exit (warnings still print)") \
 	X(report,     "MOD_ALLOC_REPORT",     MA_OPT_BOOL, "1", 0, 1, \
-	  "0 = write no JSON report at exit (the API can still write one)")
+	  "0 = write no JSON report at exit (the API can still write one)") \
+	X(unwind,     "MOD_ALLOC_UNWIND",     MA_OPT_UNWIND, "auto", 0, 2, \
+	  "call-site walk: fp = frame pointers only; cfi or auto = .eh_frame call-frame information where modules have it")
 
 struct ma_options {
 	char out[MA_PATH_MAX];
@@ -50,13 +55,17 @@ struct ma_options {
 	uint64_t depth;
 	uint64_t quiet;
 	uint64_t report;
+	uint64_t unwind; /* enum ma_unwind */
 	/* Test hooks, not in MA_OPTIONS (undocumented, never in the report):
 	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file
 	 * (after announcing it on stderr) so that a test can kill it there;
 	 * MOD_ALLOC_TEST_NO_TMPFILE=1 takes the path for file systems without
-	 * O_TMPFILE.  Used by tests/stress (case sigkill). */
+	 * O_TMPFILE.  Used by tests/stress (case sigkill).
+	 * MOD_ALLOC_TEST_FATAL_FAULT=1 makes the report writer fault when it
+	 * writes for a fatal signal (tests/integration, case signals). */
 	uint64_t test_pause_ms;
 	uint64_t test_no_tmpfile;
+	uint64_t test_fatal_fault;
 };
 
 /*

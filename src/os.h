@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* Anonymous private read-write memory, or NULL. */
@@ -55,6 +56,23 @@ __attribute__((noreturn)) void ma_os_exit_group(int status);
 
 /* sched_yield(2): lets another thread run (bounded waits only). */
 void ma_os_yield(void);
+/*
+ * Signals (fatal.c).  ma_os_sigaction is the C library's sigaction (the next
+ * definition after ours: it supplies the return trampoline the kernel needs),
+ * never the shim.  ma_os_sigmask is rt_sigprocmask(2) on the calling thread
+ * (old may be NULL).  ma_os_raise sends sig to the calling thread (tgkill).
+ */
+int ma_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old);
+int ma_os_raise(int sig);
+/* Queues sig to the calling thread again with the siginfo it came with
+ * (rt_tgsigqueueinfo: allowed to oneself whatever si_code), or plainly
+ * (tgkill) when si is NULL or that fails. */
+int ma_os_requeue(int sig, const siginfo_t *si);
+/* Raises the soft RLIMIT_FSIZE to the hard one (a report can be written
+ * after SIGXFSZ): 0 or -errno. */
+int ma_os_lift_fsize_limit(void);
+
 pid_t ma_os_getpid(void);
 pid_t ma_os_gettid(void);
 /* Current working directory into buf; returns its length or -errno. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ void ma_report_freeze(struct ma_report *r, bool at_exit)
 	r->at_exit = at_exit;
 	r->clock_end = r->snap.bytes;
 	r->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
-	unsigned n = ma_timeline_copy(r->timeline, MA_TIMELINE_MAX, &r->timeline_interval);
+	unsigned n = ma_timeline_copy((uintptr_t)ma_thread_self(), r->timeline, MA_TIMELINE_MAX, &r->timeline_interval);
 	/* Insert the peak where it belongs, then the end. */
 	struct ma_timeline_point peak = { r->clock_peak, r->snap.peak_bytes, 0 };
 	unsigned at = n;
@@ -91,6 +92,10 @@ static int write_body(int fd, ma_report_writer writer, const struct ma_report *r
 	if (ma_g.opt.test_pause_ms) {
 		ma_warn("test: pausing mid-write", NULL, NULL, NULL);
 		ma_os_sleep_ns(ma_g.opt.test_pause_ms * 1000000u);
+	}
+	if (ma_g.opt.test_fatal_fault && ma_load_relaxed(&ma_g.fatal_signal)) {
+		static char *volatile nowhere; /* NULL, unknown to the compiler: a real SIGSEGV */
+		*nowhere = 0;
 	}
 	return ma_buf_finish(&b);
 }
@@ -261,6 +266,7 @@ void ma_report_at_exit(void)
 	if (!lock_reporting())
 		return;
 	ma_report_freeze(&r, true);
+	r.signal = (int)ma_load_acquire(&ma_g.fatal_signal);
 	if (ma_g.opt.report && write_json(ma_g.opt.out, &r, json_path, sizeof json_path, true))
 		json_path[0] = '\0';
 	if (ma_g.opt.dhat[0] && r.sites) {
@@ -327,10 +333,11 @@ void ma_report_at_exit_once(void)
 	if (!ma_cas_acq_rel(&ma_g.exit_reported, &no, 1))
 		return;
 	int saved = errno;
+	/* The guard first: a fatal signal from here on waits for the report. */
+	ma_guard_enter();
 	/* The report covers what happened until exit began: other threads may go
 	 * on allocating while it is written, uncounted. */
 	ma_init_freeze();
-	ma_guard_enter();
 	ma_report_at_exit();
 	ma_guard_leave();
 	errno = saved;

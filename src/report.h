@@ -41,4 +41,5 @@ void ma_report_exec_failed(const char *path);
 /* The API's "write the report now". */
 int ma_report_now(const char *tmpl);
 
+
 #endif

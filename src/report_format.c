@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* report_format.c: one frame, symbolized for the writers. */
+/* report_format.c: one frame, symbolized for the writers; a signal's name. */
+#define _GNU_SOURCE
 #include "report_format.h"
 
+#include <signal.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "symbolize.h"
 #include "tier2.h"
 
@@ -44,4 +47,22 @@ void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_
 		fn_buf[n] = '\0';
 		fi->function = fn_buf;
 	}
+}
+
+void ma_report_signal_name(int sig, char *buf, size_t cap)
+{
+	struct ma_buf b;
+	ma_buf_init(&b, buf, cap, -1);
+	ma_buf_str(&b, "SIG");
+	/* A static table: async-signal-safe.  29 is SIGIO to the shell and Python. */
+	const char *abbrev = sig == SIGIO ? "IO" : sigabbrev_np(sig);
+	if (abbrev) {
+		ma_buf_str(&b, abbrev);
+	} else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		ma_buf_str(&b, "RTMIN+");
+		ma_buf_u64(&b, (uint64_t)(sig - SIGRTMIN));
+	} else {
+		ma_buf_u64(&b, (uint64_t)sig);
+	}
+	ma_buf_finish(&b);
 }

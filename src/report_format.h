@@ -27,6 +27,7 @@ struct ma_report {
 	uint64_t wall_ns;
 	bool at_exit;
 	bool at_exec;
+	int signal;                       /* the fatal signal this report is written for (fatal.c), or 0 */
 	const struct ma_t2_frozen *sites; /* NULL without call sites */
 	/* Memory over time: the samples, then the peak and the end inserted in clock order. */
 	struct ma_timeline_point timeline[MA_TIMELINE_MAX + 2];
@@ -44,6 +45,9 @@ struct ma_frame_info {
 };
 void ma_report_frame(uintptr_t ip, struct ma_frame_info *fi, char *fn_buf, size_t fn_cap,
                      char *mod_buf, size_t mod_cap);
+
+/* "SIGTERM", "SIGRTMIN+2"... into buf (cap >= 16). */
+void ma_report_signal_name(int sig, char *buf, size_t cap);
 
 typedef void (*ma_report_writer)(struct ma_buf *b, const struct ma_report *r);
 

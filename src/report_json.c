@@ -122,6 +122,12 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	ma_buf_str(b, "\"modalloc " MODALLOC_VERSION "\"");
 	kv_bool(b, "at_exit", r->at_exit, false);
 	kv_bool(b, "at_exec", r->at_exec, false);
+	if (r->signal) { /* written by the handler of a fatal signal (fatal.c) */
+		char name[32];
+		ma_report_signal_name(r->signal, name, sizeof name);
+		key(b, "signal", false);
+		ma_buf_json_str(b, name);
+	}
 
 	ma_buf_str(b, ",\n \"totals\": {");
 	kv_u64(b, "blocks", s->blocks, true);
@@ -153,6 +159,13 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
+	/* How call sites are walked (MOD_ALLOC_UNWIND; "cfi" for auto, where the arch has that walk). */
+	key(b, "unwind", false);
+#if defined(__x86_64__)
+	ma_buf_str(b, ma_g.opt.unwind == MA_UNWIND_FP ? "\"fp\"" : "\"cfi\"");
+#else
+	ma_buf_str(b, "\"fp\"");
+#endif
 	ma_buf_str(b, "},\n \"timeline\": {\"unit\": \"bytes_allocated\"");
 	kv_u64(b, "interval", r->timeline_interval, false);
 	key(b, "peak", false);

@@ -124,6 +124,12 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 	bytes_in_blocks(b, s->live_bytes, s->live_blocks);
 	ma_buf_str(b, "; RSS peak ");
 	ma_buf_bytes_human(b, r->rss_peak_bytes);
+	if (r->signal) {
+		char name[32];
+		ma_report_signal_name(r->signal, name, sizeof name);
+		ma_buf_str(b, "; killed by ");
+		ma_buf_str(b, name);
+	}
 	ma_buf_char(b, '\n');
 	const struct ma_t2_frozen *f = r->sites;
 	if (f) {

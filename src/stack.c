@@ -118,13 +118,18 @@ unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t
 	*stop = MA_STACK_EARLY;
 	if (!MA_ARCH_CAN_WALK)
 		return 0;
-	if (on_own_stack(s, fp))
+	if (on_own_stack(s, fp)) {
+		if (ma_stack_unwind_cfi)
+			return ma_cfi_walk(fp, s->own, out, max, truncated, diff, NULL, stop, code);
 		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, NULL, stop, code);
+	}
 	/* Another stack (sigaltstack, a coroutine): its extent is unknown, so the
 	 * walk may go MA_STACK_FOREIGN_SPAN above where it starts, reading every
 	 * record with a checked read. */
 	struct ma_range r = { fp, fp + MA_STACK_FOREIGN_SPAN };
 	if (r.hi < r.lo)
 		r.hi = UINTPTR_MAX;
+	if (ma_stack_unwind_cfi) /* back to the thread's stack through a signal frame */
+		return ma_cfi_walk_foreign(fp, r, s->own, out, max, truncated, diff, stop, code);
 	return ma_stack_walk(fp, r, true, out, max, truncated, diff, NULL, stop, code);
 }

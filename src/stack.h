@@ -45,9 +45,20 @@ struct ma_range {
 
 /* The code range of the last return address a walk checked, and the
  * module table it is from: the next address is most often in it. */
+#define MA_STACK_RULES 64
 struct ma_stack_code {
 	const struct ma_modules *table;
 	struct ma_module_range r;
+	/* cfi_walk.c: the rules last found for pcs (direct-mapped), valid for
+	 * rules_table's modules: frames recur from walk to walk. */
+	const struct ma_modules *rules_table;
+	struct {
+		uintptr_t pc;
+		uint64_t rule; /* the rule itself, packed (cfi_walk.c): no load of the row */
+	} rules[MA_STACK_RULES];
+	uintptr_t table_lo[4];    /* the last code ranges' tables (by their lo) */
+	const void *tables[4];    /* const struct ma_cfi_table *, NULL: none */
+	unsigned next_table;
 };
 
 struct ma_stack_state {
@@ -130,6 +141,7 @@ struct ma_stack_record {
 struct ma_stack_memo {
 	unsigned reads;           /* records read; 0: nothing remembered */
 	bool truncated;           /* the walk hit its limit */
+	bool cfi;                 /* a call-frame walk's (cfi_walk.c): rec[i] = { address, word read there } */
 	uint8_t stop;             /* the walk's MA_STACK_EARLY bit */
 	uint64_t key;             /* the caller's: which stacks this memo is for */
 	uint64_t value;           /* the caller's: what this stack maps to */
@@ -137,11 +149,20 @@ struct ma_stack_memo {
 	struct ma_stack_record rec[]; /* ma_stack_memo_bytes(max) holds them */
 };
 
-/* The size of a memo for walks of up to `max` frames: a walk reads at most
- * MA_STACK_SKIP_MAX records of ours, then one per frame kept. */
+/* The number of records a memo for walks of up to `max` frames holds: a
+ * frame-pointer walk reads at most MA_STACK_SKIP_MAX records of ours, then
+ * one per frame kept; a call-frame walk remembers the 16-byte pieces of
+ * stack it read as two records each ({address, 0}, {the two words}): one
+ * per record of ours, at most two per frame (it remembers nothing when a
+ * walk needs more). */
+MA_INLINE unsigned ma_stack_memo_records(unsigned max)
+{
+	return 2 * (MA_STACK_SKIP_MAX + 2 * max);
+}
+
 MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
 {
-	return sizeof(struct ma_stack_memo) + (MA_STACK_SKIP_MAX + max) * sizeof(struct ma_stack_record);
+	return sizeof(struct ma_stack_memo) + ma_stack_memo_records(max) * sizeof(struct ma_stack_record);
 }
 
 /*
@@ -161,6 +182,28 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	if (fp != m->start || !n)
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
+	if (m->cfi) {
+		/* A call-frame walk's: the 16-byte pieces of stack it read, each
+		 * as {address, 0} then the two words; the walk's result is a
+		 * function of those words alone (the start, and each address
+		 * read, follow from the words read before).  Independent loads;
+		 * the first two pieces (the shim's record, the first frame's
+		 * return address) checked first. */
+		pair d = *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		for (rec += 2; rec != end && rec < m->rec + 4; rec += 2)
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		if (d[0] | d[1])
+			return false;
+		pair d2 = d;
+		for (; end - rec >= 4; rec += 4) {
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+			d2 |= *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+		}
+		if (rec != end)
+			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		d |= d2;
+		return !(d[0] | d[1]);
+	}
 	/* The innermost records first, checked after 2, 6 and 10 of them: stacks
 	 * that differ mostly differ near the allocation, and a miss then costs
 	 * little (a caller tries two memos before it walks); the rest in rounds
@@ -263,7 +306,7 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 		return 0;
 	if (MA_UNLIKELY(code->table != mods)) {
 		code->table = mods;
-		code->r = (struct ma_module_range){ 0, 0, 0 };
+		code->r = (struct ma_module_range){ 0 };
 	}
 	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
 		return 0;
@@ -341,6 +384,18 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 	return n;
 }
 
+/* MOD_ALLOC_UNWIND=cfi/auto where the arch has a call-frame walk (cfi_walk.c). */
+extern bool ma_stack_unwind_cfi;
+/* ma_stack_walk's contract (checked = false), walking by call-frame
+ * information where modules have it (cfi_walk.c). */
+unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
+                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code);
+
+/* The same on a stack not known to stay mapped (r: within MA_STACK_FOREIGN_SPAN
+ * of fp), every read checked; a signal frame may lead back to `own`. */
+unsigned ma_cfi_walk_foreign(uintptr_t fp, struct ma_range r, struct ma_range own, uintptr_t *out, unsigned max,
+                             bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
+
 /* Everything but the walk of the thread's own known stack (stack.c). */
 unsigned ma_stack_capture_slow(struct ma_stack_state *s, uintptr_t fp, uintptr_t *out, unsigned max,
                                bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code);
@@ -365,9 +420,13 @@ MA_INLINE unsigned ma_stack_capture_from(struct ma_stack_state *s, uintptr_t fp,
 		m->reads = 0;
 		m->truncated = false;
 		m->stop = 0;
+		m->cfi = false;
 	}
-	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp)))
+	if (MA_ARCH_CAN_WALK && MA_LIKELY(ma_stack_in_range(&s->own, fp))) {
+		if (ma_stack_unwind_cfi) /* MOD_ALLOC_UNWIND: call-frame information where there is some */
+			return ma_cfi_walk(fp, s->own, out, max, truncated, diff, m, stop, code);
 		return ma_stack_walk(fp, s->own, false, out, max, truncated, diff, m, stop, code);
+	}
 	return ma_stack_capture_slow(s, fp, out, max, truncated, diff, stop, code);
 }
 

@@ -67,3 +67,10 @@ void ma_registry_reset_after_fork(struct ma_thread *self)
 		t->next = next;
 	}
 }
+
+void ma_guard_raise_pending(void)
+{
+	int sig = ma_tls.fatal_pending;
+	ma_tls.fatal_pending = 0;
+	ma_os_raise(sig); /* its handler runs now, outside the guard */
+}

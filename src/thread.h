@@ -81,6 +81,7 @@ struct ma_tls {
 	struct ma_thread *held;  /* the record while the guard hides it */
 	uint32_t guard;          /* > 0 inside the library's own slow paths */
 	uint8_t state;
+	int fatal_pending;       /* a fatal signal that arrived inside the guard (fatal.c) */
 };
 
 extern MA_TLS struct ma_tls ma_tls;
@@ -94,11 +95,20 @@ MA_INLINE void ma_guard_enter(void)
 	}
 }
 
+/* Raises the fatal signal deferred while the guard was held (thread.c). */
+MA_COLD void ma_guard_raise_pending(void);
+
 MA_INLINE void ma_guard_leave(void)
 {
 	if (--ma_tls.guard == 0) {
 		ma_tls.rec = ma_tls.held;
 		ma_tls.held = NULL;
+		/* A fatal signal's handler found the guard held (the library's locks
+		 * may be taken, a report half-written): it waits until here.  The
+		 * fence keeps the check after the store above. */
+		atomic_signal_fence(memory_order_seq_cst);
+		if (MA_UNLIKELY(*(volatile int *)&ma_tls.fatal_pending))
+			ma_guard_raise_pending();
 	}
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "cfi.h"
 #include "counters.h"
 #include "event.h"
 #include "fmt.h"
@@ -100,6 +101,7 @@ bool ma_tier2_init(const struct ma_options *opt)
 		return false;
 	}
 	ma_stack_set_self(lo, hi);
+	ma_stack_unwind_cfi = opt->unwind != MA_UNWIND_FP;
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
 	ma_store_relaxed(&ma_ties.dirty, 1);
 	ma_ties.bump = true;
@@ -267,7 +269,7 @@ static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
 	uintptr_t frames[T2_FRAMES] = { 0 }, diff; /* 0: nothing checked before (stack.h) */
-	struct ma_stack_code code = { NULL, { 0, 0, 0 } }; /* the interrupted walk may be writing s->stack.code */
+	struct ma_stack_code code = { 0 }; /* the interrupted walk may be writing s->stack.code */
 	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop, &code);
 	return ma_site_intern(frames, n, *truncated, &s->nested_arena);
 }
@@ -567,6 +569,7 @@ void ma_tier2_after_fork(struct ma_thread *self)
 	if (!ma_g.backtraces)
 		return;
 	ma_modules_after_fork();
+	ma_cfi_after_fork();
 	ma_site_table_reset_counts();
 	ma_store_relaxed(&t2.truncated_events, 0);
 	ma_store_relaxed(&t2.early_events, 0);
@@ -748,7 +751,8 @@ static void table_stats(struct ma_t2_frozen *f, uint64_t n)
 	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
 	f->table_buckets = ma_site_table_buckets();
 	f->profiler_bytes = ma_load_relaxed(&ma_sites.mapped_bytes) + ma_load_relaxed(&ma_sites.arena_bytes) +
-	                    ma_load_relaxed(&t2.thread_state_bytes) + ma_modules_mapped_bytes();
+	                    ma_load_relaxed(&t2.thread_state_bytes) + ma_modules_mapped_bytes() +
+	                    ma_cfi_mapped_bytes();
 	uint64_t want = (n - 1 + f->overflow_stacks) * 4 / 3 + 1;
 	uint64_t b = 64;
 	while (b < want)

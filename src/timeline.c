@@ -9,7 +9,7 @@
 #include "os.h"
 
 static struct {
-	ma_au32 busy;               /* one sampler at a time; others skip, never wait */
+	_Atomic uintptr_t busy;     /* the sampler's record | 1; one at a time, others skip */
 	uint64_t interval;
 	ma_au64 next;               /* clock of the next sample */
 	unsigned count;
@@ -29,10 +29,10 @@ uint64_t ma_timeline_next_clock(void)
 	return ma_load_relaxed(&tl.next);
 }
 
-uint64_t ma_timeline_sample(uint64_t clock, uint64_t live_bytes)
+uint64_t ma_timeline_sample(uintptr_t who, uint64_t clock, uint64_t live_bytes)
 {
-	uint32_t no = 0;
-	if (!ma_cas_acq_rel(&tl.busy, &no, 1))
+	uintptr_t no = 0;
+	if (!ma_cas_acq_rel(&tl.busy, &no, who | 1))
 		return 0;
 	uint64_t next = ma_load_relaxed(&tl.next);
 	if (clock >= next) {
@@ -51,11 +51,18 @@ uint64_t ma_timeline_sample(uint64_t clock, uint64_t live_bytes)
 	return next;
 }
 
-unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval)
+unsigned ma_timeline_copy(uintptr_t who, struct ma_timeline_point *out, unsigned cap, uint64_t *interval)
 {
-	uint32_t no = 0;
-	while (!ma_cas_acq_rel(&tl.busy, &no, 1))
+	/* A fatal signal's handler (fatal.c) may have interrupted this thread's
+	 * own sample: then there is nothing to wait for, and no whole copy. */
+	uintptr_t no = 0, self = who | 1;
+	while (!ma_cas_acq_rel(&tl.busy, &no, self)) {
+		if (no == self) {
+			*interval = tl.interval;
+			return 0;
+		}
 		no = 0; /* a sample takes microseconds */
+	}
 	unsigned n = tl.count < cap ? tl.count : cap;
 	memcpy(out, tl.p, n * sizeof *out);
 	*interval = tl.interval;

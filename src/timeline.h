@@ -33,10 +33,12 @@ uint64_t ma_timeline_init(void);
 uint64_t ma_timeline_next_clock(void);
 /*
  * Takes a sample at `clock` if one is due.  Returns the clock of the next
- * sample, or 0 when another thread is sampling (it arms the trigger).
+ * sample, or 0 when another thread is sampling (it arms the trigger).  who:
+ * the caller's token (its record's address), so that a copy made by a
+ * signal handler that interrupted this very sample does not wait for it.
  */
-uint64_t ma_timeline_sample(uint64_t clock, uint64_t live_bytes);
+uint64_t ma_timeline_sample(uintptr_t who, uint64_t clock, uint64_t live_bytes);
 /* A consistent copy of the points so far (the caller's storage). */
-unsigned ma_timeline_copy(struct ma_timeline_point *out, unsigned cap, uint64_t *interval);
+unsigned ma_timeline_copy(uintptr_t who, struct ma_timeline_point *out, unsigned cap, uint64_t *interval);
 
 #endif

@@ -561,7 +561,7 @@ int mt_cmd_run(int argc, char **argv)
 		mt_err("%s killed by SIG%s%s", prog[0], name ? name : "?",
 		       WCOREDUMP(status) ? " (core dumped)" : "");
 		if (!top_found)
-			mt_err("pid %ld wrote no report: it did not reach exit", (long)pid);
+			mt_err("pid %ld wrote no report: a SIGKILL leaves no time to write one", (long)pid);
 		rc = 128 + sig;
 	} else {
 		rc = WEXITSTATUS(status);

@@ -3,12 +3,16 @@
 #define _GNU_SOURCE
 #include "../os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -89,9 +93,8 @@ size_t ma_os_page_size(void)
 	return ps ? ps : 4096;
 }
 
-int ma_os_write_all(int fd, const void *buf, size_t len)
+static int write_loop(int fd, const char *p, size_t len)
 {
-	const char *p = buf;
 	while (len) {
 		long r = sys(SYS_write, fd, (long)p, (long)len, 0);
 		if (r == -EINTR)
@@ -104,6 +107,30 @@ int ma_os_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)r;
 	}
 	return 0;
+}
+
+/* A pipe nobody reads must not kill the program for our sake (the summary
+ * goes to stderr, which may be such a pipe): SIGPIPE stays blocked while we
+ * write, and one that our write raised is taken back before it is unblocked.
+ * A SIGPIPE already pending before stays pending. */
+int ma_os_write_all(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigemptyset(&pending);
+	bool masked = sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&pipe_only, (long)&old, _NSIG / 8) == 0;
+	bool was_pending = masked && sys(SYS_rt_sigpending, (long)&pending, _NSIG / 8, 0, 0) == 0 &&
+	                   sigismember(&pending, SIGPIPE);
+	int err = write_loop(fd, buf, len);
+	if (masked) {
+		if (err == -EPIPE && !was_pending) {
+			struct timespec zero = { 0, 0 };
+			sys(SYS_rt_sigtimedwait, (long)&pipe_only, 0, (long)&zero, _NSIG / 8);
+		}
+		sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, _NSIG / 8);
+	}
+	return err;
 }
 
 int ma_os_open(const char *path, int flags, unsigned mode)
@@ -227,6 +254,55 @@ void ma_os_exit_group(int status)
 void ma_os_yield(void)
 {
 	sys(SYS_sched_yield, 0, 0, 0, 0);
+}
+
+int ma_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*next)(int, const struct sigaction *, struct sigaction *);
+	int (*fn)(int, const struct sigaction *, struct sigaction *) = __atomic_load_n(&next, __ATOMIC_ACQUIRE);
+	if (!fn) {
+		fn = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+		if (!fn)
+			return -ENOSYS;
+		__atomic_store_n(&next, fn, __ATOMIC_RELEASE);
+	}
+	int saved = errno;
+	int r = fn(sig, act, old);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+int ma_os_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, _NSIG / 8);
+}
+
+int ma_os_raise(int sig)
+{
+	return (int)sys(SYS_tgkill, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig, 0);
+}
+
+int ma_os_requeue(int sig, const siginfo_t *si)
+{
+	if (si) {
+		siginfo_t copy = *si;
+		if (sys(SYS_rt_tgsigqueueinfo, sys(SYS_getpid, 0, 0, 0, 0), sys(SYS_gettid, 0, 0, 0, 0), sig,
+		        (long)&copy) == 0)
+			return 0;
+	}
+	return ma_os_raise(sig);
+}
+
+int ma_os_lift_fsize_limit(void)
+{
+	struct rlimit rl;
+	long r = sys(SYS_prlimit64, 0, RLIMIT_FSIZE, 0, (long)&rl);
+	if (r < 0 || rl.rlim_cur == rl.rlim_max)
+		return (int)r;
+	rl.rlim_cur = rl.rlim_max;
+	return (int)sys(SYS_prlimit64, 0, RLIMIT_FSIZE, (long)&rl, 0);
 }
 
 pid_t ma_os_getpid(void)

@@ -68,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (o.depth < 1 || o.depth > 256)
 		abort();
+	if (o.unwind > MA_UNWIND_AUTO)
+		abort();
 	/* The single-value parsers agree with a plain reading of each value. */
 	for (size_t k = 0; k < n; k++) {
 		const char *eq = strchr(env[k], '=');

@@ -537,6 +537,24 @@ def case_summary(ctx):
     check(m, f"summary line: {lines[1]!r}")
     check(lines[2] == f"modalloc: report {os.path.join(res.outdir, f'modalloc.{pid}.json')}",
           f"report line: {lines[2]!r}")
+    summary_into_closed_pipe(ctx)
+
+
+def summary_into_closed_pipe(ctx):
+    """The summary written into a pipe nobody reads: the library gets EPIPE,
+    but the program must not die of the SIGPIPE our write raised (it exits 0,
+    and its report is written)."""
+    d = ctx.fresh_dir()
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([ctx.prog()], env=ctx.env(extra={"MOD_ALLOC_QUIET": "0",
+                                                            "MOD_ALLOC_OUT": os.path.join(d, "p.%p.json")}),
+                           stdout=subprocess.PIPE, stderr=w, timeout=30)
+    finally:
+        os.close(w)
+    check(p.returncode == 0, f"summary into a closed pipe: exit {p.returncode}, expected 0")
+    check(len(os.listdir(d)) == 1, f"summary into a closed pipe: reports {os.listdir(d)}")
 
 
 def case_api(ctx):

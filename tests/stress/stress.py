@@ -208,10 +208,18 @@ def case_signals(c):
     r = main_report(p)
     sites = sites_with(r, "alt_handler_alloc", innermost=True)
     check(sites, "signals: no site of the sigaltstack handler")
+    fp_only = c.extra.get("MOD_ALLOC_UNWIND") == "fp"
     for s in sites:
         names = [f["function"] for f in s["frames"]]
-        check(len(names) <= 4 and "main" not in names,
-              f"signals: a site of the alternate-stack handler has {len(names)} frames: {names}")
+        if fp_only:
+            check(len(names) <= 4 and "main" not in names,
+                  f"signals: a site of the alternate-stack handler has {len(names)} frames: {names}")
+        else:
+            # By call-frame information: through the signal frame (read with checked
+            # copies on the alternate stack) back into raise and main, down to _start.
+            check("main" in names and names[-1] == "_start" and names.index("main") >= 4
+                  and not s.get("ended_early"),
+                  f"signals: a site of the alternate-stack handler by CFI: {names}")
         check(names[:2] == ["alt_handler_alloc", "alt_handler"],
               f"signals: handler site frames {names}")
 
@@ -342,6 +350,41 @@ def case_sigkill(c):
     print(f"sigkill during the exit report, 12 runs: {seen}")
 
 
+def case_fatal(c):
+    """SIGTERM and SIGINT at random moments while 5 threads churn: each run
+    dies of its signal (as it does bare) and leaves one whole,
+    self-consistent report saying so (issue 13); no hang, no loop."""
+    runs = {}
+    for i in range(16):
+        sig = signal.SIGTERM if i % 2 == 0 else signal.SIGINT
+        for preload in (False, True):
+            d = c.outdir()
+            env = c.env(d) if preload else clean_env()
+            proc = subprocess.Popen(c.prog, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            check(proc.stdout.readline() == b"READY\n", "fatal: no READY line")
+            time.sleep(0.003 * i)
+            proc.send_signal(sig)
+            try:
+                _, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise Fail(f"fatal: run {i} did not end within 30 s of {sig.name} (deadlock?)")
+            check(proc.returncode == -sig, f"fatal: run {i} (preload={preload}): status {proc.returncode}, "
+                  f"expected -{int(sig)}\n{err.decode(errors='replace')[-2000:]}")
+            if not preload:
+                continue
+            reps = reports_in(d)
+            check(len(reps) == 1, f"fatal: run {i}: {len(reps)} reports")
+            name, r = reps[0]
+            # The signal lands anywhere, also half-way through an update of the
+            # thread that runs the handler (blocks of at most 2015 bytes).
+            check_report(r, name, max_threads=6, interrupted_bytes=2015)
+            check(r.get("signal") == sig.name, f"fatal: run {i}: signal {r.get('signal')!r}")
+            check(r["totals"]["blocks"] > 0, f"fatal: run {i}: no blocks")
+            runs[sig.name] = runs.get(sig.name, 0) + 1
+    print(f"fatal: runs killed mid-churn, each with a whole report: {runs}")
+
+
 def open_files_in(pid, d):
     """(target, size) of each file process pid has open in directory d."""
     out = []
@@ -453,6 +496,20 @@ def case_nofp(c):
     if not c.bt:
         return
     r = main_report(p)
+    fp_only = c.extra.get("MOD_ALLOC_UNWIND") == "fp"
+    if not fp_only:
+        # By call-frame information: the whole chain, no warning, no hint.
+        check(r["stacks"]["shallow_warning"] is False and r["stacks"]["ended_early"] == 0,
+              f"nofp: stacks {r['stacks']}")
+        nbytes = sum(8 + i % 64 for i in range(2000))
+        sites = sites_with(r, "nofp_leaf", innermost=True)
+        got = [(s["blocks"], s["bytes"], s["live_blocks"], [f["function"] for f in s["frames"]][:4])
+               for s in sites]
+        want = [(2000, nbytes, 1000, ["nofp_leaf", "mid", "top", "main"])]
+        check(got == want, f"nofp: sites of nofp_leaf {got}, expected {want}")
+        q = c.run(c.env(c.outdir(), quiet=False))
+        check("-fno-omit-frame-pointer" not in q.stderr, f"nofp: a hint on stderr:\n{q.stderr}")
+        return
     check(r["stacks"]["shallow_warning"] is True and "hint" in r["stacks"],
           f"nofp: stacks {r['stacks']}")
     # As progs/nofp.c: 2000 blocks of 8 + i % 64 bytes, every other one freed,
@@ -473,7 +530,7 @@ def case_nofp(c):
 
 CASES = {"xfree": case_xfree, "churn": case_churn, "forkexec": case_forkexec, "dlclose": case_dlclose,
          "signals": case_signals, "signest": case_signest, "deep": case_deep, "tenmillion": case_tenmillion, "align": case_align,
-         "exitthread": case_exitthread, "sigkill": case_sigkill, "coro": case_coro, "badfp": case_badfp,
+         "exitthread": case_exitthread, "sigkill": case_sigkill, "fatal": case_fatal, "coro": case_coro, "badfp": case_badfp,
          "nofp": case_nofp}
 
 

@@ -343,6 +343,7 @@ def case_setuid(lib, prog):
 # ---- return addresses checked (issue 10): nofp.c, inmain.c, Debian's sort ----
 
 EXTRA = []  # NOFP_PLAIN NOFP_FP INMAIN TOOL, from the command line
+FP_ONLY = {"MOD_ALLOC_UNWIND": "fp"}  # the frame-pointer walk these cases were written for
 
 
 def exec_ranges(path, cache={}):
@@ -391,12 +392,33 @@ def case_nofp(lib, prog):
     that fails its checks, so every allocation has the one stack it can prove."""
     plain = os.path.abspath(EXTRA[0])
     for p in (prog, plain):
-        d = one(run(lib, p, ["20"])[0])
+        d = one(run(lib, p, ["20"], FP_ONLY)[0])
+        expect("config.unwind", d["config"]["unwind"], "fp")
         invariants(d)
         check_frames(d, {os.path.realpath(p)})
         got = [(names(s), s["blocks"], s["bytes"], s.get("ended_early")) for s in d["sites"]]
         expect(f"{os.path.basename(p)}: sites (frames, blocks, bytes, ended_early)", got,
                [(["alloc_line"], 120, 1200000, True)])
+    # By call-frame information (the default): the program's .eh_frame gives
+    # every path whole, down to _start.  The junk program's inline asm moves
+    # the stack pointer without telling its CFI: there the walk reads junk
+    # and every return address it reports still passes the checks.
+    d = one(run(lib, plain, ["20"])[0])
+    expect("config.unwind", d["config"]["unwind"], "cfi")
+    invariants(d)
+    check_frames(d)
+    start = ["main", "__libc_start_call_main", "__libc_start_main@GLIBC_2.2.5", "_start"]
+    got = sorted((names(s), s["blocks"], s["bytes"], s.get("ended_early")) for s in d["sites"])
+    want = sorted((["alloc_line"] + mid + start, 20, 200000, False) for mid in
+                  (["path_small"], ["path_heap"], ["via_record", "path_stack"], ["via_record"],
+                   ["via_record"] + ["deeper"] * 4, ["via_record"] + ["deeper"] * 2))
+    got = [([n.split("@")[0] for n in g[0]],) + g[1:] for g in got]
+    want = [([n.split("@")[0] for n in w[0]],) + w[1:] for w in want]
+    expect("nofp_plain by CFI: sites (frames, blocks, bytes, ended_early)", got, want)
+    d = one(run(lib, prog, ["20"])[0])
+    invariants(d)
+    check_frames(d, None)
+    expect("nofp_junk by CFI: blocks", sum(s["blocks"] for s in d["sites"]), 120)
 
 
 def diff_counts(tool, a, b):
@@ -423,13 +445,14 @@ def case_nofp_diff(lib, prog):
     fp = os.path.abspath(EXTRA[1])
     work = tempfile.mkdtemp(prefix="modalloc-t2diff-")
     try:
-        for p, sites in ((prog, 1), (fp, 6)):
+        plain = os.path.abspath(EXTRA[0])
+        for p, sites, unwind in ((prog, 1, "fp"), (fp, 6, "fp"), (plain, 6, "cfi"), (fp, 6, "cfi")):
             files = []
             for k in range(2):
-                out = os.path.join(work, f"{os.path.basename(p)}.{k}.json")
+                out = os.path.join(work, f"{os.path.basename(p)}.{unwind}.{k}.json")
                 env = {k2: v for k2, v in os.environ.items() if not k2.startswith("MOD_ALLOC_")}
                 env.update({"LD_PRELOAD": lib, "MOD_ALLOC_BACKTRACES": "1", "MOD_ALLOC_QUIET": "1",
-                            "MOD_ALLOC_OUT": out})
+                            "MOD_ALLOC_OUT": out, "MOD_ALLOC_UNWIND": unwind})
                 r = subprocess.run([p, "20"], env=env, capture_output=True, text=True, timeout=60)
                 expect(f"{p}: exit", r.returncode, 0)
                 files.append(out)
@@ -449,7 +472,7 @@ def case_shallow(lib, prog):
     the stderr summary, and not with MOD_ALLOC_QUIET=1 (`modalloc run` sets it and
     prints the report's stacks.shallow_warning once for the whole tree)."""
     plain, fp, inmain = (os.path.abspath(x) for x in EXTRA[:3])
-    reports, r = run(lib, inmain, [])
+    reports, r = run(lib, inmain, [], FP_ONLY)
     d = one(reports)
     # main and the C library's start of it (named when libc's symbols are installed)
     expect("inmain: sites (first frame, frames, blocks, ended_early)",
@@ -459,21 +482,34 @@ def case_shallow(lib, prog):
     expect("inmain: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
            (False, 0))
     expect("inmain: quiet stderr", r.stderr, "")
-    reports, r = run(lib, fp, ["20"])
+    reports, r = run(lib, fp, ["20"], FP_ONLY)
     d = one(reports)
     expect("nofp_fp: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
            (False, 0))
     expect("nofp_fp: sites ended early", [names(x)[:2] for x in d["sites"] if x.get("ended_early") is not False], [])
     expect("nofp_fp: quiet stderr", r.stderr, "")
-    reports, r = run(lib, plain, ["20"])
+    reports, r = run(lib, plain, ["20"], FP_ONLY)
     d = one(reports)
     expect("nofp_plain: (shallow_warning, ended_early)", (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")),
            (True, 120))
     expect("nofp_plain: quiet stderr", r.stderr, "")
-    reports, r = run(lib, plain, ["20"], {"MOD_ALLOC_QUIET": "0"})
+    reports, r = run(lib, plain, ["20"], {"MOD_ALLOC_QUIET": "0", **FP_ONLY})
     expect("nofp_plain: the summary carries the warning", WARNING.format(120) in r.stderr, True)
-    reports, r = run(lib, inmain, [], {"MOD_ALLOC_QUIET": "0"})
+    reports, r = run(lib, inmain, [], {"MOD_ALLOC_QUIET": "0", **FP_ONLY})
     expect("inmain: the summary has no warning", "stacks end early" in r.stderr, False)
+    # By call-frame information (the default): main's stack reaches _start
+    # through the C library, and the program without frame pointers needs no
+    # hint.
+    d = one(run(lib, inmain, [])[0])
+    expect("inmain by CFI: sites (first frame, frames, blocks, ended_early)",
+           [(names(x)[0], len(x["frames"]), x["blocks"], x.get("ended_early")) for x in d["sites"]],
+           [("main", 4, 40, False)])
+    check_frames(d)
+    reports, r = run(lib, plain, ["20"], {"MOD_ALLOC_QUIET": "0"})
+    d = one(reports)
+    expect("nofp_plain by CFI: (shallow_warning, ended_early)",
+           (d["stacks"]["shallow_warning"], d["stacks"].get("ended_early")), (False, 0))
+    expect("nofp_plain by CFI: the summary has no warning", "stacks end early" in r.stderr, False)
 
 
 def case_sort(lib, prog):
@@ -491,6 +527,100 @@ def case_sort(lib, prog):
         d = one(run(lib, sort, [inp, "-o", os.path.join(work, "out.txt")])[0])
         expect("sort: report has sites", len(d["sites"]) > 0, True)
         check_frames(d)
+    finally:
+        shutil.rmtree(work)
+
+
+def case_oracle(lib, prog):
+    """Random call paths through code without frame pointers (oracle.c): every
+    allocation's stack, walked by call-frame information, equals libgcc's
+    _Unwind_Backtrace at the same place frame for frame, with exact counts
+    per site; through a qsort comparator, a thread and a signal handler."""
+    from collections import Counter
+    work = tempfile.mkdtemp(prefix="modalloc-oracle-")
+    try:
+        for seed in ("7", "12345"):
+            txt = os.path.join(work, f"oracle.{seed}.txt")
+            d = one(run(lib, prog, [txt, seed, "150"] + [os.path.abspath(m) for m in EXTRA],
+                        {"MOD_ALLOC_DEPTH": "256"})[0])
+            invariants(d)
+            check_frames(d)
+            # A site is a stack: paths of one shape share one (their sizes add up).
+            want, sizes = {}, set()
+            for line in open(txt):
+                v = line.split()
+                ips = [int(x, 16) for x in v[1:]]
+                while ips and ips[-1] == 0:
+                    ips.pop()
+                b, n = want.get(tuple(ips), (0, 0))
+                want[tuple(ips)] = (b + 1, n + int(v[0]))
+                sizes.add(int(v[0]))
+            got = {}
+            for x in d["sites"]:
+                if not x["frames"] or x["frames"][0]["function"] != "alloc_here":
+                    continue
+                expect("a site's truncated/ended_early", (x["truncated"], x.get("ended_early")), (False, False))
+                key = tuple(int(f["ip"], 16) for f in x["frames"][1:])
+                expect("one site per stack", key in got, False)
+                got[key] = (x["blocks"], x["bytes"])
+            if got != want:
+                extra = sorted(k for k in got if got[k] != want.get(k))[:2]
+                missing = sorted(k for k in want if want[k] != got.get(k))[:2]
+                raise Fail(f"seed {seed}: {len(got)} sites, oracle {len(want)}; differing: "
+                           f"{[([hex(a) for a in k], got[k]) for k in extra]}; oracle: "
+                           f"{[([hex(a) for a in k], want[k]) for k in missing]}")
+            expect(f"seed {seed}: shapes (signal frames, on an alternate stack, qsort, thread) seen",
+                   (any(z % 5 == 1 for z in sizes), any(z % 7 == 2 for z in sizes), 3001 in sizes, len(want) > 100),
+                   (True, True, True, True))
+            if EXTRA:  # frames in each dlopened (then dlclosed) module
+                mods = {f["module"] for x in d["sites"] for f in x["frames"]}
+                expect("frames in both oracle modules",
+                       [any(os.path.basename(m).startswith(f"liboracle_mod_{c}") for m in mods if m) for c in "ab"],
+                       [True, True])
+    finally:
+        shutil.rmtree(work)
+
+
+def case_oracle_cxx(lib, prog):
+    """C++ exceptions through code without frame pointers (oracle_cxx.cc): the
+    exception objects' stacks (libstdc++'s __cxa_allocate_exception, called by
+    thrower) and those of destructors that allocate while the exception unwinds
+    (from landing pads) equal libgcc's _Unwind_Backtrace frame for frame, with
+    exact counts per site."""
+    work = tempfile.mkdtemp(prefix="modalloc-oracle-cxx-")
+    try:
+        for seed in ("7", "99"):
+            txt = os.path.join(work, f"oracle.{seed}.txt")
+            d = one(run(lib, prog, [txt, seed, "100"], {"MOD_ALLOC_DEPTH": "256"})[0])
+            invariants(d)
+            check_frames(d)
+            want = {}
+            for line in open(txt):
+                v = line.split()
+                ips = [int(x, 16) for x in v[1:]]
+                while ips and ips[-1] == 0:
+                    ips.pop()
+                key = (v[0], tuple(ips))
+                want[key] = want.get(key, 0) + 1
+            got = {}
+            for x in d["sites"]:
+                n = [f["function"] for f in x["frames"]]
+                if n[:1] == ["alloc_here()"]:
+                    key = ("d", tuple(int(f["ip"], 16) for f in x["frames"][1:]))
+                elif n[:2] == ["__cxa_allocate_exception", "thrower(int)"]:
+                    key = ("t", tuple(int(f["ip"], 16) for f in x["frames"][2:]))
+                else:
+                    continue
+                expect("a site's truncated/ended_early", (x["truncated"], x.get("ended_early")), (False, False))
+                expect("one site per stack", key in got, False)
+                got[key] = x["blocks"]
+            if got != want:
+                diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))[:2]
+                raise Fail(f"seed {seed}: {len(got)} sites, oracle {len(want)}; differing: "
+                           f"{[(k[0], [hex(a) for a in k[1]], got.get(k), want.get(k)) for k in diff]}")
+            expect(f"seed {seed}: both kinds, many stacks",
+                   (sum(1 for k in want if k[0] == "t") > 20, sum(1 for k in want if k[0] == "d") > 20),
+                   (True, True))
     finally:
         shutil.rmtree(work)
 

@@ -32,6 +32,7 @@ static void assert_defaults(const struct ma_options *o)
 	assert_int_equal(o->depth, 32);
 	assert_int_equal(o->quiet, 0);
 	assert_int_equal(o->report, 1);
+	assert_int_equal(o->unwind, MA_UNWIND_AUTO);
 }
 
 /* The warning must be exactly one line naming the variable. */
@@ -342,6 +343,36 @@ static void test_rejected_count_and_lines(void **state)
 	assert_int_equal(o.buckets, 64);
 }
 
+static void test_unwind_words(void **state)
+{
+	(void)state;
+	struct ma_options o;
+	static const struct {
+		const char *env;
+		uint64_t want;
+	} ok[] = { { "MOD_ALLOC_UNWIND=fp", MA_UNWIND_FP }, { "MOD_ALLOC_UNWIND=cfi", MA_UNWIND_CFI },
+	           { "MOD_ALLOC_UNWIND=auto", MA_UNWIND_AUTO }, { "MOD_ALLOC_UNWIND=FP", MA_UNWIND_FP },
+	           { "MOD_ALLOC_UNWIND=Cfi", MA_UNWIND_CFI } };
+	for (unsigned i = 0; i < MA_ARRAY_LEN(ok); i++) {
+		char *env[] = { (char *)ok[i].env, NULL };
+		assert_int_equal(parse(&o, env), 0);
+		assert_int_equal(o.unwind, ok[i].want);
+		assert_string_equal(err, "");
+	}
+	/* Anything else: one line, the default (auto). */
+	static const char *const bad[] = { "MOD_ALLOC_UNWIND=dwarf", "MOD_ALLOC_UNWIND=1", "MOD_ALLOC_UNWIND=fpx",
+	                                   "MOD_ALLOC_UNWIND=f" };
+	for (unsigned i = 0; i < MA_ARRAY_LEN(bad); i++) {
+		char *env[] = { (char *)bad[i], NULL };
+		assert_int_equal(parse(&o, env), 1);
+		assert_int_equal(o.unwind, MA_UNWIND_AUTO);
+		assert_one_warning("MOD_ALLOC_UNWIND", "is not one of fp, cfi, auto; using the default 'auto'");
+	}
+	char *env[] = { "MOD_ALLOC_UNWIND=", NULL };
+	assert_int_equal(parse(&o, env), 0);
+	assert_int_equal(o.unwind, MA_UNWIND_AUTO);
+}
+
 static void test_parse_uint_direct(void **state)
 {
 	(void)state;
@@ -380,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_path_length_limit),
 		cmocka_unit_test(test_rejected_count_and_lines),
 		cmocka_unit_test(test_parse_uint_direct),
+		cmocka_unit_test(test_unwind_words),
 	};
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

@@ -60,7 +60,7 @@ static unsigned walk(uintptr_t *out, unsigned max, bool *truncated, unsigned *st
 	uintptr_t diff;
 	memset(out, 0, 257 * sizeof *out);
 	struct ma_range r = { (uintptr_t)stk, (uintptr_t)(stk + 64) };
-	struct ma_stack_code code = { NULL, { 0, 0, 0 } };
+	struct ma_stack_code code = { 0 };
 	return ma_stack_walk((uintptr_t)stk, r, false, out, max, truncated, &diff, NULL, stop, &code);
 }
 

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cfi_walk.c: the walk by call-frame information (MOD_ALLOC_UNWIND=cfi),
+ * with ma_stack_walk's contract (stack.h) on the thread's own stack.
+ *
+ * The first frame needs no register reads: the library is built with frame
+ * pointers, so the record at the shim's frame pointer fp (the last of ours,
+ * skipped as by the frame-pointer walk) holds the caller's rbp and the
+ * return address into the program, and the caller's stack pointer after
+ * that return is fp + 16 (x86_64: rbp = CFA - 16 in every function that
+ * keeps a frame pointer).  Then per frame, with (pc, sp, bp):
+ *
+ *   the rule for pc - 1 (pc itself for a frame a signal interrupted);
+ *   CFA = sp or bp + off, above sp, on this stack; RA = [CFA - 8];
+ *   bp = [CFA + 8k] when saved, else unchanged; sp = CFA;
+ *
+ * where the module has no table or the rule is not of that form, one
+ * frame-pointer step (the record at bp, checked as ever) or the end.  A
+ * signal trampoline's frame (CIE 'S') continues from the registers in the
+ * ucontext at its CFA.  Every return address is checked as ever
+ * (modules.h); the interrupted pc of a signal frame only for its range.
+ *
+ * Every stack word read is remembered in the memo, in the 16-byte piece
+ * of stack around it (the return address with the word below it, where
+ * frames keep the saved FP): the repeat check compares those pieces as the
+ * frame-pointer memo compares records (ma_stack_memo_repeats).  A walk that
+ * met a table being built remembers nothing (the next walk may see more).
+ */
+#include "cfi.h"
+#include "stack.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#define CFI_WALKS 1
+#else
+#define CFI_WALKS 0
+#endif
+
+bool ma_stack_unwind_cfi;
+
+/* The table for the range holding pc - 1 (code->r is set to that range). */
+static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t pc, bool *busy)
+{
+	struct ma_module_range *c = &code->r;
+	if (pc - 1 - c->lo >= c->hi - c->lo) {
+		const struct ma_module_range *f = ma_modules_find(code->table, pc);
+		if (!f)
+			return NULL;
+		*c = *f;
+	}
+	if (!c->eh_hdr || (c->flags & MA_MOD_SELF))
+		return NULL;
+	for (unsigned i = 0; i < 4; i++)
+		if (code->table_lo[i] == c->lo)
+			return code->tables[i];
+	bool later = false;
+	const struct ma_cfi_table *t = ma_cfi_table_for(c->lo, c->hi, c->eh_hdr, c->eh_lo, c->eh_hi,
+	                                                c->flags & MA_MOD_READABLE, (uintptr_t)code->table, &later);
+	if (later) {
+		*busy = true;
+	} else { /* the answer stays (for this module table) */
+		unsigned i = code->next_table++ & 3;
+		code->table_lo[i] = c->lo;
+		code->tables[i] = t;
+	}
+	return t;
+}
+
+/* A rule as the per-thread cache keeps it: off | kind << 32 | fp << 40. */
+#define RULE(kind, fp, off) ((uint64_t)(uint32_t)(off) | (uint64_t)(kind) << 32 | (uint64_t)(uint8_t)(fp) << 40)
+
+/* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
+#define UC_GREGS 40
+#define UC_RBP 10
+#define UC_RSP 15
+#define UC_RIP 16
+
+/*
+ * foreign: r is not known to stay mapped (a signal handler's alternate
+ * stack, a coroutine's): every piece is read with a fault-proof read, no
+ * memo.  own: the thread's stack, where a signal frame's interrupted
+ * context may continue (then known mapped: plain loads again).  A walk of
+ * the thread's own stack whose signal frame leads off it starts over as a
+ * foreign walk (rare: so the usual walk keeps plain loads, no test).
+ */
+MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, struct ma_range own, uintptr_t *out,
+                        unsigned max, bool *truncated, uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop,
+                        struct ma_stack_code *code)
+{
+	if (!CFI_WALKS)
+		return ma_stack_walk(fp, r, foreign, out, max, truncated, diff, m, stop, code);
+	bool checked = foreign, redo = false;
+	const struct ma_range r0 = r;
+	*truncated = false;
+	*diff = 0;
+	*stop = MA_STACK_EARLY;
+	const struct ma_modules *mods = ma_load_acquire(&ma_modules_now);
+	if (MA_UNLIKELY(!mods))
+		return 0;
+	if (MA_UNLIKELY(code->table != mods)) {
+		code->table = mods;
+		code->r = (struct ma_module_range){ 0 };
+	}
+	if (MA_UNLIKELY(code->rules_table != mods)) { /* rules of another module table's */
+		memset(code->rules, 0, sizeof code->rules);
+		memset(code->table_lo, 0, sizeof code->table_lo);
+		code->rules_table = mods;
+	}
+	if (r.hi < r.lo + 2 * sizeof(uintptr_t))
+		return 0;
+	uintptr_t top = r.hi - 2 * sizeof(uintptr_t);
+	if ((fp & (sizeof(uintptr_t) - 1)) || fp < r.lo || fp > top)
+		return 0;
+	uintptr_t start = fp, next, ret, pc;
+	struct ma_stack_record *w = m ? m->rec : NULL, *wend = m ? m->rec + ma_stack_memo_records(max) : NULL;
+	bool keep = m != NULL; /* the memo holds every word read */
+	/* The 16 bytes of the stack at a (checked by the caller), remembered. */
+#define READ2(a, v0, v1)                                                        \
+	do {                                                                    \
+		uintptr_t a_ = (a);                                             \
+		if (MA_UNLIKELY(checked)) {                                     \
+			uintptr_t t_[2];                                        \
+			if (ma_os_read_checked(a_, t_, sizeof t_) != 0)         \
+				goto unreadable;                                \
+			(v0) = t_[0];                                           \
+			(v1) = t_[1];                                           \
+		} else {                                                        \
+			(v0) = ((const uintptr_t *)a_)[0];                      \
+			(v1) = ((const uintptr_t *)a_)[1];                      \
+		}                                                               \
+		if (w) {                                                        \
+			if (w == wend) {                                        \
+				keep = false;                                   \
+				w = NULL;                                       \
+			} else {                                                \
+				w[0] = (struct ma_stack_record){ a_, 0 };       \
+				w[1] = (struct ma_stack_record){ (v0), (v1) };  \
+				w += 2;                                         \
+			}                                                       \
+		}                                                               \
+	} while (0)
+	uintptr_t unused;
+	if (foreign)
+		m = NULL, w = NULL, keep = false;
+	uintptr_t *o = out, *end = out + max, d = 0;
+	/* Our own frames come first: skip them (they keep frame pointers). */
+	for (unsigned skipped = 1;; skipped++) {
+		READ2(fp, next, ret);
+		if (!ret)
+			return 0;
+		pc = ma_arch_pc(ret);
+		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
+			break;
+		if (skipped == MA_STACK_SKIP_MAX || !ma_stack_next_ok(fp, next, top))
+			return 0;
+		fp = next;
+	}
+	uintptr_t sp = fp + 2 * sizeof(uintptr_t), bp = next;
+	bool exact = false, busy = false;
+	const struct ma_cfi_table *tab = NULL;
+	unsigned st = 0;
+	for (;;) {
+		if (MA_UNLIKELY(o == end)) {
+			*truncated = true;
+			if (m)
+				m->truncated = true;
+			break;
+		}
+		uintptr_t x = *o ^ pc;
+		if (x && (st = ma_stack_check_ret(code, pc, &r)) != 0) {
+			/* Two return addresses no call pushed: the kernel's, to a
+			 * signal trampoline; and the pc a signal interrupted. */
+			struct ma_module_range *c = &code->r;
+			if (st != MA_STACK_EARLY || pc - 1 - c->lo >= c->hi - c->lo || (c->flags & MA_MOD_SELF))
+				break;
+			if (!exact) {
+				const struct ma_cfi_table *t = table_of(code, pc, &busy);
+				const struct ma_cfi_row *row = t ? ma_cfi_lookup(t, pc - 1) : NULL;
+				if (!row || row->kind != MA_CFI_SIGNAL)
+					break;
+			}
+			st = 0;
+		}
+		d |= x;
+		*o++ = pc;
+		uintptr_t q = exact ? pc : pc - 1;
+		uint64_t rule;
+		unsigned slot = (unsigned)(q ^ (q >> 6)) & (MA_STACK_RULES - 1); /* short: on the load chain */
+		if (MA_LIKELY(code->rules[slot].pc == q)) {
+			rule = code->rules[slot].rule;
+		} else {
+			bool later = false;
+			if (!tab || q - tab->lo >= tab->hi - tab->lo) {
+				/* The thread's last tables first, by their own ranges. */
+				const struct ma_cfi_table *t = NULL;
+				for (unsigned i = 0; i < 4 && !t; i++) {
+					t = code->tables[i];
+					if (t && q - t->lo >= t->hi - t->lo)
+						t = NULL;
+				}
+				tab = t ? t : table_of(code, pc, &later);
+			}
+			const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
+			rule = row ? RULE(row->kind, row->fp, row->off8 * 8) : RULE(MA_CFI_NONE, 0, 0);
+			if (later)
+				busy = true;
+			else
+				code->rules[slot].pc = q, code->rules[slot].rule = rule;
+		}
+		unsigned kind = (unsigned)(rule >> 32) & 0xff;
+		int rule_fp = (int8_t)(uint8_t)(rule >> 40);
+		int32_t rule_off = (int32_t)(uint32_t)rule;
+		exact = false;
+		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
+			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)rule_off;
+			/* The return address with the word below it: one 16-byte piece
+			 * for the memo, holding the saved FP too where it sits there. */
+			/* (cfa - 16 >= r.lo: sp starts at a record's address + 16 and only grows) */
+			if (cfa <= sp || cfa > r.hi || (cfa & (sizeof(uintptr_t) - 1))) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			uintptr_t below;
+			READ2(cfa - 2 * sizeof(uintptr_t), below, ret);
+			if (rule_fp == -2) {
+				bp = below;
+			} else if (rule_fp) {
+				uintptr_t a = cfa + (uintptr_t)(intptr_t)rule_fp * sizeof(uintptr_t);
+				if (a < r.lo || a > r.hi - sizeof(uintptr_t)) {
+					st = MA_STACK_EARLY;
+					break;
+				}
+				if (a <= r.hi - 2 * sizeof(uintptr_t))
+					READ2(a, bp, unused);
+				else
+					READ2(a - sizeof(uintptr_t), unused, bp);
+			}
+			sp = cfa;
+		} else if (kind == MA_CFI_END) {
+			break;
+		} else if (kind == MA_CFI_SIGNAL) {
+			uintptr_t g = sp + UC_GREGS;
+			if (g + (UC_RIP + 1) * sizeof(uintptr_t) > r.hi) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			uintptr_t nsp;
+			READ2(g + UC_RBP * sizeof(uintptr_t), bp, unused);
+			READ2(g + UC_RSP * sizeof(uintptr_t), nsp, ret);
+			if (nsp <= sp || nsp > r.hi) {
+				if (!foreign) {
+					redo = true;
+					break;
+				}
+				/* From an alternate stack back to the interrupted one: the
+				 * thread's own (known mapped: plain loads), else (the main
+				 * stack grown since its bounds were read, or the thread's
+				 * bounds taken on an alternate stack) on with checked reads
+				 * from there, remembering nothing. */
+				if (own.hi - own.lo >= 2 * sizeof(uintptr_t) && nsp >= own.lo + 2 * sizeof(uintptr_t) &&
+				    nsp <= own.hi) {
+					r = own;
+					checked = false;
+				} else if (nsp >= 2 * sizeof(uintptr_t) && nsp < UINTPTR_MAX - MA_STACK_FOREIGN_SPAN) {
+					r.lo = nsp - 2 * sizeof(uintptr_t);
+					r.hi = own.hi > nsp + 2 * sizeof(uintptr_t) && own.hi - nsp < (64u << 20)
+					               ? own.hi
+					               : nsp + MA_STACK_FOREIGN_SPAN;
+					checked = true;
+					w = NULL;
+					keep = false;
+				} else {
+					st = MA_STACK_EARLY;
+					break;
+				}
+				top = r.hi - 2 * sizeof(uintptr_t);
+			}
+			sp = nsp;
+			exact = true;
+		} else {
+			/* One frame-pointer step, or the end. */
+			if (bp < sp || bp > top || (bp & (sizeof(uintptr_t) - 1))) {
+				/* Where a chain may end: a 0 link (_start, clone), or main's
+				 * caller in the C library, which keeps no link to _start. */
+				if (bp && pc - 1 - mods->root_lo >= mods->root_hi - mods->root_lo)
+					st = MA_STACK_EARLY;
+				break;
+			}
+			uintptr_t at = bp;
+			READ2(at, bp, ret);
+			sp = at + 2 * sizeof(uintptr_t);
+		}
+		if (!ret)
+			break;
+		pc = ma_arch_pc(ret);
+	}
+	if (0) {
+	unreadable: /* a checked read failed: in the skipped frames, no stack; else the end */
+		if (o == out)
+			return 0;
+		st = MA_STACK_EARLY;
+	}
+#undef READ2
+	if (!foreign && MA_UNLIKELY(redo)) {
+		/* Off this stack through a signal frame: again, reads checked. */
+		uintptr_t d2;
+		unsigned n2 = ma_cfi_walk_foreign(start, r0, own, out, max, truncated, &d2, stop, code);
+		*diff = d | d2;
+		if (m)
+			m->reads = 0;
+		return n2;
+	}
+	/* Cut short after a frame of the C library or the loader: not the program's doing. */
+	if (MA_UNLIKELY(st & MA_STACK_EARLY) && o != out) {
+		const struct ma_module_range *f = ma_modules_find(mods, o[-1]);
+		if (f && (f->flags & MA_MOD_SYSTEM))
+			st &= ~MA_STACK_EARLY;
+	}
+	*stop = st;
+	if (m) {
+		m->reads = keep && !busy ? (unsigned)(w - m->rec) : 0;
+		m->cfi = true;
+		m->start = start;
+		m->stop = (uint8_t)st;
+	}
+	unsigned n = (unsigned)(o - out);
+	*diff = d;
+	return n;
+}
+
+unsigned ma_cfi_walk(uintptr_t fp, struct ma_range r, uintptr_t *out, unsigned max, bool *truncated,
+                     uintptr_t *diff, struct ma_stack_memo *m, unsigned *stop, struct ma_stack_code *code)
+{
+	return walk(fp, r, false, r, out, max, truncated, diff, m, stop, code);
+}
+
+unsigned ma_cfi_walk_foreign(uintptr_t fp, struct ma_range r, struct ma_range own, uintptr_t *out, unsigned max,
+                             bool *truncated, uintptr_t *diff, unsigned *stop, struct ma_stack_code *code)
+{
+	return walk(fp, r, true, own, out, max, truncated, diff, NULL, stop, code);
+}
