@@ -121,6 +121,16 @@ def find_cycle(edges):
     return None
 
 
+def add_dep(deps, a, b):
+    if a != b:
+        deps.setdefault(a, set()).add(b)
+
+
+def cycle_fault(deps, what):
+    cycle = find_cycle(deps)
+    return [what + " -> ".join(cycle)] if cycle else []
+
+
 def check_includes(src):
     faults, deps = [], {}
     files = sources(src)
@@ -145,13 +155,8 @@ def check_includes(src):
                 continue
             if g > f:
                 faults.append(f'{rel} ({FLOORS[f][0]}) includes "{name}" ({FLOORS[g][0]}): up a floor')
-            a, b = module_of(rel), module_of(target)
-            if a != b:
-                deps.setdefault(a, set()).add(b)
-    cycle = find_cycle(deps)
-    if cycle:
-        faults.append("include cycle between modules: " + " -> ".join(cycle))
-    return faults
+            add_dep(deps, module_of(rel), module_of(target))
+    return faults + cycle_fault(deps, "include cycle between modules: ")
 
 
 def check_symbols(src, archive):
@@ -180,13 +185,8 @@ def check_symbols(src, archive):
                 continue
             if g > f:
                 faults.append(f"{obj}.c ({FLOORS[f][0]}) uses {sym} of {other}.c ({FLOORS[g][0]}): up a floor")
-            a, b = SAME_MODULE.get(obj, obj), SAME_MODULE.get(other, other)
-            if a != b:
-                deps.setdefault(a, set()).add(b)
-    cycle = find_cycle(deps)
-    if cycle:
-        faults.append("call cycle between objects: " + " -> ".join(cycle))
-    return faults
+            add_dep(deps, SAME_MODULE.get(obj, obj), SAME_MODULE.get(other, other))
+    return faults + cycle_fault(deps, "call cycle between objects: ")
 
 
 def self_test(src):
