@@ -33,7 +33,10 @@ enum ma_unwind { MA_UNWIND_FP = 0, MA_UNWIND_CFI = 1, MA_UNWIND_AUTO = 2 };
 	X(backtraces, "MOD_ALLOC_BACKTRACES", MA_OPT_BOOL, "0", 0, 1, \
 	  "1 = Tier 2: capture call sites with the frame-pointer walker") \
 	X(buckets,    "MOD_ALLOC_BUCKETS",    MA_OPT_POW2, "4096", 64, 1048576, \
-	  "call-site table buckets; rounded up to a power of two") \
+	  "call-site table buckets at start-up; rounded up to a power of two") \
+	X(buckets_max, "MOD_ALLOC_BUCKETS_MAX", MA_OPT_POW2, "262144", 64, 16777216, \
+	  "the call-site table doubles when 3/4 full, up to this many buckets (raised to MOD_ALLOC_BUCKETS " \
+	  "if below); then new stacks go to the overflow site; rounded up to a power of two") \
 	X(depth,      "MOD_ALLOC_DEPTH",      MA_OPT_UINT, "32", 1, MA_DEPTH_MAX, \
 	  "maximum frames per call site") \
 	X(quiet,      "MOD_ALLOC_QUIET",      MA_OPT_BOOL, "0", 0, 1, \
@@ -48,6 +51,7 @@ struct ma_options {
 	char dhat[MA_PATH_MAX];
 	uint64_t backtraces;
 	uint64_t buckets;
+	uint64_t buckets_max;
 	uint64_t depth;
 	uint64_t quiet;
 	uint64_t report;

@@ -176,7 +176,7 @@ static bool dhat_points(struct dhat_work *w, const struct ma_t2_frozen *f)
 		uint64_t h = 7;
 		if (s->is_overflow || s->nframes == 0) {
 			/* The viewer needs a distinct, non-empty frame list. */
-			uint32_t ix = intern(&w->t, s->is_overflow ? "0x0: [overflow: stacks beyond MOD_ALLOC_BUCKETS]"
+			uint32_t ix = intern(&w->t, s->is_overflow ? "0x0: [overflow: stacks beyond MOD_ALLOC_BUCKETS_MAX]"
 			                                           : "0x0: [no frames captured]");
 			w->fs_pool[used++] = ix;
 			h = h * 31 + ix;

@@ -63,6 +63,7 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 	kv_u64(b, "overflow_events", f->overflow_events, false);
 	kv_u64(b, "overflow_stacks", f->overflow_stacks, false);
 	kv_u64(b, "buckets_needed", f->buckets_needed, false);
+	kv_u64(b, "table_buckets", f->table_buckets, false);
 	kv_u64(b, "profiler_bytes", f->profiler_bytes, false);
 	kv_bool(b, "shallow_warning", f->shallow_warning, false);
 	kv_u64(b, "ended_early", f->early_events, false);
@@ -154,6 +155,7 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	ma_buf_str(b, ",\n \"config\": {");
 	kv_bool(b, "backtraces", ma_g.backtraces, true);
 	kv_u64(b, "buckets", ma_g.opt.buckets, false);
+	kv_u64(b, "buckets_max", ma_g.opt.buckets_max, false);
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);

@@ -33,7 +33,7 @@ static void frames_line(struct ma_buf *b, const struct ma_site_total *s)
 {
 	unsigned shown = 0;
 	if (s->is_overflow) {
-		ma_buf_str(b, "[overflow: stacks beyond MOD_ALLOC_BUCKETS]");
+		ma_buf_str(b, "[overflow: stacks beyond MOD_ALLOC_BUCKETS_MAX]");
 		return;
 	}
 	for (uint32_t i = 0; i < s->nframes && shown < 3; i++) {
@@ -142,7 +142,7 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 			ma_buf_str(b, f->overflow_events == 1 ? " event from " : " events from ");
 			ma_buf_u64_grouped(b, f->overflow_stacks);
 			ma_buf_str(b, f->overflow_stacks == 1 ? " stack went" : " stacks went");
-			ma_buf_str(b, " to the overflow site; MOD_ALLOC_BUCKETS=");
+			ma_buf_str(b, " to the overflow site; MOD_ALLOC_BUCKETS_MAX=");
 			ma_buf_u64(b, f->buckets_needed);
 			ma_buf_str(b, " would hold them\n");
 		}

@@ -2,17 +2,31 @@
 /*
  * site.h: the global call-site table.
  *
- * Buckets (MOD_ALLOC_BUCKETS of them, a power of two) are 8-byte slots
- * {site index + 1, hash tag} probed linearly; the sites themselves are
- * dense, claimed with one atomic add, written, then published by a CAS on
- * the bucket.  Frames are compared in full on a tag match, so two stacks
- * never share a site whatever their hashes.  A reader that meets a slot
- * still being published just probes on: the same new stack inserted by two
- * threads at once may get two sites, merged when the report is written.
+ * Buckets (MOD_ALLOC_BUCKETS of them at start-up, a power of two) are
+ * 8-byte slots {site index + 1, hash tag} probed linearly; the sites
+ * themselves are dense, claimed with one atomic add, written, then
+ * published by a CAS on the bucket.  Frames are compared in full on a tag
+ * match, so two stacks never share a site whatever their hashes.
  *
- * Site 0 is the overflow site: when the table is full (3/4 of the buckets,
- * or the frame arena is exhausted) events go there, so per-site sums still
- * equal the totals, and the distinct overflowing stacks are counted.
+ * Growth.  When 3/4 of the current bucket array holds sites, one inserter
+ * maps one twice the size (struct ma_site_buckets), links it as the old
+ * one's `next`, publishes it with one store to ma_sites.cur and copies the
+ * old slots over: each empty old slot is frozen (CAS 0 -> MA_SITE_MOVED),
+ * each full one inserted in the new array.  Nobody waits for the copy: an
+ * inserter that meets MOVED goes on in `next`; while the new array's
+ * `prev` is set (copy unfinished), a stack missing from it is looked for in
+ * `prev` too, freezing the first empty slot of its probe there, so the
+ * stack can no longer be added to the old array behind the copier's back:
+ * every stack has one site, none is lost.  Old arrays stay mapped (a slow
+ * reader may still probe one) and are counted in mapped_bytes.  The sites
+ * never move: they live in chunks of MA_SITE_CHUNK, mapped on first use
+ * and found through a directory, so indices in headers and memos stay
+ * valid.  The table stops growing at MOD_ALLOC_BUCKETS_MAX buckets.
+ *
+ * Site 0 is the overflow site: when the table is full (3/4 of
+ * MOD_ALLOC_BUCKETS_MAX buckets, or the frame arena is exhausted) events go
+ * there, so per-site sums still equal the totals, and the distinct
+ * overflowing stacks are counted.
  *
  * Counters come in two parts (struct ma_site_part): `own`, written by the
  * owner thread alone with plain stores (exact in a single-threaded
@@ -29,6 +43,7 @@
 #define MA_SITE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "atomic.h"
@@ -85,25 +100,70 @@ struct ma_site_event {
 	unsigned hist_class;         /* births only */
 };
 
-struct ma_site_table {
-	ma_au64 *buckets;
+/* Sites per chunk (a power of two): chunk c holds sites [c * MA_SITE_CHUNK, (c + 1) * MA_SITE_CHUNK). */
+#define MA_SITE_CHUNK_LOG2 8
+#define MA_SITE_CHUNK (1u << MA_SITE_CHUNK_LOG2)
+/* A frozen empty slot of a bucket array being copied into a bigger one
+ * (never a site's word: those have site index + 1 < 2^32 - 1 below). */
+#define MA_SITE_MOVED UINT64_MAX
+
+/* One bucket array; the first is MOD_ALLOC_BUCKETS long, each next one twice its predecessor. */
+struct ma_site_buckets {
 	uint64_t mask;
-	struct ma_site *sites;
-	uint64_t capacity;           /* sites[] length: 3/4 of the buckets, + overflow */
+	uint64_t limit;                        /* entries at which it grows: 3/4 of its buckets */
+	uint64_t hard;                         /* entries it never exceeds: 7/8 of its buckets */
+	uint64_t bytes;                        /* this mapping */
+	struct ma_site_buckets *_Atomic prev;  /* the array being copied into this one; NULL once copied */
+	struct ma_site_buckets *_Atomic next;  /* the array this one is copied into */
+	/* Places taken: those the copy from prev may fill (prev->hard, counted
+	 * when mapped), + one per insert here.  Inserts stop at `hard`, so
+	 * entries <= hard < buckets: a copy always finds an empty slot. */
+	ma_au64 count;
+	MA_ALIGNED_LINE ma_au64 slot[];
+};
+
+struct ma_site_table {
+	struct ma_site_buckets *_Atomic cur; /* the newest bucket array */
+	struct ma_site *_Atomic *chunks;     /* the sites' directory: capacity / MA_SITE_CHUNK entries, rounded up */
+	uint64_t capacity;           /* sites: 3/4 of the largest array's buckets, + overflow */
+	uint64_t max_buckets;        /* MOD_ALLOC_BUCKETS_MAX (at least the first array's size) */
 	MA_ALIGNED_LINE ma_au64 used; /* sites claimed, including site 0 */
 	ma_au64 lost_races;          /* sites claimed but not published */
 	ma_au32 shared_any;          /* a thread other than the owner has updated a shared part */
+	ma_au32 growths;             /* bucket arrays made after the first */
 	ma_au64 overflow_events;
 	ma_au64 overflow_stacks;     /* distinct stacks seen while full */
 	ma_au64 *overflow_set;       /* hashes of those stacks */
 	uint64_t overflow_set_mask;
-	uint64_t mapped_bytes;
+	ma_au64 mapped_bytes;        /* directory, chunks, every bucket array, the overflow set */
 	ma_au64 arena_bytes;         /* frame arenas mapped so far (struct ma_site_arena) */
+	uint64_t arena_limit;        /* their bound: 64 MiB, or 256 bytes a site if more */
 };
 
 extern struct ma_site_table ma_sites;
 
-bool ma_site_table_init(uint64_t buckets);
+/* Site idx (claimed, so its chunk is mapped).  One load more than a flat array. */
+MA_INLINE struct ma_site *ma_site_at(uint32_t idx)
+{
+	return ma_load_relaxed(&ma_sites.chunks[idx >> MA_SITE_CHUNK_LOG2]) + (idx & (MA_SITE_CHUNK - 1));
+}
+
+/* Site idx, or NULL where its chunk is not mapped yet (a site claimed an instant ago): for reports. */
+MA_INLINE struct ma_site *ma_site_peek(uint64_t idx)
+{
+	struct ma_site *c = ma_load_acquire(&ma_sites.chunks[idx >> MA_SITE_CHUNK_LOG2]);
+	return c ? c + (idx & (MA_SITE_CHUNK - 1)) : NULL;
+}
+
+/* Buckets in the newest array. */
+MA_INLINE uint64_t ma_site_table_buckets(void)
+{
+	return ma_load_acquire(&ma_sites.cur)->mask + 1;
+}
+
+
+/* buckets: the first array's size; max_buckets: the largest (raised to buckets if below); powers of two. */
+bool ma_site_table_init(uint64_t buckets, uint64_t max_buckets);
 uint64_t ma_site_hash(const uintptr_t *frames, unsigned n, bool truncated);
 /* Where a thread keeps the frames of the sites it creates: mapped chunks,
  * never freed; all arenas together stay under a limit (site.c). */
@@ -117,7 +177,8 @@ struct ma_site_arena {
  * (0 = overflow: the table is full or the arenas are exhausted).
  */
 uint32_t ma_site_intern(const uintptr_t *frames, unsigned n, bool truncated, struct ma_site_arena *arena);
-/* In a fork child: zero every site's counters (sites and frames stay). */
+/* In a fork child: zero every site's counters (sites and frames stay), and
+ * finish a growth another thread of the parent left half-done. */
 void ma_site_table_reset_counts(void);
 
 /* Inline: `atomic` is a constant at every call, so each caller gets its own copy. */

@@ -91,7 +91,7 @@ bool ma_tier2_init(const struct ma_options *opt)
 {
 	t2.depth = (unsigned)opt->depth;
 	t2.memo_bytes = (ma_stack_memo_bytes(t2.depth) + MA_CACHELINE - 1) & ~(size_t)(MA_CACHELINE - 1);
-	if (!ma_site_table_init(opt->buckets)) {
+	if (!ma_site_table_init(opt->buckets, opt->buckets_max)) {
 		ma_warn("cannot map the call-site table; counting totals only", NULL, NULL, NULL);
 		return false;
 	}
@@ -177,7 +177,7 @@ static void flush_delta(struct t2_delta *d)
 	uint32_t idx = ma_load_relaxed(&d->site);
 	if (!ma_load_relaxed(&d->events))
 		return;
-	struct ma_site *site = &ma_sites.sites[idx];
+	struct ma_site *site = ma_site_at(idx);
 	struct ma_site_event e = {
 		.blocks = ma_load_relaxed(&d->blocks),
 		.bytes = ma_load_relaxed(&d->bytes),
@@ -216,7 +216,7 @@ static void flush_all(struct t2_thread *s)
  * once by the caller), through the cache for others. */
 MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
 {
-	struct ma_site *site = &ma_sites.sites[idx];
+	struct ma_site *site = ma_site_at(idx);
 	if (MA_LIKELY(owner)) {
 		uint32_t first = ma_load_relaxed(&ma_ties.first_site);
 		if (MA_UNLIKELY(first != idx)) { /* see counters.h: which sites moved since the peak */
@@ -382,8 +382,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 				ma_own_add(&s->early_events, 1);
 			else
 				ma_add_relaxed(&t2.early_events, 1);
-			if (idx && !ma_load_relaxed(&ma_sites.sites[idx].ended_early))
-				ma_store_relaxed(&ma_sites.sites[idx].ended_early, 1);
+			if (idx && !ma_load_relaxed(&ma_site_at(idx)->ended_early))
+				ma_store_relaxed(&ma_site_at(idx)->ended_early, 1);
 		}
 	}
 	/* The owner's clock already counts this block (its record's bytes); the
@@ -548,8 +548,9 @@ void ma_tier2_before_dlclose(void *handle)
 	if (used > ma_sites.capacity)
 		used = ma_sites.capacity;
 	for (uint64_t i = 1; i < used; i++) {
-		uintptr_t *f = (uintptr_t *)ma_sites.sites[i].frames;
-		for (uint32_t k = 0; f && k < ma_sites.sites[i].nframes; k++)
+		struct ma_site *site = ma_site_peek(i);
+		uintptr_t *f = site ? (uintptr_t *)site->frames : NULL;
+		for (uint32_t k = 0; f && k < site->nframes; k++)
 			if (f[k] >= q.lo && f[k] < q.hi && f[k] >= mlo && f[k] - mlo < MA_FRAME_TAG_OFFSETS)
 				f[k] = MA_FRAME_TAG | ((uintptr_t)idx << MA_FRAME_TAG_SHIFT) | (f[k] - mlo);
 	}
@@ -694,8 +695,11 @@ static void sum_sites(struct ma_site_total *tot, uint64_t n)
 {
 	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
 	for (uint64_t i = 0; i < n; i++) {
-		add_part(&tot[i], &ma_sites.sites[i].own, serial);
-		add_part(&tot[i], &ma_sites.sites[i].shared, serial);
+		const struct ma_site *site = ma_site_peek(i);
+		if (!site)
+			continue; /* claimed an instant ago: nothing counted there yet */
+		add_part(&tot[i], &site->own, serial);
+		add_part(&tot[i], &site->shared, serial);
 	}
 	add_pending(tot, n);
 }
@@ -720,11 +724,12 @@ static void finish_site(struct ma_site_total *o, uint64_t i, uint64_t te)
 	/* Every block's (death, or the end) - birth. */
 	uint64_t ends = o->death_sum + o->live_blocks * te;
 	o->lifetime_total = ends > o->birth_sum ? ends - o->birth_sum : 0;
-	if (ma_sites.sites[i].frames) {
-		o->frames = ma_sites.sites[i].frames;
-		o->nframes = ma_sites.sites[i].nframes;
-		o->truncated = ma_sites.sites[i].truncated;
-		o->ended_early = ma_load_relaxed(&ma_sites.sites[i].ended_early) != 0;
+	const struct ma_site *site = ma_site_peek(i);
+	if (site && site->frames) {
+		o->frames = site->frames;
+		o->nframes = site->nframes;
+		o->truncated = site->truncated;
+		o->ended_early = ma_load_relaxed(&site->ended_early) != 0;
 	}
 	o->is_overflow = i == 0;
 }
@@ -744,7 +749,8 @@ static void table_stats(struct ma_t2_frozen *f, uint64_t n)
 	}
 	f->overflow_events = ma_load_relaxed(&ma_sites.overflow_events);
 	f->overflow_stacks = ma_load_relaxed(&ma_sites.overflow_stacks);
-	f->profiler_bytes = ma_sites.mapped_bytes + ma_load_relaxed(&ma_sites.arena_bytes) +
+	f->table_buckets = ma_site_table_buckets();
+	f->profiler_bytes = ma_load_relaxed(&ma_sites.mapped_bytes) + ma_load_relaxed(&ma_sites.arena_bytes) +
 	                    ma_load_relaxed(&t2.thread_state_bytes) + ma_modules_mapped_bytes() +
 	                    ma_cfi_mapped_bytes();
 	uint64_t want = (n - 1 + f->overflow_stacks) * 4 / 3 + 1;

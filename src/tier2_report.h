@@ -38,6 +38,7 @@ struct ma_t2_frozen {
 	uint64_t truncated_events;
 	uint64_t early_events;           /* allocations whose stacks ended early (no frame pointers) */
 	uint64_t overflow_events, overflow_stacks, buckets_needed;
+	uint64_t table_buckets;          /* the bucket array's size at the end (it grows) */
 	uint64_t profiler_bytes;
 	bool shallow_warning;
 };

@@ -19,7 +19,7 @@ under valgrind --tool=dhat and compares (exit 77 without valgrind).
 Cases:
   plain      nothing more.
   many       every site is its own program point, all in many_sites.
-  overflow   MOD_ALLOC_BUCKETS=64 with 80 sites: the overflow point exists and
+  overflow   MOD_ALLOC_BUCKETS=64 (and _MAX=64: no growth) with 80 sites: the overflow point exists and
              holds exactly what the JSON overflow site holds.
   merge      MOD_ALLOC_DEPTH=2: two JSON sites with one frame list make one
              program point with their sums.
@@ -326,6 +326,7 @@ def main():
         kind = a.case
         if kind == "overflow":
             env["MOD_ALLOC_BUCKETS"] = "64"
+            env["MOD_ALLOC_BUCKETS_MAX"] = "64"
         elif kind == "merge":
             env["MOD_ALLOC_DEPTH"] = "2"
         elif kind == "names":

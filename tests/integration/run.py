@@ -304,12 +304,15 @@ def warnings_of(res):
 
 def case_env(ctx):
     prog = ctx.prog()
-    defaults = {"buckets": 4096, "depth": 32, "backtraces": False}
+    defaults = {"buckets": 4096, "buckets_max": 262144, "depth": 32, "backtraces": False}
     cases = [
         ("MOD_ALLOC_BUCKETS", "abc", {"buckets": 4096}),
         ("MOD_ALLOC_BUCKETS", "10", {"buckets": 64}),
         ("MOD_ALLOC_BUCKETS", "99999999", {"buckets": 1048576}),
         ("MOD_ALLOC_BUCKETS", "-5", {"buckets": 4096}),
+        ("MOD_ALLOC_BUCKETS_MAX", "abc", {"buckets_max": 262144}),
+        ("MOD_ALLOC_BUCKETS_MAX", "10", {"buckets_max": 64}),
+        ("MOD_ALLOC_BUCKETS_MAX", "99999999", {"buckets_max": 16777216}),
         ("MOD_ALLOC_BUCKETS", "99999999999999999999999", {"buckets": 4096}),
         ("MOD_ALLOC_DEPTH", "x", {"depth": 32}),
         ("MOD_ALLOC_DEPTH", "0", {"depth": 1}),

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 2 (call sites) end-to-end checks over tests/tier2/sites.c.
 
-    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | random | setuid
+    run.py LIB PROG CASE     CASE: basic | determinism | overflow | depth | alternate | random | grow |
+                                   grow_cap | grow_threads | setuid
     run.py LIB NOFP_JUNK CASE NOFP_PLAIN NOFP_FP INMAIN TOOL
                              CASE: nofp | nofp_diff | shallow | sort (nofp.c, inmain.c)
 """
@@ -119,8 +120,12 @@ def case_determinism(lib, prog):
 
 
 def case_overflow(lib, prog):
-    d = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "64", "MOD_ALLOC_DEPTH": "128"})[0])
+    # A table that may not grow: MOD_ALLOC_BUCKETS_MAX = MOD_ALLOC_BUCKETS.
+    d = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "64", "MOD_ALLOC_BUCKETS_MAX": "64",
+                                             "MOD_ALLOC_DEPTH": "128"})[0])
     expect("buckets", d["config"]["buckets"], 64)
+    expect("buckets_max", d["config"]["buckets_max"], 64)
+    expect("table_buckets", d["stacks"]["table_buckets"], 64)
     invariants(d)
     over = [s for s in d["sites"] if s.get("overflow")]
     real = [s for s in d["sites"] if not s.get("overflow")]
@@ -133,9 +138,11 @@ def case_overflow(lib, prog):
     expect("buckets_needed", d["stacks"]["buckets_needed"], 256)
     # Two different stacks never share a site: each held site has exactly one block.
     expect("one block per held site", sorted({s["blocks"] for s in real}), [1])
-    d2 = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "256", "MOD_ALLOC_DEPTH": "128"})[0])
-    expect("no overflow with the suggested buckets", d2["stacks"]["overflow_events"], 0)
-    expect("sites with 256 buckets", len(d2["sites"]), 100)
+    d2 = one(run(lib, prog, ["many", "100"], {"MOD_ALLOC_BUCKETS": "64", "MOD_ALLOC_BUCKETS_MAX": "256",
+                                              "MOD_ALLOC_DEPTH": "128"})[0])
+    expect("no overflow with the suggested MOD_ALLOC_BUCKETS_MAX", d2["stacks"]["overflow_events"], 0)
+    expect("sites with up to 256 buckets", len(d2["sites"]), 100)
+    expect("table grown to", d2["stacks"]["table_buckets"], 256)
 
 
 def case_depth(lib, prog):
@@ -201,6 +208,93 @@ def case_random(lib, prog):
     bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
     expect("paths with other counts (path, got, want)", bad[:3], [])
     expect("sites, one per path", len(d["sites"]), len(want))
+
+
+def wide_path(i):
+    """sites.c 'wide': the function names of path i, innermost first, down to main."""
+    return tuple(["r_leaf"] + ["r_b" if (i >> k) & 1 else "r_a" for k in reversed(range(13))] +
+                 ["wide_paths", "main"])
+
+
+def wide_sites(d):
+    """{path: (blocks, bytes, frees)} over the report's real sites."""
+    got = {}
+    for s in d["sites"]:
+        if s.get("overflow"):
+            continue
+        path = tuple(names(s))
+        path = path[:path.index("main") + 1] if "main" in path else path
+        if path in got:
+            raise Fail(f"two sites for one stack: {path}")
+        got[path] = (s["blocks"], s["bytes"], s["frees"])
+    return got
+
+
+def case_grow(lib, prog):
+    """5000 distinct stacks from a 64-bucket table: it grows (64 -> 8192); every
+    stack has its own site with exact counts, nothing goes to the overflow site."""
+    n = 5000
+    d = one(run(lib, prog, ["wide", str(n)], {"MOD_ALLOC_BUCKETS": "64"})[0])
+    invariants(d)
+    expect("buckets (the start size)", d["config"]["buckets"], 64)
+    expect("buckets_max (the default)", d["config"]["buckets_max"], 262144)
+    st = d["stacks"]
+    expect("overflow_events", st["overflow_events"], 0)
+    expect("overflow_stacks", st["overflow_stacks"], 0)
+    expect("buckets_needed", st["buckets_needed"], 0)
+    expect("table_buckets", st["table_buckets"], 8192)
+    expect("overflow site", [s for s in d["sites"] if s.get("overflow")], [])
+    got = wide_sites(d)
+    want = {wide_path(i): (2, 16, 2) for i in range(n)}
+    expect("distinct stacks", len(got), n)
+    bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
+    expect("stacks with other counts (path, got, want)", bad[:3], [])
+    expect("totals", (d["totals"]["blocks"], d["totals"]["bytes"]), (2 * n, 16 * n))
+
+
+def case_grow_threads(lib, prog):
+    """4 threads at once, each allocating twice from the same 3000 stacks, from a
+    64-bucket table: it grows while they insert; each stack still has one site,
+    counting all 8 blocks, and nothing overflows."""
+    n, t = 3000, 4
+    d = one(run(lib, prog, ["wide_threads", str(n), str(t)], {"MOD_ALLOC_BUCKETS": "64"})[0])
+    invariants(d, exact_peak=False)
+    st = d["stacks"]
+    expect("overflow_events", st["overflow_events"], 0)
+    expect("overflow site", [s for s in d["sites"] if s.get("overflow")], [])
+    got = {}
+    for s in d["sites"]:
+        fr = names(s)
+        if "wide_paths" not in fr:
+            continue  # the threads' own start-up, if any
+        path = tuple(fr[:fr.index("wide_paths") + 1])
+        if path in got:
+            raise Fail(f"two sites for one stack: {path}")
+        got[path] = (s["blocks"], s["bytes"], s["frees"])
+    want = {wide_path(i)[:-1]: (2 * t, 16 * t, 2 * t) for i in range(n)}
+    expect("distinct stacks", len(got), n)
+    bad = [(p, got.get(p), w) for p, w in want.items() if got.get(p) != w]
+    expect("stacks with other counts (path, got, want)", bad[:3], [])
+
+
+def case_grow_cap(lib, prog):
+    """The same 5000 stacks with MOD_ALLOC_BUCKETS_MAX=1024: the table grows to
+    1024 buckets, 768 sites; the other 4232 stacks' events go to the overflow site."""
+    n = 5000
+    d = one(run(lib, prog, ["wide", str(n)], {"MOD_ALLOC_BUCKETS": "64", "MOD_ALLOC_BUCKETS_MAX": "1024"})[0])
+    invariants(d)
+    st = d["stacks"]
+    expect("table_buckets", st["table_buckets"], 1024)
+    expect("overflow_stacks", st["overflow_stacks"], n - 768)
+    expect("overflow_events (two passes)", st["overflow_events"], 2 * (n - 768))
+    over = [s for s in d["sites"] if s.get("overflow")]
+    expect("overflow sites", len(over), 1)
+    expect("overflow site", (over[0]["blocks"], over[0]["bytes"], over[0]["frees"]),
+           (2 * (n - 768), 16 * (n - 768), 2 * (n - 768)))
+    # (768 held + 4232 overflowing) * 4/3 + 1 -> 8192.
+    expect("buckets_needed", st["buckets_needed"], 8192)
+    # The first 768 stacks, in program order, got the sites.
+    expect("held stacks", wide_sites(d), {wide_path(i): (2, 16, 2) for i in range(768)})
 
 
 def case_setuid(lib, prog):

@@ -20,8 +20,13 @@
  *             d = r % 8, at level k r_b if bit 3+k of r is set else r_a (r_b
  *             has a bigger frame), r_leaf below them; freed unless bits
  *             40-42 of r are all zero (then leaked).
+ *   wide N    N distinct stacks (N <= 8192), each allocating one 8 B block
+ *             twice (two passes), each freed: path i is the 'random' shape
+ *             at depth 13 with bits i (r_b at level k if bit k of i is set).
+ *   wide_threads N T  T threads at once, each running 'wide N'.
  *   uid       writes getuid/geteuid-independent nothing: used by the setuid test.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +145,31 @@ NOINLINE void random_paths(int n)
 	}
 }
 
+NOINLINE void wide_paths(int n)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++)
+			free(r_next(13, (uint64_t)i));
+}
+
+static void *wide_thread(void *arg)
+{
+	wide_paths((int)(intptr_t)arg);
+	return NULL;
+}
+
+NOINLINE void wide_threads(int n, int t)
+{
+	pthread_t th[16];
+	if (t > 16)
+		t = 16;
+	for (int i = 0; i < t; i++)
+		if (pthread_create(&th[i], NULL, wide_thread, (void *)(intptr_t)n) != 0)
+			abort();
+	for (int i = 0; i < t; i++)
+		pthread_join(th[i], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -158,6 +188,10 @@ int main(int argc, char **argv)
 		alternate();
 	} else if (!strcmp(argv[1], "random") && argc > 2) {
 		random_paths(atoi(argv[2]));
+	} else if (!strcmp(argv[1], "wide") && argc > 2) {
+		wide_paths(atoi(argv[2]));
+	} else if (!strcmp(argv[1], "wide_threads") && argc > 3) {
+		wide_threads(atoi(argv[2]), atoi(argv[3]));
 	} else if (!strcmp(argv[1], "uid")) {
 		void *p = malloc(10);
 		KEEP(p);

@@ -28,6 +28,7 @@ static void assert_defaults(const struct ma_options *o)
 	assert_string_equal(o->dhat, "");
 	assert_int_equal(o->backtraces, 0);
 	assert_int_equal(o->buckets, 4096);
+	assert_int_equal(o->buckets_max, 262144);
 	assert_int_equal(o->depth, 32);
 	assert_int_equal(o->quiet, 0);
 	assert_int_equal(o->report, 1);
@@ -150,6 +151,24 @@ static void test_buckets_clamp_and_round(void **state)
 	char *hi[] = { "MOD_ALLOC_BUCKETS=1048577", NULL };
 	parse(&o, hi);
 	assert_non_null(strstr(err, "clamped to 1048576\n"));
+}
+
+static void test_buckets_max_clamp_and_round(void **state)
+{
+	(void)state;
+	static const struct num_case c[] = {
+		{ "63", 64, 1 },            { "64", 64, 0 },
+		{ "1000", 1024, 0 },        { "262144", 262144, 0 },
+		{ "16777216", 16777216, 0 }, { "16777217", 16777216, 1 },
+		{ "0", 64, 1 },             { "18446744073709551615", 16777216, 1 },
+	};
+	struct ma_options o;
+	check_num("MOD_ALLOC_BUCKETS_MAX", c, MA_ARRAY_LEN(c), &o.buckets_max, &o);
+	/* Not a prefix of MOD_ALLOC_BUCKETS or the reverse: each variable keeps its own value. */
+	char *both[] = { "MOD_ALLOC_BUCKETS=128", "MOD_ALLOC_BUCKETS_MAX=2048", NULL };
+	assert_int_equal(parse(&o, both), 0);
+	assert_int_equal(o.buckets, 128);
+	assert_int_equal(o.buckets_max, 2048);
 }
 
 static void test_depth_clamp_no_rounding(void **state)
@@ -383,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_empty_value_means_unset),
 		cmocka_unit_test(test_first_definition_wins),
 		cmocka_unit_test(test_buckets_clamp_and_round),
+		cmocka_unit_test(test_buckets_max_clamp_and_round),
 		cmocka_unit_test(test_depth_clamp_no_rounding),
 		cmocka_unit_test(test_bad_numbers_rejected),
 		cmocka_unit_test(test_bad_value_shown_escaped),

@@ -116,7 +116,7 @@ static void test_overflow_and_frameless_sites(void **state)
 	struct ma_t2_frozen f = { .sites = s, .order = order, .count = 3, .clock_end = 572, .clock_peak = 500 };
 	write_dhat(&f);
 	assert_int_equal(count(out, "{\"tb\":"), 3);
-	assert_int_equal(count(out, "[overflow: stacks beyond MOD_ALLOC_BUCKETS]"), 1);
+	assert_int_equal(count(out, "[overflow: stacks beyond MOD_ALLOC_BUCKETS_MAX]"), 1);
 	assert_int_equal(count(out, "[no frames captured]"), 1);
 	assert_non_null(strstr(out, "dhat_frame_a (in "));
 	assert_non_null(strstr(out, "\"te\":572,\"tg\":500"));

@@ -189,8 +189,8 @@ static void test_other_thread_through_its_cache(void **state)
 	uint32_t idx = ma_hdr_site_of(p)->site;
 	assert_int_not_equal(idx, 0);
 	/* Pending in o's cache, not yet in the site's shared part; the report adds it. */
-	assert_int_equal(ma_load_relaxed(&ma_sites.sites[idx].shared.blocks), 0);
-	assert_int_equal(ma_load_relaxed(&ma_sites.sites[idx].own.blocks), 0);
+	assert_int_equal(ma_load_relaxed(&ma_site_at(idx)->shared.blocks), 0);
+	assert_int_equal(ma_load_relaxed(&ma_site_at(idx)->own.blocks), 0);
 	struct ma_t2_frozen f;
 	assert_true(ma_tier2_freeze(&f));
 	assert_int_equal(f.count, 1);
@@ -204,9 +204,9 @@ static void test_other_thread_through_its_cache(void **state)
 	ma_tier2_release(&f);
 	/* The thread exits: its cache is flushed into the shared part. */
 	ma_tier2_thread_exit(o);
-	assert_int_equal(ma_load_relaxed(&ma_sites.sites[idx].shared.blocks), 2);
-	assert_int_equal(ma_load_relaxed(&ma_sites.sites[idx].shared.bytes), 500);
-	assert_int_equal(ma_load_relaxed(&ma_sites.sites[idx].shared.freed_bytes), 200);
+	assert_int_equal(ma_load_relaxed(&ma_site_at(idx)->shared.blocks), 2);
+	assert_int_equal(ma_load_relaxed(&ma_site_at(idx)->shared.bytes), 500);
+	assert_int_equal(ma_load_relaxed(&ma_site_at(idx)->shared.freed_bytes), 200);
 	/* A record reused by another thread starts a new thread state. */
 	ma_hdr_keys_set(o, 1);
 	xfree(o, p);
