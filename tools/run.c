@@ -46,7 +46,8 @@ static const char usage[] =
 	"                     is refused); default: a new ./modalloc.<pid>\n"
 	"  --counters-only    totals only, no call sites (faster)\n"
 	"  --depth N          frames kept per call site (MOD_ALLOC_DEPTH)\n"
-	"  --buckets N        call-site table size (MOD_ALLOC_BUCKETS)\n"
+	"  --buckets N        call-site table size at start-up (MOD_ALLOC_BUCKETS)\n"
+	"  --buckets-max N    the size it may grow to (MOD_ALLOC_BUCKETS_MAX)\n"
 	"  --dhat             also write DHAT files, DIR/dhat.<pid>.json, with\n"
 	"                     file:line from DWARF (modalloc lines) when it ends\n"
 	"  --no-lines         with --dhat: leave the DHAT files as the library wrote them\n"
@@ -384,13 +385,14 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 
 int mt_cmd_run(int argc, char **argv)
 {
-	const char *out = NULL, *depth = NULL, *buckets = NULL;
+	const char *out = NULL, *depth = NULL, *buckets = NULL, *buckets_max = NULL;
 	bool counters_only = false, dhat = false, lines = true;
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "counters-only", no_argument, NULL, 'c' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "buckets", required_argument, NULL, 'b' },
+		{ "buckets-max", required_argument, NULL, 'B' },
 		{ "dhat", no_argument, NULL, 'D' },
 		{ "no-lines", no_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -426,6 +428,11 @@ int mt_cmd_run(int argc, char **argv)
 			if (mt_parse_u64(optarg, &num) || !num)
 				mt_die(2, "--buckets: '%s' is not a positive number", optarg);
 			buckets = optarg;
+			break;
+		case 'B':
+			if (mt_parse_u64(optarg, &num) || !num)
+				mt_die(2, "--buckets-max: '%s' is not a positive number", optarg);
+			buckets_max = optarg;
 			break;
 		}
 	}
@@ -485,6 +492,8 @@ int mt_cmd_run(int argc, char **argv)
 		setenv("MOD_ALLOC_DEPTH", depth, 1);
 	if (buckets)
 		setenv("MOD_ALLOC_BUCKETS", buckets, 1);
+	if (buckets_max)
+		setenv("MOD_ALLOC_BUCKETS_MAX", buckets_max, 1);
 	if (dhat)
 		setenv("MOD_ALLOC_DHAT", dhat_tpl, 1);
 	free(pre);

@@ -197,20 +197,21 @@ class Run(ToolTest):
         d = self.path('out')
         script = ('printf "%s|%s|%s|%s|%s|%s|%s" "$LD_PRELOAD" "$MOD_ALLOC_OUT" "$MOD_ALLOC_QUIET" '
                   '"$MOD_ALLOC_BACKTRACES" "${MOD_ALLOC_DEPTH-unset}" "${MOD_ALLOC_BUCKETS-unset}" '
-                  '"${MOD_ALLOC_DHAT-unset}"')
-        res = tool('-o', d, '--depth', '7', '--buckets=128', '--dhat', 'sh', '-c', script,
+                  '"${MOD_ALLOC_DHAT-unset}|${MOD_ALLOC_BUCKETS_MAX-unset}"')
+        res = tool('-o', d, '--depth', '7', '--buckets=128', '--buckets-max', '4096', '--dhat', 'sh', '-c', script,
                    env=clean_env(LD_PRELOAD='libm.so.6'))
         self.assertEqual(res.returncode, 0, res.stderr)
-        pre, out, quiet, bt, depth, buckets, dhat = res.stdout.split('|')
+        pre, out, quiet, bt, depth, buckets, dhat, bmax = res.stdout.split('|')
         lib = os.path.realpath(os.path.join(os.path.dirname(TOOL), '..', 'src', 'libmodalloc.so'))
         self.assertEqual(pre, 'libm.so.6:' + lib)
         real = os.path.realpath(d)
         self.assertEqual(out, real + '/modalloc.%p.json')
         self.assertEqual((quiet, bt, depth, buckets), ('1', '1', '7', '128'))
         self.assertEqual(dhat, real + '/dhat.%p.json')
+        self.assertEqual(bmax, '4096')
         res = tool('-o', self.path('out2'), '--counters-only', 'sh', '-c', script)
-        pre, _, _, bt, depth, buckets, dhat = res.stdout.split('|')
-        self.assertEqual((pre, bt, depth, buckets, dhat), (lib, '0', 'unset', 'unset', 'unset'))
+        pre, _, _, bt, depth, buckets, dhat, bmax = res.stdout.split('|')
+        self.assertEqual((pre, bt, depth, buckets, dhat, bmax), (lib, '0', 'unset', 'unset', 'unset', 'unset'))
 
     def test_percent_in_output_dir_is_escaped(self):
         d = self.path('50%p')
