@@ -246,6 +246,19 @@ static int hook(int sig, const struct sigaction *want, const struct sigaction *e
 	return 0;
 }
 
+/* Joins boot from below's hook: dying of a signal writes the report too,
+ * when there is one to write.  Boot reads the options this needs. */
+static void install_at_boot(void)
+{
+	if (ma_g.opt.report || ma_g.opt.dhat[0] || !ma_g.opt.quiet)
+		ma_fatal_install();
+}
+
+__attribute__((constructor)) static void fatal_join_boot(void)
+{
+	ma_init_after_boot(install_at_boot);
+}
+
 void ma_fatal_install(void)
 {
 	sigset_t saved;

@@ -13,7 +13,6 @@
 
 #include "block.h"
 #include "counters.h"
-#include "fatal.h"
 #include "fmt.h"
 #include "os.h"
 #include "real.h"
@@ -125,6 +124,24 @@ static void read_cmdline(void)
 	ma_g.cmd[n] = '\0';
 }
 
+/* The boot hook (ma_init_after_boot): taken by whichever of boot and the
+ * registration comes second, so it runs once. */
+static void (*after_boot_fn)(void);
+
+static void run_after_boot(void)
+{
+	void (*fn)(void) = __atomic_exchange_n(&after_boot_fn, NULL, __ATOMIC_ACQ_REL);
+	if (fn)
+		fn();
+}
+
+void ma_init_after_boot(void (*fn)(void))
+{
+	__atomic_store_n(&after_boot_fn, fn, __ATOMIC_RELEASE);
+	if (ma_load_acquire(&ma_g.state) == MA_ACTIVE)
+		run_after_boot();
+}
+
 static void boot(void)
 {
 	/* Every line on stderr names the program: under make, cc1 apart from as. */
@@ -167,9 +184,6 @@ static void boot(void)
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(NULL, NULL, after_fork_child);
-	/* Dying of a signal writes the report too, when there is one to write. */
-	if (ma_g.opt.report || ma_g.opt.dhat[0] || !ma_g.opt.quiet)
-		ma_fatal_install();
 }
 
 bool ma_init_ensure(void)
@@ -186,6 +200,8 @@ bool ma_init_ensure(void)
 		}
 		boot();
 		ma_store_release(&ma_g.state, MA_ACTIVE);
+		/* After ACTIVE: a hook registered meanwhile saw ACTIVE or is run here. */
+		run_after_boot();
 		return true;
 	}
 	/* Another thread is booting: it takes microseconds, once. */

@@ -15,6 +15,12 @@
 /* Runs process initialisation once; true when tracking is active. */
 bool ma_init_ensure(void);
 /*
+ * Runs fn once at the end of boot, or now if boot is already over.  How a
+ * floor above (fatal.c, from its constructor) joins boot without init calling
+ * up into it.  One hook; a second call replaces a hook not yet run.
+ */
+void ma_init_after_boot(void (*fn)(void));
+/*
  * Stops all counting (MA_MODE_FROZEN) and waits until no thread is half-way
  * through an update, so that the exit report is self-consistent even while
  * other threads keep allocating.

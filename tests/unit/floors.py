@@ -50,9 +50,8 @@ FLOORS = [
     ("shims", ["preload.c", "preload_cxx.c", "preload_signal.c", "api.c", "exec.c"]),
 ]
 # Known upward ties, each to be removed: (file, what it includes or the object it calls).
-# init.c installs the fatal-signal handlers at boot (ma_fatal_install, fatal.c, which
-# writes the report): to go when the install moves to a floor above report.
-KNOWN_UP = {("init.c", "fatal.h"), ("init.c", "fatal.c")}
+# None: fatal.c joins boot through init's hook (ma_init_after_boot) instead.
+KNOWN_UP = set()
 OUTSIDE = {"modalloc.h", "modalloc_schema.h"}  # include/: public and shared headers, below everything
 
 # Files that are one module with another (one job split over two files).
