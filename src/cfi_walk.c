@@ -26,8 +26,9 @@
  * frame-pointer memo compares records (ma_stack_memo_repeats).  A walk that
  * met a table being built remembers nothing (the next walk may see more).
  */
+#include "cfi_walk.h"
+
 #include "cfi.h"
-#include "stack.h"
 
 #include <string.h>
 

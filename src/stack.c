@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* stack.c: frame-pointer walking policy over arch/<cpu>/frame.h. */
+/* stack.c: the thread's stack range and captures off it. */
 #include "stack.h"
 
 #include <fcntl.h>
@@ -8,14 +8,6 @@
 #include "frame.h"
 #include "internal.h"
 #include "os.h"
-
-uintptr_t ma_stack_self_lo, ma_stack_self_hi;
-
-void ma_stack_set_self(uintptr_t lo, uintptr_t hi)
-{
-	ma_stack_self_lo = lo;
-	ma_stack_self_hi = hi;
-}
 
 static int hexval(char c)
 {

@@ -38,7 +38,9 @@ FLOORS = [
     ("timeline", ["timeline.[ch]"]),
     ("counters", ["counters.[ch]"]),
     ("event", ["event.h"]),
-    ("stack", ["stack.[ch]", "cfi_walk.c"]),
+    ("stack walk", ["stack_walk.[ch]"]),
+    ("cfi walk", ["cfi_walk.[ch]"]),
+    ("stack", ["stack.[ch]"]),
     ("site", ["site.[ch]"]),
     ("tier2", ["tier2.[ch]", "tier2_none.c", "tier2_report.h"]),
     ("init", ["init.[ch]"]),
@@ -55,7 +57,7 @@ KNOWN_UP = set()
 OUTSIDE = {"modalloc.h", "modalloc_schema.h"}  # include/: public and shared headers, below everything
 
 # Files that are one module with another (one job split over two files).
-SAME_MODULE = {"cfi_walk": "stack"}  # the walker: frame pointers (stack.c), CFI (cfi_walk.c)
+SAME_MODULE = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
