@@ -383,6 +383,15 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 	free(after.v);
 }
 
+/* A numeric option passed on to the library as written, once it is one. */
+static const char *positive(const char *v, const char *opt)
+{
+	uint64_t num;
+	if (mt_parse_u64(v, &num) || !num)
+		mt_die(2, "%s: '%s' is not a positive number", opt, v);
+	return v;
+}
+
 int mt_cmd_run(int argc, char **argv)
 {
 	const char *out = NULL, *depth = NULL, *buckets = NULL, *buckets_max = NULL;
@@ -402,7 +411,6 @@ int mt_cmd_run(int argc, char **argv)
 	/* "+": options end at PROGRAM, whose own options are its business. */
 	int c;
 	while ((c = mt_getopt(argc, argv, "+:ho:", longopts, "", usage)) != -1) {
-		uint64_t num;
 		switch (c) {
 		case 'V':
 			puts("modalloc " MODALLOC_VERSION);
@@ -420,19 +428,13 @@ int mt_cmd_run(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'd':
-			if (mt_parse_u64(optarg, &num) || !num)
-				mt_die(2, "--depth: '%s' is not a positive number", optarg);
-			depth = optarg;
+			depth = positive(optarg, "--depth");
 			break;
 		case 'b':
-			if (mt_parse_u64(optarg, &num) || !num)
-				mt_die(2, "--buckets: '%s' is not a positive number", optarg);
-			buckets = optarg;
+			buckets = positive(optarg, "--buckets");
 			break;
 		case 'B':
-			if (mt_parse_u64(optarg, &num) || !num)
-				mt_die(2, "--buckets-max: '%s' is not a positive number", optarg);
-			buckets_max = optarg;
+			buckets_max = positive(optarg, "--buckets-max");
 			break;
 		}
 	}
