@@ -68,9 +68,6 @@ static const struct ma_cfi_table *table_of(struct ma_stack_code *code, uintptr_t
 	return t;
 }
 
-/* A rule as the per-thread cache keeps it: off | kind << 32 | fp << 40. */
-#define RULE(kind, fp, off) ((uint64_t)(uint32_t)(off) | (uint64_t)(kind) << 32 | (uint64_t)(uint8_t)(fp) << 40)
-
 /* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
 #define UC_GREGS 40
 #define UC_RBP 10
@@ -185,12 +182,21 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 		}
 		d |= x;
 		*o++ = pc;
-		uintptr_t q = exact ? pc : pc - 1;
-		uint64_t rule;
-		unsigned slot = (unsigned)(q ^ (q >> 6)) & (MA_STACK_RULES - 1); /* short: on the load chain */
-		if (MA_LIKELY(code->rules[slot].pc == q)) {
-			rule = code->rules[slot].rule;
+		/* The rule: from the per-thread cache by return address (the slot's
+		 * byte offset computed directly: the hash is on the chain of
+		 * dependent loads from one frame to the next), else looked up.  The
+		 * frame a signal interrupted (its pc exact) bypasses the cache. */
+		unsigned kind;
+		int rule_fp;
+		intptr_t rule_off;
+		size_t slot = ((pc << 4) ^ (pc >> 2)) & ((MA_STACK_RULES - 1) << 4);
+		__typeof__(&code->rules[0]) e = (__typeof__(e))((char *)code->rules + slot);
+		if (MA_LIKELY(e->pc == pc && !exact)) {
+			rule_off = e->off;
+			kind = e->kind;
+			rule_fp = e->fp;
 		} else {
+			uintptr_t q = exact ? pc : pc - 1;
 			bool later = false;
 			if (!tab || q - tab->lo >= tab->hi - tab->lo) {
 				/* The thread's last tables first, by their own ranges. */
@@ -203,18 +209,17 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 				tab = t ? t : table_of(code, pc, &later);
 			}
 			const struct ma_cfi_row *row = tab ? ma_cfi_lookup(tab, q) : NULL;
-			rule = row ? RULE(row->kind, row->fp, row->off8 * 8) : RULE(MA_CFI_NONE, 0, 0);
+			kind = row ? row->kind : MA_CFI_NONE;
+			rule_fp = row ? row->fp : 0;
+			rule_off = row ? (intptr_t)row->off8 * 8 : 0;
 			if (later)
 				busy = true;
-			else
-				code->rules[slot].pc = q, code->rules[slot].rule = rule;
+			else if (!exact)
+				e->pc = pc, e->off = (int32_t)rule_off, e->kind = (uint8_t)kind, e->fp = (int8_t)rule_fp;
 		}
-		unsigned kind = (unsigned)(rule >> 32) & 0xff;
-		int rule_fp = (int8_t)(uint8_t)(rule >> 40);
-		int32_t rule_off = (int32_t)(uint32_t)rule;
 		exact = false;
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
-			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)(intptr_t)rule_off;
+			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)rule_off;
 			/* The return address with the word below it: one 16-byte piece
 			 * for the memo, holding the saved FP too where it sits there. */
 			/* (cfa - 16 >= r.lo: sp starts at a record's address + 16 and only grows) */

@@ -50,12 +50,15 @@ struct ma_range {
 struct ma_stack_code {
 	const struct ma_modules *table;
 	struct ma_module_range r;
-	/* cfi_walk.c: the rules last found for pcs (direct-mapped), valid for
-	 * rules_table's modules: frames recur from walk to walk. */
+	/* cfi_walk.c: the rules last found for return addresses (direct-mapped,
+	 * the rule for pc - 1), valid for rules_table's modules: frames recur
+	 * from walk to walk. */
 	const struct ma_modules *rules_table;
 	struct {
-		uintptr_t pc;
-		uint64_t rule; /* the rule itself, packed (cfi_walk.c): no load of the row */
+		uintptr_t pc;  /* the return address; 0: empty */
+		int32_t off;   /* the rule itself (no load of the row): the CFA's offset in bytes */
+		uint8_t kind;  /* MA_CFI_* */
+		int8_t fp;     /* the caller's FP at CFA + 8 * fp; 0: unchanged */
 	} rules[MA_STACK_RULES];
 	uintptr_t table_lo[4];    /* the last code ranges' tables (by their lo) */
 	const void *tables[4];    /* const struct ma_cfi_table *, NULL: none */
