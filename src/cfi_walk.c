@@ -219,7 +219,15 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 		}
 		exact = false;
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
-			uintptr_t cfa = (kind == MA_CFI_SP ? sp : bp) + (uintptr_t)rule_off;
+			/* A branch, not a select: predicted, it keeps the rule's kind off
+			 * the chain of dependent loads (the empty asm keeps GCC from
+			 * turning it into a cmov). */
+			uintptr_t base = sp;
+			if (kind == MA_CFI_FP) {
+				base = bp;
+				__asm__("" : "+r"(base));
+			}
+			uintptr_t cfa = base + (uintptr_t)rule_off;
 			/* The return address with the word below it: one 16-byte piece
 			 * for the memo, holding the saved FP too where it sits there. */
 			/* (cfa - 16 >= r.lo: sp starts at a record's address + 16 and only grows) */
