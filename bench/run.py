@@ -257,6 +257,8 @@ def main():
         emit("tools: %s; %d runs per configuration, alternating; MALLOC_PERTURB_ unset" %
              (tool_versions(runner), args.reps))
         emit()
+        emit("bench: %s" % os.path.relpath(runner.bench))
+        emit()
 
         # results[mode][cfg] = list of (ns, rss) or None per rep, index-aligned with plain
         results = {m: {c: [] for c in configs} for m in modes}
