@@ -11,6 +11,12 @@
  *                             short), each placed against an unreadable page
  *                             so that any read past its end faults; prints
  *                             "ok TABLES FAILED" (tables built, builds refused)
+ *   cfi_dump --cost FILE      the one-time cost (docs/bench.md), per executable
+ *                             PT_LOAD segment: "cost ROWS_IN ROWS NONE_ROWS FDES
+ *                             TABLE_BYTES EH_FRAME_BYTES BEST_US" (rows before and
+ *                             after merging, rows no rule expresses, the table's
+ *                             mapped bytes, the .eh_frame section's size, the
+ *                             best build time of 5 in microseconds)
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -21,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfi.h"
@@ -71,14 +78,38 @@ static uint8_t *guarded(const uint8_t *src, size_t len, void **map, size_t *mapl
 	return p;
 }
 
+/* The size of the section called name, or 0. */
+static uint64_t section_size(const uint8_t *f, size_t size, const char *name)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f;
+	if (!eh->e_shoff || eh->e_shstrndx >= eh->e_shnum ||
+	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size)
+		return 0;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(f + eh->e_shoff);
+	const Elf64_Shdr *names = &sh[eh->e_shstrndx];
+	for (unsigned i = 0; i < eh->e_shnum; i++)
+		if (names->sh_offset + sh[i].sh_name < size &&
+		    !strncmp((const char *)f + names->sh_offset + sh[i].sh_name, name, size - names->sh_offset - sh[i].sh_name))
+			return sh[i].sh_size;
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int main(int argc, char **argv)
 {
 	bool corrupt = argc == 5 && !strcmp(argv[1], "--corrupt");
-	if (argc != 2 && !corrupt) {
-		fprintf(stderr, "usage: cfi_dump FILE | --corrupt FILE N SEED\n");
+	bool cost = argc == 3 && !strcmp(argv[1], "--cost");
+	if (argc != 2 && !corrupt && !cost) {
+		fprintf(stderr, "usage: cfi_dump FILE | --corrupt FILE N SEED | --cost FILE\n");
 		return 2;
 	}
-	const char *path = corrupt ? argv[2] : argv[1];
+	const char *path = corrupt || cost ? argv[2] : argv[1];
 	int fd = open(path, O_RDONLY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0)
@@ -92,6 +123,33 @@ int main(int argc, char **argv)
 	if (find_eh(f, (size_t)st.st_size, &s, &ph, &phnum) != 0) {
 		fprintf(stderr, "%s: no PT_GNU_EH_FRAME\n", path);
 		return 2;
+	}
+	if (cost) {
+		uint64_t eh_frame = section_size(f, (size_t)st.st_size, ".eh_frame");
+		for (unsigned i = 0; i < phnum; i++) {
+			if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+				continue;
+			uintptr_t lo = ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
+			uint64_t best = UINT64_MAX;
+			struct ma_cfi_stats cs;
+			struct ma_cfi_table *t = NULL;
+			for (int k = 0; k < 5; k++) {
+				ma_cfi_free(t);
+				uint64_t t0 = now_us();
+				t = ma_cfi_compile(s.data, s.len, s.vaddr, s.hdr, lo, hi, &cs);
+				uint64_t us = now_us() - t0;
+				if (us < best)
+					best = us;
+				if (!t) {
+					printf("error %s\n", cs.error);
+					return 1;
+				}
+			}
+			printf("cost %u %u %u %u %zu %lu %lu\n", cs.rows_in, cs.rows_out, cs.none_rows, cs.fdes, t->bytes,
+			       (unsigned long)eh_frame, (unsigned long)best);
+			ma_cfi_free(t);
+		}
+		return 0;
 	}
 	if (!corrupt) {
 		for (unsigned i = 0; i < phnum; i++) {
