@@ -166,11 +166,18 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		 * function of those words alone (the start, and each address
 		 * read, follow from the words read before).  Independent loads;
 		 * the first two pieces (the shim's record, the first frame's
-		 * return address) checked first. */
-		pair d = *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		 * return address) checked first.  The shim's record was written
+		 * an instant ago by the call and the push of its frame pointer,
+		 * two 8-byte stores: two 8-byte loads take them from the store
+		 * buffer, where one 16-byte load waits for both to reach the
+		 * cache (bench tight: ~1.5% less time a call, 2 instructions
+		 * more). */
+		const uintptr_t *s0 = (const uintptr_t *)rec[0].next; /* = fp: the shim's record */
+		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
+		pair d = { 0, 0 };
 		for (rec += 2; rec != end && rec < m->rec + 4; rec += 2)
 			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
-		if (d[0] | d[1])
+		if (d0 | d[0] | d[1])
 			return false;
 		pair d2 = d;
 		for (; end - rec >= 4; rec += 4) {
@@ -186,14 +193,16 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	 * that differ mostly differ near the allocation, and a miss then costs
 	 * little (a caller tries two memos before it walks); the rest in rounds
 	 * of four into two accumulators, with no branch but the loop's. */
-	pair d = *(const pair *)fp ^ *(const kept *)rec;
+	const uintptr_t *s0 = (const uintptr_t *)fp; /* the shim's record: see above */
+	uintptr_t d0 = (s0[0] ^ rec->next) | (s0[1] ^ rec->ret);
+	pair d = { 0, 0 };
 	uintptr_t a = rec->next;
 	if (++rec != end) {
 		d |= *(const pair *)a ^ *(const kept *)rec;
 		a = rec->next;
 		rec++;
 	}
-	if (d[0] | d[1])
+	if (d0 | d[0] | d[1])
 		return false;
 	pair d2 = d;
 #define MA_STACK_ROUND4()                                               \
