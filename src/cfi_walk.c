@@ -143,17 +143,7 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 		m = NULL, w = NULL, keep = false;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	/* Our own frames come first: skip them (they keep frame pointers). */
-	for (unsigned skipped = 1;; skipped++) {
-		READ2(fp, next, ret);
-		if (!ret)
-			return 0;
-		pc = ma_arch_pc(ret);
-		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
-			break;
-		if (skipped == MA_STACK_SKIP_MAX || !ma_stack_next_ok(fp, next, top))
-			return 0;
-		fp = next;
-	}
+	MA_STACK_SKIP_SELF(fp, next, ret, pc, top, READ2(fp, next, ret));
 	uintptr_t sp = fp + 2 * sizeof(uintptr_t), bp = next;
 	bool exact = false, busy = false;
 	const struct ma_cfi_table *tab = NULL;

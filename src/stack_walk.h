@@ -100,6 +100,31 @@ MA_INLINE bool ma_stack_next_ok(uintptr_t fp, uintptr_t next, uintptr_t top)
 	return next > fp && next <= top && !(next & (sizeof(uintptr_t) - 1));
 }
 
+/*
+ * The prologue of both walks (ma_stack_walk, cfi_walk.c's): from the
+ * record at fp (the shim's), skips the library's own frames, which keep
+ * frame pointers, leaving fp at the record of the first frame outside
+ * them, next and ret the two words read there and pc its return address;
+ * returns 0 (no stack) from the walk where there is none.  READ reads the
+ * record at fp into next and ret (and remembers it as its walk's memo
+ * does), or leaves the walk.  A macro, not an inline function: through a
+ * function (pointers to fp, next and the memo cursor) GCC lays the
+ * call-frame walk's loop out worse (0.79 -> 0.88 of libunwind's time per
+ * frame, docs/bench.md).
+ */
+#define MA_STACK_SKIP_SELF(fp, next, ret, pc, top, READ)                                \
+	for (unsigned skipped_ = 1;; skipped_++) {                                      \
+		READ;                                                                   \
+		if (!(ret))                                                             \
+			return 0;                                                       \
+		(pc) = ma_arch_pc(ret);                                                 \
+		if (MA_LIKELY((pc) < ma_stack_self_lo || (pc) >= ma_stack_self_hi))     \
+			break;                                                          \
+		if (skipped_ == MA_STACK_SKIP_MAX || !ma_stack_next_ok(fp, next, top))  \
+			return 0;                                                       \
+		(fp) = (next);                                                          \
+	}
+
 /* One frame record as both supported arches lay it out (arch/README.md);
  * aligned in the memo so that the check compares with it in place. */
 struct ma_stack_record {
@@ -308,17 +333,11 @@ MA_INLINE unsigned ma_stack_walk(uintptr_t fp, struct ma_range r, bool checked, 
 			*w++ = (struct ma_stack_record){ next, ret };            \
 	} while (0)
 	/* Our own frames come first: skip them. */
-	for (unsigned skipped = 1;; skipped++) {
+	MA_STACK_SKIP_SELF(fp, next, ret, pc, top, do {
 		if (!ma_stack_read_record(fp, checked, &next, &ret) || !ret)
 			return 0;
 		MA_STACK_REMEMBER();
-		pc = ma_arch_pc(ret);
-		if (MA_LIKELY(pc < ma_stack_self_lo || pc >= ma_stack_self_hi))
-			break;
-		if (skipped == MA_STACK_SKIP_MAX || !ma_stack_next_ok(fp, next, top))
-			return 0;
-		fp = next;
-	}
+	} while (0));
 	unsigned st = 0;
 	uintptr_t *o = out, *end = out + max, d = 0;
 	for (;;) {
