@@ -163,7 +163,7 @@ struct out {
 
 static struct ma_cfi_row make_row(const struct cfa_state *s, bool signal)
 {
-	struct ma_cfi_row w = { 0, 0, MA_CFI_NONE, 0 };
+	struct ma_cfi_row w = { .kind = MA_CFI_NONE };
 	if (s->ra.how == R_UNDEF) {
 		w.kind = MA_CFI_END;
 		return w;
@@ -177,9 +177,25 @@ static struct ma_cfi_row make_row(const struct cfa_state *s, bool signal)
 	if ((s->cfa_off & 7) || s->cfa_off / 8 < INT16_MIN || s->cfa_off / 8 > INT16_MAX)
 		return w;
 #if defined(__aarch64__)
-	/* (no aarch64 walk yet: the return address's place is not kept) */
-	if (s->ra.how != R_SAME && s->ra.how != R_OFFSET)
+	/* x30 saved at CFA + 8 * ra (below the CFA: the frame record or a lone
+	 * store); in x30 itself (a leaf, a prologue, an epilogue) only the
+	 * innermost frame could use, and the walk has none. */
+	if (s->ra.how != R_OFFSET || (s->ra.off & 7) || s->ra.off >= 0 || s->ra.off / 8 < INT16_MIN)
 		return w;
+	w.ra = (int16_t)(s->ra.off / 8);
+	/* FP's place relative to the RA's (the frame record: -1), so that
+	 * large frames, whose record lies far below the CFA, fit. */
+	if (s->fp.how == R_OFFSET) {
+		int64_t rel = s->fp.off - s->ra.off;
+		if ((rel & 7) || rel / 8 < -128 || rel / 8 > 127 || rel == 0)
+			return w;
+		w.fp = (int8_t)(rel / 8);
+	} else if (s->fp.how == R_OTHER) {
+		return w;
+	}
+	w.kind = s->cfa_reg == CFI_SP ? MA_CFI_SP : MA_CFI_FP;
+	w.off8 = (int16_t)(s->cfa_off / 8);
+	return w;
 #else
 	if (s->ra.how != R_OFFSET || s->ra.off != -8)
 		return w;
@@ -198,6 +214,10 @@ static struct ma_cfi_row make_row(const struct cfa_state *s, bool signal)
 
 static bool same_rule(const struct ma_cfi_row *a, const struct ma_cfi_row *b)
 {
+#if defined(__aarch64__)
+	if (a->ra != b->ra)
+		return false;
+#endif
 	return a->kind == b->kind && a->fp == b->fp && a->off8 == b->off8;
 }
 
@@ -547,7 +567,7 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 		if (loc < end)
 			emit(&o, loc, make_row(&s, c.signal));
 		/* Past the FDE: nothing is known until another one starts. */
-		emit(&o, end, (struct ma_cfi_row){ 0, 0, MA_CFI_NONE, 0 });
+		emit(&o, end, (struct ma_cfi_row){ .kind = MA_CFI_NONE });
 		t->fdes++;
 	}
 	if (o.full)

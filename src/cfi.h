@@ -9,6 +9,10 @@
  *
  *   CFA = SP + off | FP + off     (the caller's stack pointer after return; off in words)
  *   RA  at CFA - 8                (x86_64; anything else: MA_CFI_NONE)
+ *   RA  at CFA + 8 * ra           (aarch64: x30 saved in the frame; x30 not
+ *                                  saved (a leaf, a prologue) or saved
+ *                                  elsewhere: MA_CFI_NONE, as the walk never
+ *                                  knows x30 itself)
  *   FP  unchanged | saved at CFA + 8 * fp
  *
  * or MA_CFI_END (the return address is undefined: _start, clone, a
@@ -54,7 +58,11 @@ struct ma_cfi_row {
 	uint32_t pc;   /* offset from the table's lo: the rule holds from here to the next row */
 	int16_t off8;  /* the CFA's offset from SP or FP, in words */
 	uint8_t kind;  /* MA_CFI_* */
-	int8_t fp;     /* the caller's FP saved at CFA + 8 * fp; 0: FP unchanged */
+	int8_t fp;     /* the caller's FP saved at CFA + 8 * fp (aarch64: at the RA's
+	                * place + 8 * fp); 0: FP unchanged */
+#if defined(__aarch64__)
+	int16_t ra;    /* aarch64: the return address (x30) saved at CFA + 8 * ra (< 0) */
+#endif
 };
 
 struct ma_cfi_table {

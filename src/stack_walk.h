@@ -59,6 +59,7 @@ struct ma_stack_code {
 		int32_t off;   /* the rule itself (no load of the row): the CFA's offset in bytes */
 		uint8_t kind;  /* MA_CFI_* */
 		int8_t fp;     /* the caller's FP at CFA + 8 * fp; 0: unchanged */
+		int16_t ra;    /* aarch64: the return address at CFA + 8 * ra */
 	} rules[MA_STACK_RULES];
 	uintptr_t table_lo[4];    /* the last code ranges' tables (by their lo) */
 	const void *tables[4];    /* const struct ma_cfi_table *, NULL: none */
