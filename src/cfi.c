@@ -145,6 +145,7 @@ struct cie {
 	uint64_t ra_reg;
 	uint8_t fde_enc;
 	bool aug_z, signal;
+	bool other_ra; /* aarch64: the return address in another register than x30 */
 	const uint8_t *insn, *insn_end;
 };
 
@@ -443,8 +444,16 @@ static bool parse_cie(struct cie *c, const uint8_t *data, size_t len, uintptr_t 
 		return false;
 	if (aug_end)
 		r.p = aug_end;
+#if defined(__aarch64__)
+	/* glibc's hand-written routines (x15 as the return column): their FDEs
+	 * become MA_CFI_NONE rows, not the whole module's failure. */
+	c->other_ra = c->ra_reg != CFI_RA;
+	if (c->code_align == 0)
+		return false;
+#else
 	if (c->code_align == 0 || c->ra_reg != CFI_RA)
 		return false;
+#endif
 	c->insn = r.p;
 	c->insn_end = r.end;
 	return true;
@@ -557,6 +566,11 @@ struct ma_cfi_table *ma_cfi_compile(const uint8_t *data, size_t len, uintptr_t v
 		uintptr_t end = begin + range;
 		if (end < begin || begin >= hi || end <= lo)
 			continue; /* another range's code */
+		if (c.other_ra) {
+			emit(&o, begin, (struct ma_cfi_row){ .kind = MA_CFI_NONE });
+			t->fdes++;
+			continue;
+		}
 		struct cfa_state init = { CFI_SP, false, 0, { R_SAME, 0 }, { R_SAME, 0 } };
 		uintptr_t loc = begin;
 		if (!run(&c, c.insn, c.insn_end, delta, &init, &init, &loc, NULL, hdr))

@@ -32,9 +32,7 @@
 
 #include <string.h>
 
-/* aarch64's walk (MA_CFI_AARCH64) is unfinished: its oracle (tests/tier2/oracle.c
- * cross-built) does not match yet, so it is built only on request. */
-#if defined(__x86_64__) || (defined(__aarch64__) && defined(MA_CFI_AARCH64))
+#if defined(__x86_64__) || defined(__aarch64__)
 #define CFI_WALKS 1
 #else
 #define CFI_WALKS 0
@@ -183,12 +181,37 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	/* Our own frames come first: skip them (they keep frame pointers). */
 	bool exact = false, busy = false;
 #if defined(__aarch64__)
+	/* The shim's pc (a return address into it): in the record that links
+	 * to fp, up the library's own chain from this frame (not remembered:
+	 * the library's frames below fp change from call to call). */
 	uintptr_t spc = 0;
+	for (uintptr_t f = (uintptr_t)__builtin_frame_address(0), i = 0; i < MA_STACK_SKIP_MAX; i++) {
+		uintptr_t t_[2];
+		if (f < r.lo || f > top || (f & (sizeof(uintptr_t) - 1)) || f >= fp)
+			break;
+		if (checked) {
+			if (ma_os_read_checked(f, t_, sizeof t_) != 0)
+				break;
+		} else {
+			t_[0] = ((const uintptr_t *)f)[0];
+			t_[1] = ((const uintptr_t *)f)[1];
+		}
+		if (t_[0] == fp) {
+			spc = ma_arch_pc(t_[1]);
+			break;
+		}
+		if (t_[0] <= f)
+			break;
+		f = t_[0];
+	}
 	pc = 0;
 	MA_STACK_SKIP_SELF(fp, next, ret, pc, top, {
-		spc = pc;
+		if (pc)
+			spc = pc;
 		READ2(fp, next, ret);
 	});
+	if (spc < ma_stack_self_lo || spc >= ma_stack_self_hi)
+		spc = 0;
 	/* sp: the caller's stack pointer where known (sp_known), else only a
 	 * bound below it (after a frame-pointer step: the record is at the
 	 * frame's bottom), and a rule based on SP cannot be used. */

@@ -161,7 +161,7 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
 	/* How call sites are walked (MOD_ALLOC_UNWIND; "cfi" for auto, where the arch has that walk). */
 	key(b, "unwind", false);
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 	ma_buf_str(b, ma_g.opt.unwind == MA_UNWIND_FP ? "\"fp\"" : "\"cfi\"");
 #else
 	ma_buf_str(b, "\"fp\"");
