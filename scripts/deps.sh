@@ -13,7 +13,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev libdw-dev libdebuginfod-dev zlib1g-dev)
 if [ "$what" = test ]; then
-  pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
          qemu-user chromium nodejs npm redis-server redis-tools sqlite3 librsvg2-bin
          debuginfod xz-utils binutils dwz golang-go)
 fi

@@ -137,8 +137,9 @@ def main():
         expect(f"seed {seed}: every block's stack complete", ok, allb)
         paths += sum(b for b, _ in want.values())
         frames += sum(len(k) * b for k, (b, _) in want.items())
-        print(f"seed {seed}: {len(want)} stacks of {sum(b for b, _ in want.values())} allocations equal "
-              f"libgcc's frame for frame; {ok}/{allb} blocks with complete stacks")
+        print(f"seed {seed}: {sum(1 for k in want if got.get(k) == want[k])} of {len(want)} stacks "
+              f"({sum(b for b, _ in want.values())} allocations) equal libgcc's frame for frame, counts exact; "
+              f"{ok}/{allb} blocks with complete stacks")
     # MOD_ALLOC_UNWIND=fp: the frame-pointer walk, as before (no frame pointers here: stacks differ).
     txt = os.path.join(build, "oracle.fp.txt")
     d = run(lib, prog, [txt, "7", "150"], os.path.join(build, "oracle.fp.json"), ["MOD_ALLOC_UNWIND=fp"])
