@@ -17,6 +17,7 @@ int mt_cmd_diff(int argc, char **argv);
 int mt_cmd_check(int argc, char **argv);
 int mt_cmd_plot(int argc, char **argv);
 int mt_cmd_lines(int argc, char **argv);
+int mt_cmd_recover(int argc, char **argv);
 
 /*
  * `modalloc lines` on one file: writes the annotated copy to out (NULL: in

@@ -27,7 +27,8 @@ struct mt_report;
 struct mt_state_entry {
 	char *path;          /* full path (malloc'd) */
 	pid_t pid;           /* from the name */
-	uint64_t start_ns;   /* from the name */
+	uint64_t start_ns;   /* from the name (CLOCK_REALTIME at the image's start) */
+	uint64_t start_ticks; /* from the header: /proc/PID/stat starttime (0: unknown) */
 	bool running;        /* the process still runs (the same pid and start time) */
 };
 
@@ -55,9 +56,10 @@ void mt_state_list_free(struct mt_state_entry *e, size_t n);
 
 /*
  * True if the process that wrote a state file still runs: /proc/PID exists
- * and its start time matches the one the file records.
+ * and its start time (/proc/PID/stat starttime, in clock ticks since boot)
+ * equals start_ticks, the one the file records (0: any).
  */
-bool mt_state_running(pid_t pid, uint64_t start_ns);
+bool mt_state_running(pid_t pid, uint64_t start_ticks);
 
 /*
  * Reads a state file (never trusting it) into a report model (tools/model.h:
@@ -78,13 +80,14 @@ int mt_state_load(const char *path, bool live, struct mt_report **out, char *err
  */
 struct mt_state_info {
 	pid_t pid;
-	uint64_t start_ns;
+	uint64_t start_ns, start_ticks;
 	char *cwd;           /* the process's working directory at start-up */
 	char *cmd;           /* its command (argv[0]) */
 	char *out_template;  /* MOD_ALLOC_OUT, or NULL */
 	char *dhat_template; /* MOD_ALLOC_DHAT, or NULL */
 	bool clean_exit;     /* the process wrote its own report */
 	bool incomplete;     /* the state outgrew the file (ENOSPC): counts may be short */
+	bool report;         /* MOD_ALLOC_REPORT was on */
 };
 
 /* As mt_state_load, also returning the naming facts (info may be NULL). */
