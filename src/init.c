@@ -214,7 +214,7 @@ static void boot(void)
 	open_state(envp);
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(ma_state_fork_prepare, ma_state_fork_parent, after_fork_child);
 }
 
 bool ma_init_ensure(void)

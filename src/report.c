@@ -281,9 +281,9 @@ void ma_report_at_exit(void)
 		ma_buf_init(&b, storage, sizeof storage, 2);
 		ma_report_summary(&b, &r, json_path[0] ? json_path : NULL);
 		ma_buf_finish(&b);
-	}
-	ma_state_done(); /* the report is out: nothing to recover */	/* quiet: the warning stays in the report (stacks.shallow_warning), where
+	}	/* quiet: the warning stays in the report (stacks.shallow_warning), where
 		   `modalloc run` and `report` print it once for a whole tree */
+	ma_state_done(); /* the report is out: nothing to recover */
 	ma_report_thaw(&r);
 	unlock_reporting();
 }

@@ -24,16 +24,22 @@ static struct {
 	size_t root_bytes;
 	char dir[MA_PATH_MAX];
 	char path[MA_PATH_MAX];
-	ma_au32 lock;
+	ma_au32 lock;                /* the holder's thread id, 0 = free */
+	char *fork_copy;             /* the state at fork (fork_prepare), for the child */
+	uint64_t fork_bytes;
 } st = { .fd = -1 };
 
-static void lock(void)
+/* false when the calling thread holds it already (a fork's prepare). */
+static bool lock(void)
 {
-	uint32_t no = 0;
-	while (!ma_cas_acq_rel(&st.lock, &no, 1)) {
+	uint32_t me = (uint32_t)ma_os_gettid(), no = 0;
+	if (ma_load_relaxed(&st.lock) == me)
+		return false;
+	while (!ma_cas_acq_rel(&st.lock, &no, me)) {
 		no = 0;
 		ma_os_yield();
 	}
+	return true;
 }
 
 static void unlock(void)
@@ -235,7 +241,8 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		return ma_os_map(bytes);
 	uint64_t len = (bytes + MA_STATE_ALIGN - 1) & ~(uint64_t)(MA_STATE_ALIGN - 1);
 	void *p = NULL;
-	lock();
+	if (!lock())
+		return ma_os_map(bytes);
 	struct ma_state_hdr *h = st.hdr;
 	uint64_t off = h->used;
 	if (h->nchunks < MA_STATE_MAX_CHUNKS && off + len <= RESERVE_BYTES) {
@@ -276,18 +283,50 @@ static void privatize(void *p, size_t len)
 	ma_os_unmap(copy, len);
 }
 
+/*
+ * The file's pages are shared with the child until it maps its own: what
+ * the parent's other threads write meanwhile (a record's Tier 2 pointer to
+ * memory the child never got) must not reach the child.  So the state is
+ * copied here, before the fork, with the lock held (no piece handed out
+ * until the fork is over), and the child starts from that copy.
+ */
+void ma_state_fork_prepare(void)
+{
+	if (!st.hdr || !lock())
+		return;
+	st.fork_copy = ma_os_map(st.mapped);
+	if (st.fork_copy) {
+		memcpy(st.fork_copy, st.base, st.mapped);
+		st.fork_bytes = st.mapped;
+	}
+}
+
+void ma_state_fork_parent(void)
+{
+	if (!st.hdr)
+		return;
+	if (st.fork_copy)
+		ma_os_unmap(st.fork_copy, st.fork_bytes);
+	st.fork_copy = NULL;
+	unlock();
+}
+
 void ma_state_after_fork(void)
 {
 	if (!st.hdr)
 		return;
-	st.lock = 0; /* a claim in another parent thread: gone with it */
+	ma_store_relaxed(&st.lock, 0);
+	const char *src = st.fork_copy ? st.fork_copy : st.base;
 	uint64_t start_ns = ma_os_realtime_ns();
 	int fd = create_file(start_ns);
 	bool ok = fd >= 0 && ma_os_fallocate(fd, 0, st.mapped) == 0 &&
-	          ma_os_write_all(fd, st.base, st.mapped) == 0 &&
+	          ma_os_write_all(fd, src, st.mapped) == 0 &&
 	          ma_os_map_shared_at(st.base, st.mapped, fd, 0) == 0 &&
 	          (!st.root || ma_os_map_shared_at(st.root, MA_STATE_ALIGN, fd, st.hdr->root_off) == 0);
 	if (ok) {
+		if (st.fork_copy)
+			ma_os_unmap(st.fork_copy, st.fork_bytes);
+		st.fork_copy = NULL;
 		ma_os_close(st.fd);
 		st.fd = fd;
 		fill_ids(st.hdr, start_ns);
@@ -305,6 +344,13 @@ void ma_state_after_fork(void)
 		privatize(st.base, st.mapped);
 		if (st.root)
 			privatize(st.root, MA_STATE_ALIGN);
+		if (st.fork_copy) { /* the contents at the fork, now in private pages */
+			memcpy(st.base, st.fork_copy, st.mapped);
+			if (st.root)
+				memcpy(st.root, st.fork_copy + st.hdr->root_off, MA_STATE_ALIGN);
+			ma_os_unmap(st.fork_copy, st.fork_bytes);
+			st.fork_copy = NULL;
+		}
 		st.hdr = NULL;
 		st.fd = -1;
 	}

@@ -34,7 +34,11 @@ void ma_state_attach_root(void *addr, size_t bytes);
 /* Zeroed memory for the given kind of state: from the file while it has
  * room, else anonymous (the file then says "incomplete").  NULL on failure. */
 void *ma_state_map(size_t bytes, unsigned kind);
-/* In a fork child, first thing: a file of its own, at the same addresses. */
+/* Around fork (pthread_atfork): the parent's state copied before the fork;
+ * in the child, first thing, a file of its own from that copy, mapped at
+ * the same addresses. */
+void ma_state_fork_prepare(void);
+void ma_state_fork_parent(void);
 void ma_state_after_fork(void);
 /* The report is written (exit): the file goes. */
 void ma_state_done(void);
