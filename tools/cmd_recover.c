@@ -110,8 +110,9 @@ static int write_noreplace(const char *path, const char *text, char **final)
 	return -EEXIST;
 }
 
-/* One state file: 0 when its report is written (and the file deleted). */
-static int recover_one(const char *path)
+/* One state file: 0 when its report is written (and the file deleted).
+ * ended_by: how the process ended ("SIGKILL", "exit 3"), or NULL: unknown. */
+static int recover_one(const char *path, const char *ended_by)
 {
 	char err[1024];
 	struct mt_report *r;
@@ -138,6 +139,8 @@ static int recover_one(const char *path)
 		mt_err("%s: its MOD_ALLOC_OUT template cannot be expanded", path);
 		goto out;
 	}
+	if (ended_by)
+		r->ended_by = mt_xstrdup(ended_by);
 	char *json = mt_report_to_json(r), *final = NULL;
 	int e = write_noreplace(dst, json, &final);
 	free(json);
@@ -194,7 +197,7 @@ int mt_cmd_recover(int argc, char **argv)
 			return 0;
 		}
 		for (int i = 0; i < n; i++)
-			status |= recover_one(e[i].path);
+			status |= recover_one(e[i].path, NULL);
 		mt_state_list_free(e, (size_t)n);
 		return status;
 	}
@@ -215,10 +218,26 @@ int mt_cmd_recover(int argc, char **argv)
 				status = 1;
 				continue;
 			}
-			status |= recover_one(path);
+			status |= recover_one(path, NULL);
 		} else {
-			status |= recover_one(a);
+			status |= recover_one(a, NULL);
 		}
 	}
 	return status;
+}
+
+/* For run (its tree's processes) and snapshot: see cmds.h. */
+int mt_recover_state(const char *path, const char *ended_by)
+{
+	return recover_one(path, ended_by);
+}
+
+char *mt_report_path_expand(const char *tmpl, int pid, const char *cwd)
+{
+	return expand(tmpl, pid, cwd);
+}
+
+int mt_write_noreplace(const char *path, const char *text, char **final)
+{
+	return write_noreplace(path, text, final);
 }

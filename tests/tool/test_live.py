@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A running process seen live (`modalloc snapshot`, `modalloc top`) and the
+processes of a tree that `modalloc run` recovers (issue 13), on
+progs/live.c's known figures."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tooltest import TOOL, ToolTest, clean_env, main, no_core, tool
+
+LIVE = os.environ.get('TOOL_LIVE', '')
+LIB = os.path.realpath(os.path.join(os.path.dirname(TOOL), '..', 'src', 'libmodalloc.so'))
+
+
+def wait_for(path, want, timeout=10):
+    """Until the file at path holds want (the program's progress marker)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(path) as f:
+                if f.read() == want:
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError('%s never held %r' % (path, want))
+
+
+class Live(ToolTest):
+    def setUp(self):
+        super().setUp()
+        self.state = self.path('state')
+        self.env = clean_env(MOD_ALLOC_STATE_DIR=self.state)
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        super().tearDown()
+
+    def start_live(self, **extra):
+        """progs/live.c live under the library: 800000 bytes live in 8 blocks."""
+        env = dict(self.env, LD_PRELOAD=LIB, MOD_ALLOC_QUIET='1', **extra)
+        p = subprocess.Popen([LIVE, 'live', self.path('ready')], env=env, cwd=self.tmp,
+                             preexec_fn=no_core)
+        self.procs.append(p)
+        wait_for(self.path('ready'), '1')
+        return p
+
+    def check_first(self, r, pid):
+        self.assertIs(r['live'], True)
+        self.assertNotIn('recovered', r)
+        self.assertEqual(r['pid'], pid)
+        self.assertEqual(r['cmd'], '%s live %s' % (LIVE, self.path('ready')))
+        t = r['totals']
+        self.assertEqual((t['blocks'], t['bytes'], t['frees'], t['freed_bytes']),
+                         (10, 1000000, 2, 200000))
+        self.assertEqual((t['live_blocks'], t['live_bytes'], t['peak_blocks'], t['peak_bytes']),
+                         (8, 800000, 10, 1000000))
+        self.assertEqual((r['calls']['malloc'], r['calls']['free']), (10, 2))
+        self.assertGreater(t['rss_peak_bytes'], 0)
+
+    def test_snapshot_exact_and_where(self):
+        p = self.start_live()
+        res = tool('snapshot', p.pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        want = self.path('modalloc.%d.snapshot.json' % p.pid)
+        self.assertEqual(res.stderr, 'modalloc: snapshot of pid %d (%s live %s): %s\n'
+                         % (p.pid, LIVE, self.path('ready'), want))
+        with open(want) as f:
+            self.check_first(json.load(f), p.pid)
+        # The process goes on, undisturbed; it grows by 500000 bytes on SIGUSR1.
+        p.send_signal(signal.SIGUSR1)
+        wait_for(self.path('ready'), '2')
+        res = tool('snapshot', p.pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        second = self.path('modalloc.%d.snapshot.1.json' % p.pid)
+        self.assertIn(second, res.stderr)
+        with open(second) as f:
+            t = json.load(f)['totals']
+        self.assertEqual((t['blocks'], t['bytes'], t['live_blocks'], t['live_bytes'], t['peak_bytes']),
+                         (15, 1500000, 13, 1300000, 1300000))
+        # -o -: on stdout; -o FILE: there.
+        res = tool('snapshot', '-o', '-', p.pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(json.loads(res.stdout)['totals']['live_bytes'], 1300000)
+        res = tool('snapshot', '-o', self.path('x.json'), p.pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(self.path('x.json')) as f:
+            self.assertEqual(json.load(f)['totals']['live_bytes'], 1300000)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        # Its own report at exit; the snapshots are not taken for reports of the run.
+        with open(self.path('modalloc.%d.json' % p.pid)) as f:
+            r = json.load(f)
+        self.assertEqual(r['totals']['live_bytes'], 1300000)
+        self.assertNotIn('live', r)
+        res = tool('report', '--format', 'json', self.tmp, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_snapshot_in_a_run_directory(self):
+        """Under `modalloc run`, beside the reports, and not counted by the summary."""
+        d = self.path('out')
+        run = subprocess.Popen([TOOL, 'run', '-o', d, '--', LIVE, 'live', self.path('ready')],
+                               env=self.env, stderr=subprocess.PIPE, text=True, preexec_fn=no_core)
+        self.procs.append(run)
+        wait_for(self.path('ready'), '1')
+        pid = int(subprocess.check_output(['pgrep', '-P', str(run.pid)], text=True).split()[0])
+        res = tool('snapshot', pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(d, 'modalloc.%d.snapshot.json' % pid)) as f:
+            self.check_first(json.load(f), pid)
+        os.kill(pid, signal.SIGTERM)
+        _, err = run.communicate(timeout=20)
+        self.assertEqual(run.returncode, 0, err)
+        self.assertRegex(err, r'\n\s+all  1 process\s+10\s')
+
+    def test_snapshot_refusals(self):
+        res = tool('snapshot', env=self.env)
+        self.assertOneErrorLine(res, 'snapshot: no PID given')
+        res = tool('snapshot', 'abc', env=self.env)
+        self.assertOneErrorLine(res, 'snapshot: abc is not a process id')
+        # Not profiled: this test's own process.
+        res = tool('snapshot', os.getpid(), env=self.env)
+        self.assertOneErrorLine(res, 'process %d has no state file in' % os.getpid(),
+                                'MOD_ALLOC_STATE=0')
+        # Gone.
+        q = subprocess.Popen(['true'])
+        q.wait()
+        res = tool('snapshot', q.pid, env=self.env)
+        self.assertOneErrorLine(res, 'no process %d is running' % q.pid)
+        # Another user's process: pid 1 when it is not ours (tests run as root: skip then).
+        if os.stat('/proc/1').st_uid != os.geteuid():
+            res = tool('snapshot', 1, env=self.env)
+            self.assertOneErrorLine(res, 'process 1 belongs to another user', '0600')
+        # Profiled without a state file.
+        p = self.start_live(MOD_ALLOC_STATE='0')
+        res = tool('snapshot', p.pid, env=self.env)
+        self.assertOneErrorLine(res, 'process %d has no state file' % p.pid)
+
+
+if __name__ == '__main__':
+    main()
