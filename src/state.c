@@ -260,9 +260,11 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		}
 		if (ok) {
 			p = st.base + off;
+			/* The piece, then used, then the count: a reader of a running
+			 * process never sees a piece beyond used. */
 			h->chunks[h->nchunks] = (struct ma_state_chunk){ kind, off, len };
-			ma_store_release((ma_au32 *)&h->nchunks, h->nchunks + 1);
 			h->used = off + len;
+			ma_store_release((ma_au32 *)&h->nchunks, h->nchunks + 1);
 		}
 	}
 	if (!p)

@@ -110,9 +110,10 @@ static int write_noreplace(const char *path, const char *text, char **final)
 	return -EEXIST;
 }
 
-/* One state file: 0 when its report is written (and the file deleted). */
-static int recover_one(const char *path)
+int mt_state_recover(const char *path, const char *ended_by, char **written)
 {
+	if (written)
+		*written = NULL;
 	char err[1024];
 	struct mt_report *r;
 	struct mt_state_info info;
@@ -120,6 +121,8 @@ static int recover_one(const char *path)
 		mt_err("%s", err);
 		return 1;
 	}
+	if (ended_by)
+		r->ended_by = mt_xstrdup(ended_by);
 	int status = 1;
 	if (mt_state_running(info.pid, info.start_ticks)) {
 		mt_err("%s: process %d is still running: use `modalloc snapshot %d` for its report so far",
@@ -153,7 +156,10 @@ static int recover_one(const char *path)
 		       (int)info.pid);
 	fprintf(stderr, "modalloc: recovered pid %d (%s): report %s\n", (int)info.pid, r->cmd, final);
 	unlink(path);
-	free(final);
+	if (written)
+		*written = final;
+	else
+		free(final);
 	free(dst);
 	status = 0;
 out:
@@ -194,7 +200,7 @@ int mt_cmd_recover(int argc, char **argv)
 			return 0;
 		}
 		for (int i = 0; i < n; i++)
-			status |= recover_one(e[i].path);
+			status |= mt_state_recover(e[i].path, NULL, NULL);
 		mt_state_list_free(e, (size_t)n);
 		return status;
 	}
@@ -215,9 +221,9 @@ int mt_cmd_recover(int argc, char **argv)
 				status = 1;
 				continue;
 			}
-			status |= recover_one(path);
+			status |= mt_state_recover(path, NULL, NULL);
 		} else {
-			status |= recover_one(a);
+			status |= mt_state_recover(a, NULL, NULL);
 		}
 	}
 	return status;
