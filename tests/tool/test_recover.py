@@ -167,6 +167,26 @@ class Recover(unittest.TestCase):
         self.run_prog('single', MOD_ALLOC_REPORT='0')
         self.assertEqual(self.states(), [])
 
+    def test_exec(self):
+        # The image that execs removes its file (its report written); the new
+        # image (/bin/true, preloaded too) exits normally: nothing is left.
+        self.run_prog('exec', rc=0)
+        self.assertEqual(self.states(), [])
+        reps = list(reports_in(self.out).values())
+        self.assertEqual(sorted(r['at_exec'] for r in reps), [False, True])
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        # An exec that fails gives the file its name back: a later SIGKILL is recoverable.
+        self.run_prog('execfail')
+        self.assertEqual(len(self.states()), 1)
+        self.assertEqual(reports_in(self.out), {})
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        print('execfail: recovered', got)
+        self.assertEqual((got['blocks'], got['frees'], got['live_bytes'], got['peak_bytes']),
+                         (1000, 300, 70000, 100000))
+
     def test_live_refused(self):
         env = self.env()
         proc = subprocess.Popen([KILLED, 'wait'], env=env, stdout=subprocess.PIPE, text=True)

@@ -14,6 +14,8 @@
  *                     after the child died and exits normally
  *   killed exit       as single, but exits normally
  *   killed wait       as single, then waits (the test kills it)
+ *   killed exec       as single, then execs /bin/true (exits 0)
+ *   killed execfail   as single, then an exec that fails, then SIGKILL
  */
 #include <pthread.h>
 #include <signal.h>
@@ -77,6 +79,11 @@ int main(int argc, char **argv)
 			for (;;)
 				pause();
 		}
+		raise(SIGKILL);
+	} else if (strcmp(mode, "exec") == 0 || strcmp(mode, "execfail") == 0) {
+		single();
+		char *args[] = { "true", NULL };
+		execv(strcmp(mode, "exec") == 0 ? "/bin/true" : "/nonexistent/true", args);
 		raise(SIGKILL);
 	} else if (strcmp(mode, "threads") == 0) {
 		pthread_t t[4];
