@@ -76,11 +76,11 @@ void ma_init_records_after_fork(struct ma_thread *self, uint16_t epoch)
 
 static void after_fork_child(void)
 {
+	ma_g.pid = ma_os_getpid();
 	/* First: the pages shared with the parent's state file become the child's own. */
 	ma_state_after_fork();
 	struct ma_thread *self = ma_thread_self();
 	ma_g.epoch++;
-	ma_g.pid = ma_os_getpid();
 	ma_init_records_after_fork(self, ma_g.epoch);
 	ma_live_reset();
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);

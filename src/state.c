@@ -260,9 +260,11 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		}
 		if (ok) {
 			p = st.base + off;
+			/* The piece, then used, then the count: a reader of a running
+			 * process never sees a piece beyond used. */
 			h->chunks[h->nchunks] = (struct ma_state_chunk){ kind, off, len };
-			ma_store_release((ma_au32 *)&h->nchunks, h->nchunks + 1);
 			h->used = off + len;
+			ma_store_release((ma_au32 *)&h->nchunks, h->nchunks + 1);
 		}
 	}
 	if (!p)
@@ -311,34 +313,44 @@ void ma_state_fork_parent(void)
 	unlock();
 }
 
-void ma_state_after_fork(void)
+/* A new file for this process (a fork child, or an image whose exec
+ * failed) holding src, mapped where the old one was.  false: no file made,
+ * the mappings possibly half replaced (the caller decides). */
+static bool rebirth(const char *src)
 {
-	if (!st.hdr)
-		return;
-	ma_store_relaxed(&st.lock, 0);
-	const char *src = st.fork_copy ? st.fork_copy : st.base;
 	uint64_t start_ns = ma_os_realtime_ns();
 	int fd = create_file(start_ns);
 	bool ok = fd >= 0 && ma_os_fallocate(fd, 0, st.mapped) == 0 &&
 	          ma_os_write_all(fd, src, st.mapped) == 0 &&
 	          ma_os_map_shared_at(st.base, st.mapped, fd, 0) == 0 &&
 	          (!st.root || ma_os_map_shared_at(st.root, MA_STATE_ALIGN, fd, st.hdr->root_off) == 0);
-	if (ok) {
-		if (st.fork_copy)
-			ma_os_unmap(st.fork_copy, st.fork_bytes);
-		st.fork_copy = NULL;
-		ma_os_close(st.fd);
-		st.fd = fd;
-		fill_ids(st.hdr, start_ns);
-		st.hdr->clean_exit = 0;
-		return;
-	}
-	{
-		/* Never share the parent's counters: private copies, no file. */
+	if (!ok) {
 		if (fd >= 0) {
 			ma_os_close(fd);
 			ma_os_unlink(st.path);
 		}
+		return false;
+	}
+	ma_os_close(st.fd);
+	st.fd = fd;
+	fill_ids(st.hdr, start_ns);
+	st.hdr->clean_exit = 0;
+	return true;
+}
+
+void ma_state_after_fork(void)
+{
+	if (!st.hdr)
+		return;
+	ma_store_relaxed(&st.lock, 0);
+	if (rebirth(st.fork_copy ? st.fork_copy : st.base)) {
+		if (st.fork_copy)
+			ma_os_unmap(st.fork_copy, st.fork_bytes);
+		st.fork_copy = NULL;
+		return;
+	}
+	{
+		/* Never share the parent's counters: private copies, no file. */
 		ma_warn("a fork child cannot make its state file; its counters stay private (a SIGKILL "
 		        "loses its report)", NULL, NULL, NULL);
 		privatize(st.base, st.mapped);
@@ -372,9 +384,19 @@ void ma_state_exec_begin(void)
 		ma_store_relaxed(&unlinked_for_exec, 1);
 }
 
+/* The unlinked file cannot be named again (Linux links no file whose last
+ * name is gone): a new one takes its contents and its place.  Counts that
+ * other threads make during the copy can be lost (an exec that fails in a
+ * threaded program). */
 void ma_state_exec_failed(void)
 {
 	uint32_t yes = 1;
-	if (st.hdr && ma_cas_acq_rel(&unlinked_for_exec, &yes, 0))
-		ma_os_link_fd(st.fd, st.path);
+	if (!st.hdr || !ma_cas_acq_rel(&unlinked_for_exec, &yes, 0))
+		return;
+	if (!lock())
+		return;
+	if (!rebirth(st.base))
+		ma_warn("an exec failed and its state file cannot be made again; a SIGKILL now loses the "
+		        "report", NULL, NULL, NULL);
+	unlock();
 }

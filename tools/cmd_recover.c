@@ -110,10 +110,10 @@ static int write_noreplace(const char *path, const char *text, char **final)
 	return -EEXIST;
 }
 
-/* One state file: 0 when its report is written (and the file deleted).
- * ended_by: how the process ended ("SIGKILL", "exit 3"), or NULL: unknown. */
-static int recover_one(const char *path, const char *ended_by)
+int mt_state_recover(const char *path, const char *ended_by, char **written)
 {
+	if (written)
+		*written = NULL;
 	char err[1024];
 	struct mt_report *r;
 	struct mt_state_info info;
@@ -121,6 +121,8 @@ static int recover_one(const char *path, const char *ended_by)
 		mt_err("%s", err);
 		return 1;
 	}
+	if (ended_by)
+		r->ended_by = mt_xstrdup(ended_by);
 	int status = 1;
 	if (mt_state_running(info.pid, info.start_ticks)) {
 		mt_err("%s: process %d is still running: use `modalloc snapshot %d` for its report so far",
@@ -139,8 +141,6 @@ static int recover_one(const char *path, const char *ended_by)
 		mt_err("%s: its MOD_ALLOC_OUT template cannot be expanded", path);
 		goto out;
 	}
-	if (ended_by)
-		r->ended_by = mt_xstrdup(ended_by);
 	char *json = mt_report_to_json(r), *final = NULL;
 	int e = write_noreplace(dst, json, &final);
 	free(json);
@@ -156,7 +156,10 @@ static int recover_one(const char *path, const char *ended_by)
 		       (int)info.pid);
 	fprintf(stderr, "modalloc: recovered pid %d (%s): report %s\n", (int)info.pid, r->cmd, final);
 	unlink(path);
-	free(final);
+	if (written)
+		*written = final;
+	else
+		free(final);
 	free(dst);
 	status = 0;
 out:
@@ -197,7 +200,7 @@ int mt_cmd_recover(int argc, char **argv)
 			return 0;
 		}
 		for (int i = 0; i < n; i++)
-			status |= recover_one(e[i].path, NULL);
+			status |= mt_state_recover(e[i].path, NULL, NULL);
 		mt_state_list_free(e, (size_t)n);
 		return status;
 	}
@@ -218,20 +221,15 @@ int mt_cmd_recover(int argc, char **argv)
 				status = 1;
 				continue;
 			}
-			status |= recover_one(path, NULL);
+			status |= mt_state_recover(path, NULL, NULL);
 		} else {
-			status |= recover_one(a, NULL);
+			status |= mt_state_recover(a, NULL, NULL);
 		}
 	}
 	return status;
 }
 
-/* For run (its tree's processes) and snapshot: see cmds.h. */
-int mt_recover_state(const char *path, const char *ended_by)
-{
-	return recover_one(path, ended_by);
-}
-
+/* For snapshot (cmd_live.c): see cmds.h. */
 char *mt_report_path_expand(const char *tmpl, int pid, const char *cwd)
 {
 	return expand(tmpl, pid, cwd);

@@ -22,15 +22,11 @@ int mt_cmd_snapshot(int argc, char **argv);
 int mt_cmd_top(int argc, char **argv);
 
 /*
- * cmd_recover.c, shared with run and snapshot.  mt_recover_state: the report
- * of the dead process that left the state file path, written where it would
- * have written it, with "ended_by" (NULL: unknown); 0, or 1 after one error
- * line.  mt_report_path_expand: the library's MOD_ALLOC_OUT expansion (%p,
- * %%, relative to cwd), NULL when it cannot be expanded.  mt_write_noreplace:
- * text and a newline into path, or path.N when it exists (the name in
- * *final, malloc'd); 0 or -errno.
+ * cmd_recover.c, shared with snapshot.  mt_report_path_expand: the
+ * library's MOD_ALLOC_OUT expansion (%p, %%, relative to cwd), NULL when it
+ * cannot be expanded.  mt_write_noreplace: text and a newline into path, or
+ * path.N when it exists (the name in *final, malloc'd); 0 or -errno.
  */
-int mt_recover_state(const char *path, const char *ended_by);
 char *mt_report_path_expand(const char *tmpl, int pid, const char *cwd);
 int mt_write_noreplace(const char *path, const char *text, char **final);
 

@@ -339,7 +339,7 @@ static void recover_tree(const char *out_tpl, const struct ending *ends, size_t 
 		for (size_t k = 0; k < nends; k++)
 			if (ends[k].pid == pid)
 				how = ending_name(ends[k].status);
-		mt_recover_state(e[i].path, how);
+		mt_state_recover(e[i].path, how, NULL);
 		free(how);
 	}
 	mt_state_list_free(e, (size_t)n);

@@ -95,4 +95,16 @@ int mt_state_load_info(const char *path, bool live, struct mt_report **out,
 		struct mt_state_info *info, char *err, size_t cap);
 void mt_state_info_free(struct mt_state_info *info);
 
+/*
+ * What `modalloc recover` does for one state file (cmd_recover.c): the
+ * report rebuilt, marked "recovered": true and, when ended_by is not NULL,
+ * "ended_by": ended_by ("SIGKILL": `modalloc run` knows the wait status),
+ * written where the process would have written it (its MOD_ALLOC_OUT, the
+ * library's naming rules, never replacing a report), then the state file
+ * deleted.  A running process is refused.  Returns 0 (and the report's path
+ * in *written, malloc'd, when written is not NULL; NULL when the process had
+ * written its own report), or 1 after one "modalloc: ..." line on stderr.
+ */
+int mt_state_recover(const char *path, const char *ended_by, char **written);
+
 #endif
