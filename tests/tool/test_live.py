@@ -5,10 +5,12 @@ progs/live.c's known figures."""
 import json
 import os
 import signal
+import struct
 import subprocess
+import sys
 import time
 
-from tooltest import TOOL, ToolTest, clean_env, main, no_core, tool
+from tooltest import TOOL, ToolTest, clean_env, main, no_core, reports_in, tool
 
 LIVE = os.environ.get('TOOL_LIVE', '')
 LIB = os.path.realpath(os.path.join(os.path.dirname(TOOL), '..', 'src', 'libmodalloc.so'))
@@ -141,6 +143,171 @@ class Live(ToolTest):
         p = self.start_live(MOD_ALLOC_STATE='0')
         res = tool('snapshot', p.pid, env=self.env)
         self.assertOneErrorLine(res, 'process %d has no state file' % p.pid)
+
+
+
+def memory_cgroup(limit):
+    """A new memory-limited cgroup (v2, else v1) under our own: (procs file, cleanup),
+    or (None, why) when the machine does not let us make one."""
+    why = []
+    try:
+        with open('/proc/self/cgroup') as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        return None, 'no /proc/self/cgroup (%s)' % e
+    name = 'modalloc-oom-%d' % os.getpid()
+    for line in lines:
+        _, ctrls, path = line.split(':', 2)
+        if ctrls == '':
+            base = '/sys/fs/cgroup' + path
+            files = {'memory.max': str(limit), 'memory.swap.max': '0'}
+        elif 'memory' in ctrls.split(','):
+            base = '/sys/fs/cgroup/memory' + path
+            files = {'memory.limit_in_bytes': str(limit), 'memory.memsw.limit_in_bytes': str(limit)}
+        else:
+            continue
+        d = os.path.join(base, name)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            why.append('%s: %s' % (d, e.strerror))
+            continue
+        first = next(iter(files))
+        try:
+            for k, v in files.items():
+                try:
+                    with open(os.path.join(d, k), 'w') as f:
+                        f.write(v)
+                except OSError:
+                    if k == first:
+                        raise
+        except OSError as e:
+            os.rmdir(d)
+            why.append('%s/%s: %s' % (d, first, e.strerror))
+            continue
+        return os.path.join(d, 'cgroup.procs'), (lambda: os.rmdir(d))
+
+def oom_kills(procs):
+    """How many processes the OOM killer ended in the cgroup of that procs file."""
+    d = os.path.dirname(procs)
+    for name in ('memory.events', 'memory.oom_control'):
+        try:
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    k, _, v = line.partition(' ')
+                    if k == 'oom_kill':
+                        return int(v)
+        except FileNotFoundError:
+            pass
+    return None
+    return None, '; '.join(why) or 'no memory controller in /proc/self/cgroup'
+
+
+class RunRecovers(ToolTest):
+    """`modalloc run` reaps the tree's orphans and recovers what the killed left."""
+
+    def setUp(self):
+        super().setUp()
+        self.env = clean_env(MOD_ALLOC_STATE_DIR=self.path('state'))
+
+    def test_killed_orphan_recovered_exactly(self):
+        d = self.path('out')
+        res = tool('run', '-o', d, '--', LIVE, 'orphan', self.path('ready'), env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(self.path('ready')) as f:
+            killed = int(f.read())
+        with open(os.path.join(d, 'modalloc.%d.json' % killed)) as f:
+            r = json.load(f)
+        self.assertIs(r['recovered'], True)
+        self.assertEqual(r['ended_by'], 'SIGKILL')
+        self.assertEqual(r['pid'], killed)
+        t = r['totals']
+        self.assertEqual((t['blocks'], t['bytes'], t['frees'], t['freed_bytes'], t['live_blocks'],
+                          t['live_bytes'], t['peak_blocks'], t['peak_bytes']),
+                         (5, 5000, 2, 2000, 3, 3000, 5, 5000))
+        self.assertEqual((r['calls']['malloc'], r['calls']['free']), (5, 2))
+        # The others wrote their own reports; nothing is left in the state directory.
+        for path, other in reports_in(d).items():
+            if other['pid'] != killed:
+                self.assertNotIn('recovered', other, path)
+        self.assertEqual(os.listdir(self.path('state')), [])
+        self.assertIn('modalloc: recovered pid %d (%s orphan %s): report %s\n'
+                      % (killed, LIVE, self.path('ready'), os.path.join(d, 'modalloc.%d.json' % killed)),
+                      res.stderr)
+        self.assertIn('(1 of these reports recovered from the state file of a process that ended '
+                      'without writing one: "recovered": true)', res.stderr)
+
+    def test_killed_program_itself(self):
+        """PROGRAM SIGKILLed while it waits: its report recovered, run's status 137."""
+        d = self.path('out')
+        run = subprocess.Popen([TOOL, 'run', '-o', d, '--', LIVE, 'live', self.path('ready')],
+                               env=self.env, stderr=subprocess.PIPE, text=True, preexec_fn=no_core)
+        try:
+            wait_for(self.path('ready'), '1')
+            pid = int(subprocess.check_output(['pgrep', '-P', str(run.pid)], text=True).split()[0])
+            os.kill(pid, signal.SIGKILL)
+            _, err = run.communicate(timeout=20)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        self.assertEqual(run.returncode, 128 + 9, err)
+        with open(os.path.join(d, 'modalloc.%d.json' % pid)) as f:
+            r = json.load(f)
+        self.assertEqual((r.get('recovered'), r.get('ended_by')), (True, 'SIGKILL'))
+        t = r['totals']
+        self.assertEqual((t['blocks'], t['bytes'], t['live_bytes'], t['peak_bytes']),
+                         (10, 1000000, 800000, 1000000))
+        self.assertNotIn('wrote no report', err)
+
+    def test_oom_killed_recovered_exactly(self):
+        """Grows until the kernel's OOM killer ends it in a 48 MiB cgroup."""
+        procs, cleanup = memory_cgroup(48 << 20)
+        if procs is None:
+            msg = 'OOM test NOT RUN: cannot make a memory-limited cgroup here (%s)' % cleanup
+            print(msg, file=sys.stderr)
+            self.skipTest(msg)
+        count = self.path('count')
+        with open(count, 'wb') as f:
+            f.write(b'\0' * 16)
+
+        def join():
+            no_core()
+            with open(procs, 'w') as f:
+                f.write(str(os.getpid()))
+        d = self.path('out')
+        try:
+            res = subprocess.run([TOOL, 'run', '-o', d, '--', LIVE, 'grow', count], env=self.env,
+                                 capture_output=True, text=True, preexec_fn=join, timeout=120)
+            kills = oom_kills(procs)
+        finally:
+            cleanup()
+        with open(count, 'rb') as f:
+            asked, returned = struct.unpack('=QQ', f.read(16))
+        self.assertEqual(res.returncode, 128 + 9, res.stderr)
+        self.assertIn(kills, (1, None), 'the OOM killer ended it')
+        self.assertGreater(returned, 8)
+        reps = reports_in(d)
+        self.assertEqual(len(reps), 1, res.stderr)
+        r = next(iter(reps.values()))
+        self.assertEqual((r.get('recovered'), r.get('ended_by')), (True, 'SIGKILL'))
+        t = r['totals']
+        # Exact up to the allocation in flight: killed inside malloc (asked = returned + 1),
+        # the library may have counted that block already or not yet.
+        n = t['blocks']
+        if asked == returned:
+            self.assertEqual(n, returned)
+        else:
+            self.assertEqual(asked, returned + 1)
+            self.assertIn(n, (returned, asked))
+        print('OOM test: killed after malloc returned %d blocks of 1 MiB (%d asked); recovered '
+              '%d blocks, %d bytes (%s)' % (returned, asked, n, t['bytes'],
+                                            'the block in flight counted' if n > returned else
+                                            'exact'), file=sys.stderr)
+        self.assertEqual((t['blocks'], t['bytes'], t['frees'], t['live_bytes'], t['peak_bytes']),
+                         (n, n << 20, 0, n << 20, n << 20))
+        # calls counts each call as it starts: the one in flight too.
+        self.assertEqual(r['calls']['malloc'], asked)
 
 
 if __name__ == '__main__':

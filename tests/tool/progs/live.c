@@ -14,9 +14,11 @@
  *                   and waits; this process SIGKILLs it, waits until it is
  *                   reaped by someone else, and exits 0.
  *   grow COUNT      allocates and touches blocks of 1 MiB until killed (the OOM
- *                   killer); COUNT (a file of 8 bytes, made beforehand) holds
- *                   the number of blocks malloc has returned, stored through a
- *                   shared mapping before each block is touched.
+ *                   killer); COUNT (a file of 16 bytes, made beforehand) holds
+ *                   two counts, stored through a shared mapping: the blocks
+ *                   asked of malloc (before the call) and the blocks it has
+ *                   returned (before the block is touched).  They differ by one
+ *                   when the kill came inside malloc: an allocation in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,15 +135,16 @@ static int grow(const char *count)
 	int fd = open(count, O_RDWR);
 	if (fd < 0)
 		return 96;
-	volatile uint64_t *n = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile uint64_t *n = mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (n == MAP_FAILED)
 		return 97;
-	*n = 0;
+	n[0] = n[1] = 0;
 	for (;;) {
+		n[0] = n[0] + 1;
 		char *p = malloc(1 << 20);
 		if (!p)
 			return 98;
-		*n = *n + 1;
+		n[1] = n[1] + 1;
 		memset(p, 1, 1 << 20);
 	}
 }
