@@ -267,7 +267,7 @@ static uint64_t prev_live(const struct prev_site *p, size_t n, const char *key)
 }
 
 /* One screen; the line count kept within rows when rows > 0. */
-static void draw(const struct mt_report *r, pid_t pid, double interval, double since_start_s,
+static void draw(const struct mt_report *r, pid_t pid, double interval,
                  const struct mt_report *prev, const struct mt_report *first, double dt,
                  const struct prev_site *psites, size_t npsites, long nshow, int rows, int cols)
 {
@@ -277,8 +277,8 @@ static void draw(const struct mt_report *r, pid_t pid, double interval, double s
 	if (cols < 40)
 		cols = 40;
 	printf("\033[H\033[2J");
-	printf("modalloc top: pid %d (%.*s)  refresh %gs  up %.0fs  [q quits]\r\n", (int)pid,
-	       cols > 60 ? cols - 60 : 20, r->cmd ? r->cmd : "?", interval, since_start_s);
+	printf("modalloc top: pid %d (%.*s)  up %.0fs  refresh %gs  [q quits]\r\n", (int)pid,
+	       cols > 60 ? cols - 60 : 20, r->cmd ? r->cmd : "?", (double)r->wall_ns / 1e9, interval);
 	printf("\r\n");
 	printf("live heap    %" PRIu64 " bytes (%s) in %" PRIu64 " blocks\r\n", t->live_bytes,
 	       human(t->live_bytes, h1, sizeof h1), t->live_blocks);
@@ -416,7 +416,7 @@ int mt_cmd_top(int argc, char **argv)
 	struct prev_site *psites = NULL;
 	size_t npsites = 0;
 	keep_sites(prev, &psites, &npsites);
-	double t0 = now_s(), tprev = t0;
+	double tprev = now_s();
 	bool first_draw = true;
 	const char *why = NULL;
 	int status = 0;
@@ -441,7 +441,7 @@ int mt_cmd_top(int argc, char **argv)
 			rows = ws.ws_row;
 			cols = ws.ws_col;
 		}
-		draw(cur, pid, interval, t - t0, prev, first, first_draw ? 0 : t - tprev, psites, npsites,
+		draw(cur, pid, interval, prev, first, first_draw ? 0 : t - tprev, psites, npsites,
 		     nshow, rows, cols);
 		if (!tty)
 			printf("\r\n");

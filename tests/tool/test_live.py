@@ -4,6 +4,9 @@ processes of a tree that `modalloc run` recovers (issue 13), on
 progs/live.c's known figures."""
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
 import struct
 import subprocess
@@ -30,7 +33,9 @@ def wait_for(path, want, timeout=10):
     raise AssertionError('%s never held %r' % (path, want))
 
 
-class Live(ToolTest):
+class LiveBase(ToolTest):
+    """A state directory of the test's own; processes started are ended."""
+
     def setUp(self):
         super().setUp()
         self.state = self.path('state')
@@ -66,6 +71,8 @@ class Live(ToolTest):
         self.assertEqual((r['calls']['malloc'], r['calls']['free']), (10, 2))
         self.assertGreater(t['rss_peak_bytes'], 0)
 
+
+class Live(LiveBase):
     def test_snapshot_exact_and_where(self):
         p = self.start_live()
         res = tool('snapshot', p.pid, env=self.env)
@@ -144,6 +151,106 @@ class Live(ToolTest):
         res = tool('snapshot', p.pid, env=self.env)
         self.assertOneErrorLine(res, 'process %d has no state file' % p.pid)
 
+
+
+class Top(LiveBase):
+    """`modalloc top` in a real terminal: tmux (its own server), reading the screen."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmux = shutil.which('tmux')
+        if not self.tmux:
+            self.fail('tmux is missing: scripts/deps.sh test installs it')
+        self.sock = self.path('tmux.sock')
+        self.started = False
+
+    def tearDown(self):
+        if self.started:
+            subprocess.run([self.tmux, '-S', self.sock, 'kill-server'], capture_output=True)
+        super().tearDown()
+
+    def start_top(self, pid, *opts):
+        """top in a 160x50 terminal; the shell then prints TOP-EXITED rc=N."""
+        cmd = ('trap "" INT; env MOD_ALLOC_STATE_DIR=%s %s top %s %d; echo TOP-EXITED rc=$?; '
+               'sleep 60' % (shlex.quote(self.state), shlex.quote(TOOL), ' '.join(opts), pid))
+        self.nsessions = getattr(self, 'nsessions', 0) + 1
+        self.session = 'top%d' % self.nsessions
+        subprocess.run([self.tmux, '-S', self.sock, '-f', '/dev/null', 'new-session', '-d', '-s',
+                        self.session, '-x', '160', '-y', '50', 'sh -c ' + shlex.quote(cmd)],
+                       check=True, env=dict(self.env, TERM='xterm'))
+        self.started = True
+
+    def screen(self):
+        return subprocess.run([self.tmux, '-S', self.sock, 'capture-pane', '-p', '-t', self.session],
+                              capture_output=True, text=True, check=True).stdout
+
+    def wait_screen(self, needle, timeout=10):
+        """The first screen that shows needle."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.screen()
+            if needle in s:
+                return s
+            time.sleep(0.03)
+        self.fail('the screen never showed %r; it shows:\n%s' % (needle, self.screen()))
+
+    def keys(self, *k):
+        subprocess.run([self.tmux, '-S', self.sock, 'send-keys', '-t', self.session] + list(k), check=True)
+
+    def test_top_shows_exact_figures_and_growth(self):
+        p = self.start_live()
+        self.start_top(p.pid)
+        s = self.wait_screen('live heap')
+        lines = s.splitlines()
+        self.assertRegex(lines[0], r'^modalloc top: pid %d \(%s live %s\)  up \d+s  refresh 1s  '
+                         r'\[q quits\]$' % (p.pid, re.escape(LIVE), re.escape(self.path('ready'))))
+        self.assertIn('live heap    800000 bytes (781.2 KiB) in 8 blocks\n', s)
+        self.assertIn('change       +0 bytes, +0 blocks since the last refresh\n', s)
+        self.assertIn('growth       +0 bytes, +0 blocks since top started\n', s)
+        self.assertIn('peak         1000000 bytes (976.6 KiB) in 10 blocks\n', s)
+        self.assertRegex(s, r'\nRSS          [1-9]\d* bytes \(')
+        self.assertRegex(s, r'\(10 allocations, 1000000 bytes in total\)\n')
+        self.assertIn('threads      1\n', s)
+        # It grows by 500000 bytes: the next refresh shows it as the change.
+        p.send_signal(signal.SIGUSR1)
+        s = self.wait_screen('live heap    1300000 bytes')
+        self.assertIn('live heap    1300000 bytes (1.2 MiB) in 13 blocks\n', s)
+        self.assertIn('change       +500000 bytes, +5 blocks since the last refresh\n', s)
+        self.assertIn('growth       +500000 bytes, +5 blocks since top started\n', s)
+        self.assertIn('peak         1300000 bytes (1.2 MiB) in 13 blocks\n', s)
+        self.assertRegex(s, r'\(15 allocations, 1500000 bytes in total\)\n')
+        # Then no change until it grows again.
+        s = self.wait_screen('change       +0 bytes, +0 blocks since the last refresh')
+        self.assertIn('growth       +500000 bytes, +5 blocks since top started\n', s)
+        # q quits and gives the terminal back (the alternate screen is gone).
+        self.keys('q')
+        s = self.wait_screen('TOP-EXITED rc=0')
+        self.assertNotIn('live heap', s)
+        self.assertEqual(p.poll(), None, 'the process goes on')
+
+    def test_top_ctrl_c_and_process_end(self):
+        p = self.start_live()
+        self.start_top(p.pid, '--interval', '0.2')
+        self.wait_screen('refresh 0.2s')
+        self.keys('C-c')
+        s = self.wait_screen('TOP-EXITED rc=0')
+        self.assertNotIn('live heap', s)
+        # The process ends: top says so in one line and exits by itself.
+        self.start_top(p.pid, '--interval', '0.2')
+        self.wait_screen('live heap    800000 bytes')
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        s = self.wait_screen('TOP-EXITED rc=0')
+        self.assertIn('modalloc: top: process %d ended (its report is written at exit; modalloc '
+                      'recover %d if it was killed)\nTOP-EXITED rc=0' % (p.pid, p.pid), s)
+        self.assertNotIn('live heap', s)
+
+    def test_top_refusals(self):
+        self.assertOneErrorLine(tool('top', env=self.env), 'top: no PID given')
+        self.assertOneErrorLine(tool('top', '--interval', '0', '1', env=self.env),
+                                '--interval: 0 is not a number of seconds')
+        self.assertOneErrorLine(tool('top', os.getpid(), env=self.env),
+                                'process %d has no state file' % os.getpid())
 
 
 def memory_cgroup(limit):
