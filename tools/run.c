@@ -438,10 +438,13 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 		size_t recovered = 0;
 		for (size_t i = 0; i < n; i++)
 			recovered += reps[i]->recovered;
-		if (recovered)
-			fprintf(stderr, "%9s  (%zu of %s recovered from the state file of a process that "
-			        "ended without writing one: \"recovered\": true)\n", "", recovered,
-			        n == 1 ? "the report" : "these reports");
+		if (recovered == 1 && n == 1)
+			fprintf(stderr, "%9s  (recovered from the state file of a process that ended "
+			        "without writing its report: \"recovered\": true)\n", "");
+		else if (recovered)
+			fprintf(stderr, "%9s  (%zu of these reports recovered from the state files of "
+			        "processes that ended without writing one: \"recovered\": true)\n", "",
+			        recovered);
 		top_sites(reps, n);
 	}
 	free(pids);

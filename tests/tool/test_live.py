@@ -341,7 +341,7 @@ class RunRecovers(ToolTest):
         self.assertIn('modalloc: recovered pid %d (%s orphan %s): report %s\n'
                       % (killed, LIVE, self.path('ready'), os.path.join(d, 'modalloc.%d.json' % killed)),
                       res.stderr)
-        self.assertIn('(1 of these reports recovered from the state file of a process that ended '
+        self.assertIn('(1 of these reports recovered from the state files of processes that ended '
                       'without writing one: "recovered": true)', res.stderr)
 
     def test_killed_program_itself(self):
@@ -366,6 +366,8 @@ class RunRecovers(ToolTest):
         self.assertEqual((t['blocks'], t['bytes'], t['live_bytes'], t['peak_bytes']),
                          (10, 1000000, 800000, 1000000))
         self.assertNotIn('wrote no report', err)
+        self.assertIn('\n           (recovered from the state file of a process that ended without '
+                      'writing its report: "recovered": true)\n', err)
 
     def test_oom_killed_recovered_exactly(self):
         """Grows until the kernel's OOM killer ends it in a 48 MiB cgroup."""
