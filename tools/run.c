@@ -676,8 +676,8 @@ int mt_cmd_run(int argc, char **argv)
 		mt_err("%s killed by SIG%s%s", prog[0], name ? name : "?",
 		       WCOREDUMP(status) ? " (core dumped)" : "");
 		if (!top_found)
-			mt_err("pid %ld wrote no report and left no state file to recover it from "
-			       "(MOD_ALLOC_STATE=0?)", (long)pid);
+			mt_err("pid %ld wrote no report: a SIGKILL leaves no time to write one, and it left "
+			       "no state file to recover it from (MOD_ALLOC_STATE=0?)", (long)pid);
 		rc = 128 + sig;
 	} else {
 		rc = WEXITSTATUS(status);
