@@ -131,7 +131,9 @@ int mt_cmd_snapshot(int argc, char **argv)
 		if (puts(json) == EOF || fflush(stdout) != 0)
 			mt_die(1, "snapshot: stdout: %s", strerror(errno));
 	} else if (out) {
-		FILE *f = fopen(out, "w");
+		/* 0600 as the library's reports: it tells about the process's memory. */
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!f)
 			mt_die(1, "snapshot: %s: %s", out, strerror(errno));
 		fputs(json, f);

@@ -101,6 +101,8 @@ class Live(LiveBase):
         self.assertEqual(res.returncode, 0, res.stderr)
         with open(self.path('x.json')) as f:
             self.assertEqual(json.load(f)['totals']['live_bytes'], 1300000)
+        self.assertEqual(os.stat(self.path('x.json')).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(second).st_mode & 0o777, 0o600)
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=10), 0)
         # Its own report at exit; the snapshots are not taken for reports of the run.
