@@ -71,7 +71,10 @@ struct ma_live {
 	ma_ai64 shared_blocks;
 	struct ma_peak peak;
 	struct ma_clock clock;
-};
+} __attribute__((aligned(4096)));
+/* One page of its own: the state file's root is mapped over it (state.h),
+ * so the fast paths address it as before, at no cost. */
+_Static_assert(sizeof(struct ma_live) == 4096, "ma_live fills one 4 KiB page");
 
 extern struct ma_live ma_live;
 

@@ -29,6 +29,7 @@
 #include "internal.h"
 #include "options.h"
 #include "report.h"
+#include "state.h"
 
 extern char **environ;
 
@@ -46,6 +47,7 @@ static bool before(char *path, size_t cap)
 	/* vfork/posix_spawn children share the parent's memory: not their report. */
 	if (ma_os_getpid() != ma_g.pid)
 		return false;
+	ma_state_exec_begin(); /* the image ends here: its state file goes (back if exec fails) */
 	int saved = errno;
 	ma_guard_enter();
 	bool ok = ma_report_for_exec(path, cap) == 0;
@@ -56,6 +58,7 @@ static bool before(char *path, size_t cap)
 
 static int after_failure(bool wrote, const char *path, int r)
 {
+	ma_state_exec_failed();
 	if (wrote) {
 		int saved = errno;
 		ma_report_exec_failed(path);

@@ -17,6 +17,7 @@
 #include "os.h"
 #include "real.h"
 #include "report_path.h"
+#include "state.h"
 #include "tier2.h"
 
 static pthread_key_t thread_key;
@@ -75,9 +76,11 @@ void ma_init_records_after_fork(struct ma_thread *self, uint16_t epoch)
 
 static void after_fork_child(void)
 {
+	ma_g.pid = ma_os_getpid();
+	/* First: the pages shared with the parent's state file become the child's own. */
+	ma_state_after_fork();
 	struct ma_thread *self = ma_thread_self();
 	ma_g.epoch++;
-	ma_g.pid = ma_os_getpid();
 	ma_init_records_after_fork(self, ma_g.epoch);
 	ma_live_reset();
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
@@ -124,6 +127,32 @@ static void read_cmdline(void)
 	ma_g.cmd[n] = '\0';
 }
 
+/* The state file (state.h): before the first record is claimed, so every
+ * record is in it; the root (ma_live) mapped over. */
+static void open_state(char **envp)
+{
+	ma_state_open(envp);
+	struct ma_state_layout l = {
+		.thread_bytes = sizeof(struct ma_thread),
+		.t_blocks = offsetof(struct ma_thread, blocks),
+		.t_bytes = offsetof(struct ma_thread, bytes),
+		.t_frees = offsetof(struct ma_thread, frees),
+		.t_freed_bytes = offsetof(struct ma_thread, freed_bytes),
+		.t_calls = offsetof(struct ma_thread, calls),
+		.t_ncalls = MA_CALL_COUNT,
+		.t_inherited_frees = offsetof(struct ma_thread, inherited_frees),
+		.t_inherited_freed_bytes = offsetof(struct ma_thread, inherited_freed_bytes),
+		.t_foreign_frees = offsetof(struct ma_thread, foreign_frees),
+		.t_failed = offsetof(struct ma_thread, failed),
+		.t_in_use = offsetof(struct ma_thread, in_use),
+		.root_bytes = sizeof ma_live,
+		.r_peak_bytes = offsetof(struct ma_live, peak.bytes),
+		.r_peak_blocks = offsetof(struct ma_live, peak.blocks),
+	};
+	ma_state_describe(&l);
+	ma_state_attach_root(&ma_live, sizeof ma_live);
+}
+
 /* The boot hook (ma_init_after_boot): taken by whichever of boot and the
  * registration comes second, so it runs once. */
 static void (*after_boot_fn)(void);
@@ -150,7 +179,8 @@ static void boot(void)
 		ma_fmt_set_program(exe);
 	/* A setuid/setgid program never takes paths or options from the environment. */
 	bool secure = ma_os_is_secure();
-	ma_options_parse(&ma_g.opt, secure ? NULL : environment(), true);
+	char **envp = secure ? NULL : environment();
+	ma_options_parse(&ma_g.opt, envp, true);
 	/* A DHAT file is made of call sites: asking for one asks for them. */
 	bool for_dhat = ma_g.opt.dhat[0] && !ma_g.opt.backtraces;
 	if (ma_g.opt.dhat[0])
@@ -181,9 +211,10 @@ static void boot(void)
 	ma_report_check_template("MOD_ALLOC_DHAT", ma_g.opt.dhat, sizeof ma_g.opt.dhat, MA_DHAT_FALLBACK,
 	                         ma_g.pid, ma_g.cwd);
 	read_cmdline();
+	open_state(envp);
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(ma_state_fork_prepare, ma_state_fork_parent, after_fork_child);
 }
 
 bool ma_init_ensure(void)

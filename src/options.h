@@ -43,6 +43,10 @@ enum ma_unwind { MA_UNWIND_FP = 0, MA_UNWIND_CFI = 1, MA_UNWIND_AUTO = 2 };
 	  "1 = no summary on stderr at exit (warnings still print)") \
 	X(report,     "MOD_ALLOC_REPORT",     MA_OPT_BOOL, "1", 0, 1, \
 	  "0 = write no JSON report at exit (the API can still write one)") \
+	X(state,      "MOD_ALLOC_STATE",      MA_OPT_BOOL, "1", 0, 1, \
+	  "0 = keep no state file (then SIGKILL or the OOM killer loses the report: no `modalloc recover`)") \
+	X(state_dir,  "MOD_ALLOC_STATE_DIR",  MA_OPT_PATH, "", 0, 0, \
+	  "directory of the state file (default $XDG_RUNTIME_DIR/modalloc, else /dev/shm/modalloc-UID: memory, not disk)") \
 	X(unwind,     "MOD_ALLOC_UNWIND",     MA_OPT_UNWIND, "auto", 0, 2, \
 	  "call-site walk: fp = frame pointers only; cfi or auto = .eh_frame call-frame information where modules have it")
 
@@ -55,6 +59,8 @@ struct ma_options {
 	uint64_t depth;
 	uint64_t quiet;
 	uint64_t report;
+	uint64_t state;
+	char state_dir[MA_PATH_MAX];
 	uint64_t unwind; /* enum ma_unwind */
 	/* Test hooks, not in MA_OPTIONS (undocumented, never in the report):
 	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file

@@ -9,6 +9,7 @@
 #ifndef MA_OS_H
 #define MA_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
@@ -16,6 +17,28 @@
 
 /* Anonymous private read-write memory, or NULL. */
 void *ma_os_map(size_t bytes);
+/* An address range reserved, inaccessible (PROT_NONE), or NULL. */
+void *ma_os_reserve(size_t bytes);
+/* Maps [off, off + len) of fd shared, read-write, exactly at addr (MAP_FIXED,
+ * replacing what was there): 0 or -errno. */
+int ma_os_map_shared_at(void *addr, size_t len, int fd, uint64_t off);
+/* Private anonymous zeroed memory exactly at addr (MAP_FIXED): 0 or -errno. */
+int ma_os_map_anon_at(void *addr, size_t len);
+/* fallocate(2) mode 0 (blocks really allocated: a full tmpfs says ENOSPC
+ * now rather than SIGBUS later): 0 or -errno. */
+int ma_os_fallocate(int fd, uint64_t off, uint64_t len);
+/* mkdir(2): 0 or -errno. */
+int ma_os_mkdir(const char *path, unsigned mode);
+/* lstat(2) facts of path (not following a symlink): 0 or -errno. */
+struct ma_os_stat {
+	unsigned mode;   /* st_mode, type bits included */
+	uint32_t uid;
+	bool is_dir, is_link;
+};
+int ma_os_lstat(const char *path, struct ma_os_stat *st);
+uint32_t ma_os_getuid(void);
+/* CLOCK_REALTIME in ns. */
+uint64_t ma_os_realtime_ns(void);
 void ma_os_unmap(void *p, size_t bytes);
 size_t ma_os_page_size(void);
 /* A whole regular, non-empty file mapped read-only (private); its size in

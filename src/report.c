@@ -12,6 +12,7 @@
 #include "fmt.h"
 #include "init.h"
 #include "os.h"
+#include "state.h"
 #include "symbolize.h"
 #include "tier2.h"
 #include "timeline.h"
@@ -282,6 +283,7 @@ void ma_report_at_exit(void)
 		ma_buf_finish(&b);
 	}	/* quiet: the warning stays in the report (stacks.shallow_warning), where
 		   `modalloc run` and `report` print it once for a whole tree */
+	ma_state_done(); /* the report is out: nothing to recover */
 	ma_report_thaw(&r);
 	unlock_reporting();
 }

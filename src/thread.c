@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "os.h"
+#include "state.h"
 
 MA_TLS struct ma_tls ma_tls;
 
@@ -31,7 +32,8 @@ struct ma_thread *ma_registry_claim(void)
 		if (!ma_load_relaxed(&t->in_use) && ma_cas_acq_rel(&t->in_use, &free_, 1))
 			return t;
 	}
-	struct ma_thread *c = ma_os_map(MA_RECORDS_PER_CHUNK * sizeof *c);
+	/* From the state file (state.h): a killed process's counters stay readable. */
+	struct ma_thread *c = ma_state_map(MA_RECORDS_PER_CHUNK * sizeof *c, MA_STATE_KIND_THREADS);
 	if (!c)
 		return NULL;
 	for (unsigned i = 0; i + 1 < MA_RECORDS_PER_CHUNK; i++)

@@ -17,6 +17,18 @@ int mt_cmd_diff(int argc, char **argv);
 int mt_cmd_check(int argc, char **argv);
 int mt_cmd_plot(int argc, char **argv);
 int mt_cmd_lines(int argc, char **argv);
+int mt_cmd_recover(int argc, char **argv);
+int mt_cmd_snapshot(int argc, char **argv);
+int mt_cmd_top(int argc, char **argv);
+
+/*
+ * cmd_recover.c, shared with snapshot.  mt_report_path_expand: the
+ * library's MOD_ALLOC_OUT expansion (%p, %%, relative to cwd), NULL when it
+ * cannot be expanded.  mt_write_noreplace: text and a newline into path, or
+ * path.N when it exists (the name in *final, malloc'd); 0 or -errno.
+ */
+char *mt_report_path_expand(const char *tmpl, int pid, const char *cwd);
+int mt_write_noreplace(const char *path, const char *text, char **final);
 
 /*
  * `modalloc lines` on one file: writes the annotated copy to out (NULL: in

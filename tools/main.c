@@ -17,6 +17,9 @@ static const char usage[] =
 	"       modalloc check [limits] FILE|DIR...\n"
 	"       modalloc plot FILE|DIR [-o OUT.svg]\n"
 	"       modalloc lines [-o OUT] FILE\n"
+	"       modalloc recover [PID|STATE-FILE...]\n"
+	"       modalloc snapshot PID [-o FILE]\n"
+	"       modalloc top PID [--interval SEC] [-n SITES]\n"
 	"\n"
 	"A heap-allocation profiler. `modalloc PROGRAM` runs it (and every process\n"
 	"it starts) with libmodalloc.so preloaded and writes one JSON report per\n"
@@ -28,6 +31,9 @@ static const char usage[] =
 	"  check    fail when a report exceeds limits (for CI)\n"
 	"  plot     memory over time as an SVG\n"
 	"  lines    add file:line and inlined frames from DWARF to a report or DHAT file\n"
+	"  recover  write the report of a process killed without one (SIGKILL, OOM)\n"
+	"  snapshot the current report of a running profiled process\n"
+	"  top      a running profiled process's heap, refreshed in the terminal\n"
 	"\n"
 	"  -h, --help     this help; `modalloc COMMAND --help` for each command\n"
 	"  --version      print the version\n";
@@ -55,6 +61,9 @@ int main(int argc, char **argv)
 		{ "check", mt_cmd_check },
 		{ "plot", mt_cmd_plot },
 		{ "lines", mt_cmd_lines },
+		{ "recover", mt_cmd_recover },
+		{ "snapshot", mt_cmd_snapshot },
+		{ "top", mt_cmd_top },
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(cmd, cmds[i].name) == 0)

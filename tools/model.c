@@ -73,5 +73,7 @@ void mt_report_free(struct mt_report *r)
 	free(r->path);
 	free(r->cmd);
 	free(r->tool);
+	free(r->ended_by);
+	free(r->signal);
 	free(r);
 }

@@ -104,6 +104,11 @@ struct mt_report {
 	bool at_exit;
 	bool at_exec;    /* written by an image that exec replaced */
 	unsigned seq;    /* n of modalloc.<pid>.<n>.json (0 without): a pid's reports in order */
+	/* How the report was made (issue 13); all written only when set. */
+	bool live;       /* "live": true: a snapshot of a running process (state.h) */
+	bool recovered;  /* "recovered": true: rebuilt from a dead process's state file */
+	char *ended_by;  /* "ended_by": how a recovered process ended ("SIGKILL"), or NULL */
+	char *signal;    /* "signal": the fatal signal that wrote the report ("SIGTERM"), or NULL */
 	struct mt_totals totals;
 	uint64_t calls[MT_NCALLS];
 	uint64_t inherited_frees, inherited_freed_bytes;

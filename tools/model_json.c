@@ -28,6 +28,14 @@ char *mt_report_to_json(const struct mt_report *r)
 	json_object_object_add(root, "tool", json_object_new_string(r->tool));
 	json_object_object_add(root, "at_exit", json_object_new_boolean(r->at_exit));
 	json_object_object_add(root, "at_exec", json_object_new_boolean(r->at_exec && r->nfiles == 1));
+	if (r->signal && r->nfiles <= 1)
+		json_object_object_add(root, "signal", json_object_new_string(r->signal));
+	if (r->live)
+		json_object_object_add(root, "live", json_object_new_boolean(1));
+	if (r->recovered && r->nfiles <= 1)
+		json_object_object_add(root, "recovered", json_object_new_boolean(1));
+	if (r->ended_by && r->nfiles <= 1)
+		json_object_object_add(root, "ended_by", json_object_new_string(r->ended_by));
 	json_object *t = json_object_new_object();
 #define X(k) put_u64(t, #k, r->totals.k);
 	MT_TOTALS(X)

@@ -202,6 +202,14 @@ static void load_body(struct loader *ld, struct mt_report *r, json_object *root)
 	r->tool = get_str(ld, root, "report", "tool", "");
 	r->at_exit = get_bool(root, "at_exit", false);
 	r->at_exec = get_bool(root, "at_exec", false);
+	r->live = get_bool(root, "live", false);
+	r->recovered = get_bool(root, "recovered", false);
+	json_object *sig = member(root, "signal");
+	if (sig && json_object_is_type(sig, json_type_string))
+		r->signal = mt_xstrdup(json_object_get_string(sig));
+	json_object *eb = member(root, "ended_by");
+	if (eb && json_object_is_type(eb, json_type_string))
+		r->ended_by = mt_xstrdup(json_object_get_string(eb));
 
 	json_object *t = member(root, "totals");
 	if (!t || !json_object_is_type(t, json_type_object))

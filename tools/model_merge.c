@@ -158,6 +158,11 @@ static struct mt_report *normalize(struct mt_report *r)
 	n->at_exit = true;
 	n->at_exec = r->at_exec;
 	n->seq = r->seq;
+	n->live = r->live;
+	n->recovered = r->recovered;
+	n->ended_by = r->ended_by;
+	n->signal = r->signal;
+	r->ended_by = r->signal = NULL;
 	mt_report_merge(n, r);
 	n->nfiles = r->nfiles;
 	n->has_sites = r->has_sites;

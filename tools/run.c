@@ -20,12 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmds.h"
 #include "model.h"
+#include "state.h"
 #include "util.h"
 
 #ifndef MODALLOC_LIBDIR
@@ -39,7 +41,9 @@ static const char usage[] =
 	"usage: modalloc [run] [options] [--] PROGRAM [ARGS...]\n"
 	"Runs PROGRAM with libmodalloc.so preloaded, following fork and exec, and\n"
 	"prints a summary of every process when it ends. Exits with PROGRAM's status\n"
-	"(128+N when a signal N killed it).\n"
+	"(128+N when a signal N killed it). The report of a process of the tree that\n"
+	"ended without one (SIGKILL, the OOM killer) is recovered from its state file\n"
+	"(\"recovered\": true, \"ended_by\": \"SIGKILL\").\n"
 	"\n"
 	"  -o, --output DIR   directory for the reports (created with its parents,\n"
 	"                     mode 0700, if missing; one that already holds reports\n"
@@ -280,6 +284,69 @@ static void top_sites(struct mt_report *const *reps, size_t n)
 	mt_report_free(all);
 }
 
+/* How a process we reaped ended, by pid (run is the tree's subreaper). */
+struct ending {
+	pid_t pid;
+	int status;
+};
+
+static void note_ending(struct ending **v, size_t *n, pid_t pid, int status)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].pid == pid) {
+			(*v)[i].status = status; /* a reused pid: the later process */
+			return;
+		}
+	*v = mt_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = (struct ending){ pid, status };
+}
+
+/* "SIGKILL", "exit 3" (a malloc'd string). */
+static char *ending_name(int status)
+{
+	if (WIFSIGNALED(status)) {
+		const char *name = sigabbrev_np(WTERMSIG(status));
+		return name ? mt_xasprintf("SIG%s", name) : mt_xasprintf("signal %d", WTERMSIG(status));
+	}
+	return mt_xasprintf("exit %d", WEXITSTATUS(status));
+}
+
+/*
+ * Every process of the tree that ended without a report (SIGKILL, the OOM
+ * killer, _exit) left its state file: its report is recovered into dir
+ * ("recovered": true, "ended_by" when run reaped it).  The tree's processes
+ * are the dead ones whose MOD_ALLOC_OUT is the one run gave (out_tpl).
+ */
+static void recover_tree(const char *out_tpl, const struct ending *ends, size_t nends)
+{
+	struct mt_state_entry *e;
+	int n = mt_state_list(false, &e);
+	if (n <= 0) {
+		mt_state_list_free(e, 0);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct mt_report *r;
+		struct mt_state_info info;
+		char err[1024];
+		if (mt_state_load_info(e[i].path, false, &r, &info, err, sizeof err) != 0)
+			continue; /* not ours to judge: `modalloc recover` says why */
+		bool ours = info.out_template && strcmp(info.out_template, out_tpl) == 0;
+		pid_t pid = info.pid;
+		mt_report_free(r);
+		mt_state_info_free(&info);
+		if (!ours)
+			continue;
+		char *how = NULL;
+		for (size_t k = 0; k < nends; k++)
+			if (ends[k].pid == pid)
+				how = ending_name(ends[k].status);
+		mt_state_recover(e[i].path, how, NULL);
+		free(how);
+	}
+	mt_state_list_free(e, (size_t)n);
+}
+
 /*
  * The summary of every report that appeared in dir during the run: one row
  * per executable (its process images counted, summed, the largest peak),
@@ -370,6 +437,16 @@ static void summarize(const char *dir, const struct names *before, pid_t top, bo
 		table_row("all", what, all.blocks, all.bytes, all.max_peak, all.leaked);
 		if (n > 1)
 			fprintf(stderr, "%9s  (max peak: the largest single process's peak)\n", "");
+		size_t recovered = 0;
+		for (size_t i = 0; i < n; i++)
+			recovered += reps[i]->recovered;
+		if (recovered == 1 && n == 1)
+			fprintf(stderr, "%9s  (recovered from the state file of a process that ended "
+			        "without writing its report: \"recovered\": true)\n", "");
+		else if (recovered)
+			fprintf(stderr, "%9s  (%zu of these reports recovered from the state files of "
+			        "processes that ended without writing one: \"recovered\": true)\n", "",
+			        recovered);
 		top_sites(reps, n);
 	}
 	free(pids);
@@ -499,7 +576,6 @@ int mt_cmd_run(int argc, char **argv)
 	if (dhat)
 		setenv("MOD_ALLOC_DHAT", dhat_tpl, 1);
 	free(pre);
-	free(out_tpl);
 	free(dhat_tpl);
 
 	/*
@@ -516,6 +592,13 @@ int mt_cmd_run(int argc, char **argv)
 	for (size_t k = 0; k < sizeof handled / sizeof handled[0]; k++)
 		sigaddset(&block, handled[k]);
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	/*
+	 * The tree's orphans become our children: we learn how each ended (its
+	 * wait status, e.g. SIGKILL from the OOM killer) for "ended_by".
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		mt_err("prctl(PR_SET_CHILD_SUBREAPER): %s: how orphaned processes ended stays unknown",
+		       strerror(errno));
 	fflush(NULL);
 	posix_spawnattr_t attr;
 	if (posix_spawnattr_init(&attr) != 0)
@@ -542,12 +625,35 @@ int mt_cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 
+	/* PROGRAM and every orphan of the tree that ends before it. */
 	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	struct ending *ends = NULL;
+	size_t nends = 0;
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
 			mt_die(2, "waitpid: %s", strerror(errno));
+		}
+		note_ending(&ends, &nends, w, st);
+		if (w == pid) {
+			status = st;
+			break;
+		}
 	}
 	child_pid = 0;
+	/* Orphans that have ended since; those still running are left to run on. */
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG);
+		if (w <= 0)
+			break;
+		note_ending(&ends, &nends, w, st);
+	}
+	recover_tree(out_tpl, ends, nends);
+	free(ends);
 
 	bool top_found;
 	summarize(dir, &before, pid, WIFSIGNALED(status), &top_found);
@@ -572,7 +678,8 @@ int mt_cmd_run(int argc, char **argv)
 		mt_err("%s killed by SIG%s%s", prog[0], name ? name : "?",
 		       WCOREDUMP(status) ? " (core dumped)" : "");
 		if (!top_found)
-			mt_err("pid %ld wrote no report: a SIGKILL leaves no time to write one", (long)pid);
+			mt_err("pid %ld wrote no report: a SIGKILL leaves no time to write one, and it left "
+			       "no state file to recover it from (MOD_ALLOC_STATE=0?)", (long)pid);
 		rc = 128 + sig;
 	} else {
 		rc = WEXITSTATUS(status);
@@ -586,6 +693,7 @@ int mt_cmd_run(int argc, char **argv)
 	for (size_t k = 0; k < dhat_before.n; k++)
 		free(dhat_before.v[k]);
 	free(dhat_before.v);
+	free(out_tpl);
 	free(dir);
 	free(dir_arg);
 	free(lib);

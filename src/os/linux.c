@@ -51,6 +51,71 @@ void *ma_os_map(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+void *ma_os_reserve(size_t bytes)
+{
+	int saved = errno;
+	void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int ma_os_map_shared_at(void *addr, size_t len, int fd, uint64_t off)
+{
+	int saved = errno;
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int ma_os_map_anon_at(void *addr, size_t len)
+{
+	int saved = errno;
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int ma_os_fallocate(int fd, uint64_t off, uint64_t len)
+{
+	long r;
+	do
+		r = sys(SYS_fallocate, fd, 0, (long)off, (long)len);
+	while (r == -EINTR);
+	return (int)r;
+}
+
+int ma_os_mkdir(const char *path, unsigned mode)
+{
+	return (int)sys(SYS_mkdirat, AT_FDCWD, (long)path, mode, 0);
+}
+
+int ma_os_lstat(const char *path, struct ma_os_stat *out)
+{
+	struct stat st;
+	int r = (int)sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
+	out->mode = st.st_mode;
+	out->uid = st.st_uid;
+	out->is_dir = S_ISDIR(st.st_mode);
+	out->is_link = S_ISLNK(st.st_mode);
+	return 0;
+}
+
+uint32_t ma_os_getuid(void)
+{
+	return (uint32_t)sys(SYS_getuid, 0, 0, 0, 0);
+}
+
+uint64_t ma_os_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void ma_os_unmap(void *p, size_t bytes)
 {
 	if (p)

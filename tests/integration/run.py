@@ -56,6 +56,8 @@ class Ctx:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("MOD_ALLOC_") and k not in ("LD_PRELOAD", "MALLOC_PERTURB_")}
         env["MOD_ALLOC_QUIET"] = "1"
+        # State files of killed runs stay in the run's directory, not the user's.
+        env["MOD_ALLOC_STATE_DIR"] = os.path.join(self.root, "state")
         env.update(self.extra_env)
         if preload:
             env["LD_PRELOAD"] = self.lib

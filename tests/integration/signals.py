@@ -87,6 +87,8 @@ class Ctx:
                if not k.startswith("MOD_ALLOC_") and k not in ("LD_PRELOAD", "MALLOC_PERTURB_")}
         env["MOD_ALLOC_QUIET"] = "1"
         env["MOD_ALLOC_OUT"] = os.path.join(outdir, "modalloc.%p.json")
+        # State files of killed runs stay in the run's directory, not the user's.
+        env["MOD_ALLOC_STATE_DIR"] = os.path.join(self.root, "state")
         env.update(self.extra_env)
         if preload:
             env["LD_PRELOAD"] = self.lib

@@ -52,6 +52,8 @@ class Ctx:
 
     def env(self, outdir, quiet=True):
         env = preload_env(self.lib, outdir, backtraces=self.bt, extra=self.extra)
+        # State files of killed runs stay in the run's directory, not the user's.
+        env.setdefault("MOD_ALLOC_STATE_DIR", os.path.join(self.root, "state"))
         if not quiet:
             del env["MOD_ALLOC_QUIET"]
         return env

@@ -64,10 +64,24 @@ class Run(ToolTest):
         self.assertNotIn('wrote no report', res.stderr)
 
     def test_killed_by_sigkill(self):
+        # Issue 13: run recovers its report from the state file (test_live.py: exact figures).
         res = tool('-o', self.path('out'), 'sh', '-c', 'kill -KILL $$')
         self.assertEqual(res.returncode, 137, res.stderr)
         self.assertIn('modalloc: sh killed by SIGKILL', res.stderr)
-        self.assertRegex(res.stderr, r'modalloc: pid \d+ wrote no report: a SIGKILL leaves no time to write one\n')
+        reps = reports_in(self.path('out'))
+        self.assertEqual(len(reps), 1, res.stderr)
+        r = next(iter(reps.values()))
+        self.assertEqual((r.get('recovered'), r.get('ended_by'), r['cmd']),
+                         (True, 'SIGKILL', 'sh -c kill -KILL $$'))
+        self.assertNotIn('wrote no report', res.stderr)
+        # Without a state file nothing can be recovered, and run says so.
+        res = tool('-o', self.path('out2'), 'sh', '-c', 'kill -KILL $$',
+                   env=clean_env(MOD_ALLOC_STATE='0'))
+        self.assertEqual(res.returncode, 137, res.stderr)
+        self.assertEqual(reports_in(self.path('out2')), {})
+        self.assertRegex(res.stderr, r'modalloc: pid \d+ wrote no report: a SIGKILL leaves no time '
+                         r'to write one, and it left no state file to recover it from '
+                         r'\(MOD_ALLOC_STATE=0\?\)\n')
 
     def test_default_output_dir(self):
         res = tool(EXITCODE, '0', cwd=self.tmp)

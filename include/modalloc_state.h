@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * modalloc_state.h: the state file a profiled process keeps from start-up
+ * (src/state.c writes it, tools/state_read.c reads it; issue 13).  Shared
+ * by the library and the modalloc command; plain C types only.
+ *
+ * The file is mapped MAP_SHARED by the process, so what the process counts
+ * is in the file the moment it counts it: after SIGKILL or the OOM killer
+ * the file holds the process's counters exactly, up to the allocations in
+ * flight at the moment of death (at most one per thread).
+ *
+ * Layout (every offset a multiple of MA_STATE_ALIGN):
+ *   [0, MA_STATE_HDR_BYTES)            struct ma_state_hdr
+ *   [root_off, root_off + root_bytes)  the counters' root (struct ma_live),
+ *                                      mapped over the library's own variable
+ *   [arena_off, used)                  pieces handed out by the bump allocator,
+ *                                      each listed in chunks[] (kind, offset, bytes)
+ * The process sees the whole file at `base` (its address of offset 0), and
+ * the root also at root_addr; pointers inside pieces are process addresses:
+ * a reader translates them (p - base) and checks them against the file.
+ * The layout of a thread record is described by its offsets (struct
+ * ma_state_layout), not assumed.
+ */
+#ifndef MODALLOC_STATE_H
+#define MODALLOC_STATE_H
+
+#include <stdint.h>
+
+#define MA_STATE_MAGIC "MODALLOCSTATE\0\0"  /* 16 bytes with the NULs */
+#define MA_STATE_VERSION 1u
+#define MA_STATE_ENDIAN 0x01020304u
+#define MA_STATE_ALIGN 4096u
+#define MA_STATE_HDR_BYTES (6u * 4096u)
+#define MA_STATE_MAX_CHUNKS 256u
+#define MA_STATE_STR 4096u
+
+/* What a piece holds (chunks[].kind). */
+enum ma_state_kind {
+	MA_STATE_KIND_THREADS = 1, /* an array of thread records (layout.thread_bytes each) */
+};
+
+struct ma_state_chunk {
+	uint64_t kind, off, bytes;
+};
+
+/* Byte offsets of the fields a reader sums, so the struct may change. */
+struct ma_state_layout {
+	uint64_t thread_bytes;
+	uint64_t t_blocks, t_bytes, t_frees, t_freed_bytes, t_calls, t_ncalls;
+	uint64_t t_inherited_frees, t_inherited_freed_bytes, t_foreign_frees, t_failed, t_in_use;
+	uint64_t root_bytes, r_peak_bytes, r_peak_blocks;
+};
+
+struct ma_state_hdr {
+	char magic[16];
+	uint32_t version, endian, word_bytes, hdr_bytes;
+	uint64_t pid;
+	uint64_t start_ns;          /* CLOCK_REALTIME when the image started (the file name's) */
+	uint64_t start_ticks;       /* /proc/PID/stat starttime: tells pid reuse apart */
+	uint64_t mono_start_ns;     /* CLOCK_MONOTONIC at start (wall_ns of a recovered report) */
+	uint64_t base;              /* process address of file offset 0 */
+	uint64_t root_addr;         /* process address of the root */
+	uint64_t root_off, arena_off;
+	uint64_t used;              /* bytes of the file in use (the bump pointer) */
+	uint32_t clean_exit;        /* 1: the process wrote its own report (or ended it) */
+	uint32_t incomplete;        /* 1: state outgrew the file; counts may be short */
+	uint32_t report;            /* MOD_ALLOC_REPORT */
+	uint32_t backtraces;        /* call sites were on (not kept in the file yet) */
+	uint32_t nchunks, pad0;
+	struct ma_state_layout layout;
+	char cwd[MA_STATE_STR];     /* start-up directory */
+	char cmd[MA_STATE_STR];     /* command line, arguments joined by spaces */
+	char out[MA_STATE_STR];     /* MOD_ALLOC_OUT as checked at start-up */
+	char dhat[MA_STATE_STR];    /* MOD_ALLOC_DHAT ("" = none) */
+	struct ma_state_chunk chunks[MA_STATE_MAX_CHUNKS];
+};
+
+_Static_assert(sizeof(struct ma_state_hdr) <= MA_STATE_HDR_BYTES, "the header fits its pages");
+
+#endif

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""State files and `modalloc recover` (issue 13, "SIGKILL, the OOM killer").
+
+A program that allocates a known amount and dies of SIGKILL leaves its state
+file; `modalloc recover` rebuilds its report where the process would have
+written it, with totals exact (up to the allocations in flight at death:
+none here).  Each run gets its own MOD_ALLOC_STATE_DIR, so the tests never
+touch the user's real state directory.
+"""
+import json
+import os
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tooltest import TOOL, clean_env, no_core, reports_in  # noqa: E402
+
+KILLED = os.environ.get('TOOL_KILLED', '')
+LIB = os.environ.get('TOOL_LIB', '')
+TOTALS = ('blocks', 'bytes', 'frees', 'freed_bytes', 'peak_bytes', 'peak_blocks', 'live_bytes',
+          'live_blocks', 'failed')
+
+
+class Recover(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix='modalloc-recover-')
+        self.state = os.path.join(self.tmp.name, 'state')
+        self.out = os.path.join(self.tmp.name, 'out')
+        os.mkdir(self.out)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def env(self, **extra):
+        e = clean_env(LD_PRELOAD=LIB, MOD_ALLOC_STATE_DIR=self.state, MOD_ALLOC_QUIET='1',
+                      MOD_ALLOC_OUT=os.path.join(self.out, 'modalloc.%p.json'))
+        e.update(extra)
+        return e
+
+    def run_prog(self, *args, rc=-signal.SIGKILL, **extra):
+        p = subprocess.run([KILLED] + list(args), env=self.env(**extra), capture_output=True,
+                           text=True, preexec_fn=no_core, timeout=30)
+        self.assertEqual(p.returncode, rc, p.stderr)
+        return p
+
+    def recover(self, *args, rc=0, **extra):
+        env = clean_env(MOD_ALLOC_STATE_DIR=self.state)
+        env.update(extra)
+        p = subprocess.run([TOOL, 'recover'] + [str(a) for a in args], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
+        return p
+
+    def states(self):
+        return sorted(os.listdir(self.state)) if os.path.isdir(self.state) else []
+
+    def test_single(self):
+        self.run_prog('single')
+        files = self.states()
+        self.assertEqual(len(files), 1)
+        st = os.lstat(os.path.join(self.state, files[0]))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.lstat(self.state).st_mode), 0o700)
+        self.assertEqual(reports_in(self.out), {})
+        p = self.recover()
+        self.assertIn('recovered pid', p.stderr)
+        reps = reports_in(self.out)
+        self.assertEqual(len(reps), 1)
+        r = next(iter(reps.values()))
+        t = r['totals']
+        got = {k: t[k] for k in TOTALS}
+        want = {'blocks': 1000, 'bytes': 100000, 'frees': 300, 'freed_bytes': 30000,
+                'peak_bytes': 100000, 'peak_blocks': 1000, 'live_bytes': 70000,
+                'live_blocks': 700, 'failed': 0}
+        print('single: recovered', got, '; expected', want)
+        self.assertEqual(got, want)
+        self.assertEqual(r['calls']['malloc'], 1000)
+        self.assertEqual(r['calls']['free'], 300)
+        self.assertIs(r['recovered'], True)
+        self.assertNotIn('live', r)
+        self.assertNotIn('ended_by', r)
+        self.assertEqual(r['threads'], 1)
+        self.assertTrue(r['cmd'].endswith('tool-killed single'), r['cmd'])
+        self.assertEqual(self.states(), [])  # deleted once recovered
+        # The report is readable by the other commands.
+        p = subprocess.run([TOOL, 'report', next(iter(reps))], capture_output=True, text=True,
+                           env=clean_env(), timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_by_pid_and_path_and_no_replace(self):
+        self.run_prog('single')
+        [name] = self.states()
+        pid = int(name.split('-')[1])
+        # A report already there is never replaced: the recovered one is .1.
+        with open(os.path.join(self.out, f'modalloc.{pid}.json'), 'w') as f:
+            f.write('{}')
+        self.recover(pid)
+        self.assertTrue(os.path.exists(os.path.join(self.out, f'modalloc.{pid}.1.json')))
+        self.run_prog('single')
+        [name] = self.states()
+        self.recover(os.path.join(self.state, name))
+        self.assertEqual(self.states(), [])
+        p = self.recover(pid, rc=1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_threads(self):
+        # The oracle: the report the same run writes itself at exit.
+        self.run_prog('threads', 'exit', rc=0)
+        [oracle] = reports_in(self.out).values()
+        self.assertEqual(self.states(), [])  # a normal exit leaves no state file
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        self.run_prog('threads')
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {k: oracle['totals'][k] for k in TOTALS}
+        print('threads: recovered', got, '; the exit report of the same run', want)
+        self.assertEqual(got, want)
+        self.assertEqual(r['calls'], oracle['calls'])
+        self.assertEqual(r['threads'], 5)
+        # The program's frees, exactly: 4 x 75 of 100 B (pthread_create's
+        # own blocks, one per thread, stay live).
+        self.assertEqual((r['totals']['frees'], r['totals']['freed_bytes']), (300, 30000))
+        self.assertGreaterEqual(r['totals']['blocks'], 1000)
+
+    def test_fork_child_killed(self):
+        p = self.run_prog('fork', rc=0)
+        child = int(p.stdout.strip())
+        reps = reports_in(self.out)
+        self.assertEqual(len(reps), 1)  # the parent's own
+        [parent] = reps.values()
+        self.assertNotIn('recovered', parent)
+        self.assertEqual(parent['totals']['blocks'], 200)
+        self.assertEqual(parent['totals']['frees'], 200)
+        self.assertEqual(parent['totals']['live_bytes'], 0)
+        self.assertEqual(parent['totals']['peak_bytes'], 10000)
+        files = self.states()
+        self.assertEqual(len(files), 1)  # the child's; the parent's went at its exit
+        self.assertTrue(files[0].startswith(f'modalloc-{child}-'), files)
+        self.recover()
+        with open(os.path.join(self.out, f'modalloc.{child}.json')) as f:
+            r = json.load(f)
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {'blocks': 500, 'bytes': 50000, 'frees': 100, 'freed_bytes': 10000,
+                'peak_bytes': 50000, 'peak_blocks': 500, 'live_bytes': 40000,
+                'live_blocks': 400, 'failed': 0}
+        print('fork child: recovered', got, '; expected', want)
+        self.assertEqual(got, want)
+        self.assertEqual(r['inherited'], {'frees': 0, 'freed_bytes': 0})
+        self.assertIs(r['recovered'], True)
+        self.assertEqual(self.states(), [])
+
+    def test_normal_exit_and_off(self):
+        self.run_prog('exit', rc=0)
+        self.assertEqual(self.states(), [])
+        self.assertEqual(len(reports_in(self.out)), 1)
+        self.run_prog('single', MOD_ALLOC_STATE='0')
+        self.assertEqual(self.states(), [])
+        self.run_prog('single', MOD_ALLOC_REPORT='0')
+        self.assertEqual(self.states(), [])
+
+    def test_exec(self):
+        # The image that execs removes its file (its report written); the new
+        # image (/bin/true, preloaded too) exits normally: nothing is left.
+        self.run_prog('exec', rc=0)
+        self.assertEqual(self.states(), [])
+        reps = list(reports_in(self.out).values())
+        self.assertEqual(sorted(r['at_exec'] for r in reps), [False, True])
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        # An exec that fails gives the file its name back: a later SIGKILL is recoverable.
+        self.run_prog('execfail')
+        self.assertEqual(len(self.states()), 1)
+        self.assertEqual(reports_in(self.out), {})
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        print('execfail: recovered', got)
+        self.assertEqual((got['blocks'], got['frees'], got['live_bytes'], got['peak_bytes']),
+                         (1000, 300, 70000, 100000))
+
+    def test_live_refused(self):
+        env = self.env()
+        proc = subprocess.Popen([KILLED, 'wait'], env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(proc.stdout.readline(), 'ready\n')
+            p = self.recover(proc.pid, rc=1)
+            lines = p.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertIn('still running', lines[0])
+            self.assertIn('snapshot', lines[0])
+            self.recover(rc=0)  # without arguments a running process is left alone
+            self.assertEqual(len(self.states()), 1)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        self.recover()
+        [r] = reports_in(self.out).values()
+        self.assertEqual((r['totals']['blocks'], r['totals']['live_bytes']), (1000, 70000))
+
+    def corrupt_cases(self, data):
+        """(name, bytes) of broken copies of a real state file."""
+        hdr_magic, off_version, off_nchunks = 0, 16, None
+        yield 'empty', b''
+        yield 'short', data[:100]
+        yield 'header-1', data[:6 * 4096 - 1]
+        yield 'truncated-used', data[:6 * 4096 + 4096 + 10]
+        yield 'magic', b'X' + data[1:]
+        yield 'version', data[:16] + struct.pack('<I', 99) + data[20:]
+        # pid, start_ns, start_ticks, mono, base, root_addr, root_off, arena_off, used
+        fields = 16 + 16
+        off_used = fields + 8 * 8
+        yield 'used-huge', data[:off_used] + struct.pack('<Q', 1 << 62) + data[off_used + 8:]
+        off_root = fields + 6 * 8
+        yield 'root-huge', data[:off_root] + struct.pack('<Q', (1 << 64) - 4096) + data[off_root + 8:]
+        off_nch = off_used + 8 + 16
+        yield 'nchunks', data[:off_nch] + struct.pack('<I', 100000) + data[off_nch + 4:]
+        off_layout = off_nch + 8
+        yield 'layout', data[:off_layout] + struct.pack('<Q', 0) + data[off_layout + 8:]
+        yield 'layout-field', (data[:off_layout + 8] + struct.pack('<Q', 1 << 40) +
+                               data[off_layout + 16:])
+        layout_bytes = 15 * 8
+        off_strings = off_layout + layout_bytes
+        yield 'string', data[:off_strings] + b'A' * 4096 + data[off_strings + 4096:]
+        off_chunks = off_strings + 4 * 4096
+        yield 'chunk-off', (data[:off_chunks + 8] + struct.pack('<Q', (1 << 64) - 1) +
+                            data[off_chunks + 16:])
+        yield 'chunk-bytes', (data[:off_chunks + 16] + struct.pack('<Q', 1 << 63) +
+                              data[off_chunks + 24:])
+
+    def test_corrupt_and_truncated(self):
+        self.run_prog('single')
+        [name] = self.states()
+        with open(os.path.join(self.state, name), 'rb') as f:
+            data = f.read()
+        bad = os.path.join(self.tmp.name, 'bad')
+        os.mkdir(bad)
+        for what, blob in self.corrupt_cases(data):
+            path = os.path.join(bad, f'modalloc-1-{len(blob)}.state')
+            with open(path, 'wb') as f:
+                f.write(blob)
+            p = self.recover(path, rc=1)
+            lines = p.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, f'{what}: {p.stderr}')
+            self.assertTrue(lines[0].startswith('modalloc: ' + path + ': '), f'{what}: {lines[0]}')
+            self.assertTrue(os.path.exists(path), what)  # kept: nothing recovered
+            os.unlink(path)
+            print(f'{what}: {lines[0]}')
+        self.assertEqual(reports_in(self.out), {})
+        # A symlink is not followed.
+        os.symlink(os.path.join(self.state, name), os.path.join(bad, 'link.state'))
+        p = self.recover(os.path.join(bad, 'link.state'), rc=1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_directory_rules(self):
+        xdg = os.path.join(self.tmp.name, 'xdg')
+        os.mkdir(xdg, 0o700)
+        target = os.path.join(self.tmp.name, 'elsewhere')
+        os.mkdir(target, 0o700)
+        # $XDG_RUNTIME_DIR/modalloc as a symlink: refused with one line, program unaffected.
+        os.symlink(target, os.path.join(xdg, 'modalloc'))
+        for case in ('symlink', 'mode'):
+            e = self.env(XDG_RUNTIME_DIR=xdg, MOD_ALLOC_QUIET='1')
+            del e['MOD_ALLOC_STATE_DIR']
+            p = subprocess.run([KILLED, 'exit'], env=e, capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            lines = [l for l in p.stderr.splitlines() if 'state directory' in l]
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertIn('refusing the state directory ' + os.path.join(xdg, 'modalloc'), lines[0])
+            self.assertEqual(os.listdir(target), [])
+            reps = reports_in(self.out)
+            self.assertEqual([r['totals']['blocks'] for r in reps.values()], [1000])
+            for f in reps:
+                os.unlink(f)
+            os.unlink(os.path.join(xdg, 'modalloc')) if case == 'symlink' else None
+            if case == 'symlink':
+                os.mkdir(os.path.join(xdg, 'modalloc'), 0o755)
+                os.chmod(os.path.join(xdg, 'modalloc'), 0o755)
+                target = os.path.join(xdg, 'modalloc')
+        # MOD_ALLOC_STATE_DIR as a symlink: no state file, one line.
+        link = os.path.join(self.tmp.name, 'statelink')
+        os.symlink(self.out, link)
+        p = subprocess.run([KILLED, 'exit'], env=self.env(MOD_ALLOC_STATE_DIR=link),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(len([l for l in p.stderr.splitlines() if 'MOD_ALLOC_STATE_DIR' in l]), 1,
+                         p.stderr)
+
+
+if __name__ == '__main__':
+    if not (TOOL and KILLED and LIB):
+        print('SKIP: MODALLOC_TOOL, TOOL_KILLED and TOOL_LIB are set by meson')
+        sys.exit(77)
+    unittest.main(verbosity=2)
