@@ -185,8 +185,8 @@ int mt_cmd_diff(int argc, char **argv)
 	bool sampled = mt_report_sampled(o) || mt_report_sampled(n);
 	if (sampled && o->has_sites && n->has_sites) {
 		char *ho = how_sampled(o), *hn = how_sampled(n);
-		printf("\nCall sites: OLD %s, NEW %s;\nsite figures are estimates (~), totals are "
-		       "exact.\n", ho, hn);
+		printf("\nCall sites are sampled: their figures are estimates (~), the totals exact.\n"
+		       "  OLD: %s\n  NEW: %s\n", ho, hn);
 		free(ho);
 		free(hn);
 	}
@@ -251,19 +251,15 @@ int mt_cmd_diff(int argc, char **argv)
 	free(old_used);
 	qsort(ch, nch, sizeof *ch, cmp_change);
 	size_t shown = top && top < nch ? (size_t)top : nch;
-	char nz[96] = "";
+	const char *beyond = sampled ? " beyond sampling noise" : "";
+	if (nch)
+		printf("\n%zu call site%s changed%s, %zu unchanged; by change in bytes:\n", nch,
+		       nch == 1 ? "" : "s", beyond, unchanged);
+	else
+		printf("\nNo call site changed%s (%zu unchanged).\n", beyond, unchanged);
 	if (sampled)
-		snprintf(nz, sizeof nz, ", %zu within sampling noise", noise);
-	if (nch) {
-		printf("\n%zu call site%s changed%s%s, %zu unchanged; by change in bytes:\n", nch,
-		       nch == 1 ? "" : "s", sampled ? " beyond sampling noise" : "", nz, unchanged);
-	} else {
-		printf("\nNo call site changed%s (%zu unchanged%s).\n",
-		       sampled ? " beyond sampling noise" : "", unchanged, nz);
-	}
-	if (sampled)
-		printf("(Sampling noise: a change within 2 standard deviations of the estimates,\n"
-		       "from the samples behind them; such sites are not listed.)\n");
+		printf("(%zu more within sampling noise, 2 standard deviations of the estimates\n"
+		       "from the samples behind them: not listed)\n", noise);
 	if (nch)
 		printf("  %11s %7s %10s  %s\n", "bytes", "", "blocks", "site (callers to the right)");
 	char **stacks = mt_xcalloc(shown + 1, sizeof *stacks);
