@@ -165,7 +165,7 @@ static void print_totals(const struct mt_report *r)
 	if (r->stacks_shallow_warning)
 		printf("  warning    call stacks end early in code without frame pointers: rebuild\n"
 		       "             with -fno-omit-frame-pointer for whole call sites\n");
-	if (mt_report_sampled(r)) {
+	if (mt_report_sampled(r) && r->has_sites) {
 		/* Totals and calls are exact; what each site holds is estimated. */
 		char *rates = mt_rates_text(r);
 		uint64_t n = mt_stacks_get(r, "samples");
