@@ -23,6 +23,9 @@ from tooltest import (ToolTest, clean_env, frame, main, report, reports_in, site
 
 PROG = os.environ.get('TOOL_PPROF_SITES', '')
 GO = shutil.which('go')
+NODE = shutil.which('node') or shutil.which('nodejs')
+SPEEDSCOPE_VIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'speedscope_view.mjs')
+NODE_MODULES_PARENT = os.environ.get('TOOL_DHAT_DIR', '')
 KIB, MIB = 1024, 1024 * 1024
 RATE = 512 * KIB
 
@@ -337,6 +340,23 @@ class SampledPprof(ToolTest):
         self.assertEqual(rows, {'alloc_big': 13845, 'leaf_alloc': 4198, 'alloc_small': 4096}, out)
         self.assertEqual([k for k, _ in sorted(rows.items(), key=lambda kv: -kv[1])],
                          [fn for _, fn in ranked])
+
+    def test_speedscope(self):
+        """speedscope imports a sampled profile and shows the estimates (inuse_space, the
+        default sample type) as they are."""
+        if not NODE or not NODE_MODULES_PARENT:
+            raise unittest.SkipTest('node is not installed')
+        p = self.convert(self.write_report(sampled([big(), small(), leaf()])))
+        res = subprocess.run([NODE, SPEEDSCOPE_VIEW, NODE_MODULES_PARENT, p], capture_output=True,
+                             text=True, timeout=120)
+        if res.returncode == 77:
+            raise unittest.SkipTest(res.stdout.strip())
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        rows = {name: (total, self_) for total, self_, name, _ in json.loads(res.stdout)}
+        # 5 MiB and 512 KiB of 5.5 MiB, in speedscope's own units and rounding.
+        self.assertEqual(rows['alloc_big'], ('5.00 MB (91%)', '5.00 MB (91%)'), rows)
+        self.assertEqual(rows['leaf_alloc'], ('512.00 KB (9.1%)', '512.00 KB (9.1%)'), rows)
+        self.assertNotIn('alloc_small', rows)
 
     def write_report(self, r):
         return write_json(self.path('modalloc.%d.json' % r['pid']), r)
