@@ -10,7 +10,9 @@ progs/pprof_sites.c into a sampled one, and one (when the library samples) runs 
 The pprof cases read the output with `go tool pprof` and skip without `go`.
 """
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -190,6 +192,34 @@ class Sampled(ToolTest):
                                      'unchanged).\n(2 more within sampling noise, 2 standard '
                                      'deviations of the estimates\nfrom the samples behind them: '
                                      'not listed)\n'), out)
+
+    def test_diff_noise_threshold_is_calibrated(self):
+        """Simulated sampled runs (each block sampled with probability 1 - exp(-size/rate),
+        scaled by its inverse, as the library estimates): between two runs of the same
+        program about 5% of the sites are listed as changed (2 standard deviations), and
+        a site that allocates 3 times as much is listed in nearly every pair."""
+        rng = random.Random(14)
+        sites = [('tiny', 64, 100000), ('page', 4096, 5000), ('huge', MIB, 20),
+                 ('rare', 100, 1000), ('mid', 20000, 300)]
+
+        def run(scale_page=1):
+            out = []
+            for i, (name, size, n) in enumerate(sites):
+                n = n * scale_page if name == 'page' else n
+                p = 1 - math.exp(-size / RATE)
+                k = sum(1 for _ in range(n) if rng.random() < p)
+                if k:
+                    out.append(site([frame(name, offset=hex(0x1000 + 16 * i)), MAIN],
+                                    blocks=round(k / p), nbytes=round(k * size / p), samples=k))
+            return sampled(out)
+
+        def listed(old, new):
+            return re.findall(r'^ +~.*  (\w+) < main$', self.diff(old, new), re.M)
+
+        false = [x for _ in range(40) for x in listed(run(), run())]
+        found = [x for _ in range(40) for x in listed(run(), run(scale_page=3))]
+        # 8 of 200 comparisons (4%; 2 standard deviations would give about 5%).
+        self.assertEqual((len(false), found.count('page')), (8, 40), (false, found))
 
     def test_diff_exact_against_sampled(self):
         """Exact against sampled says which is which; the exact side adds no noise, so a
