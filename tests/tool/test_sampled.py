@@ -371,6 +371,51 @@ class SampledPprof(ToolTest):
         self.assertEqual([k for k, _ in sorted(rows.items(), key=lambda kv: -kv[1])],
                          [fn for _, fn in ranked])
 
+    def test_real_sampled_run(self):
+        """End to end: progs/pprof_sites.c run sampled by the library.  At a mean of 1 byte
+        every block is sampled (p = 1 - exp(-size) = 1): the estimates are the truth, marked
+        as estimates everywhere; at 4 KiB with a seed two runs give the same sites, and
+        go tool pprof -top lists the report's estimates, site by site."""
+        def run(name, **env):
+            d = self.path(name)
+            res = tool('-o', d, PROG, env=clean_env(**env))
+            self.assertEqual(res.returncode, 0, res.stderr)
+            (r,) = reports_in(d).values()
+            return d, r
+        d, r = run('one', MOD_ALLOC_SAMPLE='1', MOD_ALLOC_SAMPLE_SEED='9')
+        if 'sample_bytes' not in r['config']:
+            raise unittest.SkipTest('the library does not sample (MOD_ALLOC_SAMPLE ignored)')
+        self.assertEqual((r['config']['sample_bytes'], r['config']['sample_seed']), (1, 9))
+        got = sorted((s['frames'][0]['function'], s['blocks'], s['bytes'], s['live_bytes'],
+                      s['samples']) for s in r['sites'])
+        self.assertEqual(got, [('alloc_big', 10, 10000, 3000, 10),
+                               ('alloc_small', 100, 6400, 0, 100),
+                               ('leaf_alloc', 2, 400, 0, 2), ('leaf_alloc', 4, 800, 800, 4)])
+        self.assertEqual(r['stacks']['samples'], 116)
+        text = tool('report', d).stdout
+        self.assertIn('  sampled    per-site figures are estimates (sampled every 1 B, '
+                      '116 samples)\n', text)
+        self.assertIn('#1   ~9.8 KiB in ~10 blocks; at peak ~3.9 KiB; leaked ~2.9 KiB; '
+                      '10 samples\n', text)
+        rows, out = self.top(self.convert(d), 'alloc_space')
+        self.assertEqual(rows, {'alloc_big': 10000, 'alloc_small': 6400, 'leaf_alloc': 1200}, out)
+        # Sampled at 4 KiB: estimates, reproducible with a seed.
+        d1, r1 = run('a', MOD_ALLOC_SAMPLE='4K', MOD_ALLOC_SAMPLE_SEED='5')
+        d2, r2 = run('b', MOD_ALLOC_SAMPLE='4K', MOD_ALLOC_SAMPLE_SEED='5')
+        key = lambda r: sorted((s['frames'][0]['function'], s['frames'][1]['function'],
+                                s['blocks'], s['bytes'], s['samples']) for s in r['sites'])
+        self.assertEqual(key(r1), key(r2))
+        self.assertEqual(r1['config']['sample_bytes'], 4096)
+        self.assertEqual(r1['stacks']['samples'], sum(s['samples'] for s in r1['sites']))
+        self.assertEqual(r1['totals']['bytes'], 17600)  # totals stay exact
+        rows, out = self.top(self.convert(d1), 'alloc_space')
+        want = {}
+        for s in r1['sites']:
+            fn = s['frames'][0]['function']
+            want[fn] = want.get(fn, 0) + s['bytes']
+        self.assertEqual(rows, {k: v for k, v in want.items() if v}, out)
+        self.assertIn('Period: 4096\n', self.pprof('-raw', '-symbolize=none', self.convert(d1)))
+
     def test_speedscope(self):
         """speedscope imports a sampled profile and shows the estimates (inuse_space, the
         default sample type) as they are."""
