@@ -31,11 +31,6 @@ struct change {
 };
 
 /*
- * A change that sampling alone could make: both differences within twice
- * their standard deviation, the variances of the two estimates summed
- * (independent samples; exact figures add 0).
- */
-/*
  * A site missing from a sampled report may just have drawn no sample: its
  * estimate there is 0, with the Poisson variance of the other side's figure
  * X at that report's rate B: bytes X*B, blocks N*N*B/X (n ~ Poisson(X/B)).
@@ -48,6 +43,11 @@ static void absent_noise(const struct mt_site *other, uint64_t rate, double *vb,
 	*vk += (double)other->blocks * (double)other->blocks * (double)rate / (double)other->bytes;
 }
 
+/*
+ * A change that sampling alone could make: both differences within twice
+ * their standard deviation, the variances of the two estimates summed
+ * (independent samples; exact figures add 0).
+ */
 static bool within_noise(const struct change *c, const struct mt_report *o,
                          const struct mt_report *n)
 {
