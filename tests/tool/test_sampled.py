@@ -381,10 +381,14 @@ class SampledPprof(ToolTest):
             res = tool('-o', d, PROG, env=clean_env(**env))
             self.assertEqual(res.returncode, 0, res.stderr)
             (r,) = reports_in(d).values()
+            self.summary = res.stderr
             return d, r
         d, r = run('one', MOD_ALLOC_SAMPLE='1', MOD_ALLOC_SAMPLE_SEED='9')
         if 'sample_bytes' not in r['config']:
             raise unittest.SkipTest('the library does not sample (MOD_ALLOC_SAMPLE ignored)')
+        self.assertIn('\ntop call sites of the tree, by bytes, estimated (sampled every 1 B; '
+                      'callers to the right):\n   ~9.8 KiB         ~10 blocks  alloc_big < main',
+                      self.summary)
         self.assertEqual((r['config']['sample_bytes'], r['config']['sample_seed']), (1, 9))
         got = sorted((s['frames'][0]['function'], s['blocks'], s['bytes'], s['live_bytes'],
                       s['samples']) for s in r['sites'])
