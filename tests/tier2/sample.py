@@ -30,7 +30,9 @@ Criteria:
     and mean within 3 / sqrt(140) of 0 (no bias);
   - totals exact in every run; sites that free all they allocate have
     live_bytes exactly 0 (the free is scaled by the block's own weight);
-  - the same seed twice gives identical per-site figures.
+  - the same seed twice gives identical per-site figures;
+  - the summary on stderr and the DHAT file say the per-site figures are
+    estimates, and the DHAT figures are the JSON's.
 """
 import glob
 import json
@@ -218,6 +220,27 @@ def main():
         lmean = sum(live_est) / len(live_est)
         if abs(lmean - lt) > 0.02 * lt:
             raise Fail(f"site_live live_bytes mean {lmean:.0f}, truth {lt}")
+
+        # The summary and the DHAT file say the per-site figures are estimates; DHAT's are the JSON's.
+        dhat_dir = tempfile.mkdtemp(prefix="modalloc-sample-dhat-")
+        dpath = os.path.join(dhat_dir, "dhat.json")
+        d, err = run(lib, prog, {"MOD_ALLOC_SAMPLE": "512K", "MOD_ALLOC_SAMPLE_SEED": "5", "MOD_ALLOC_QUIET": "0",
+                                 "MOD_ALLOC_DHAT": dpath})
+        dh = json.load(open(dpath))
+        shutil.rmtree(dhat_dir)
+        for title in ("bytes allocated", "bytes at the peak", "bytes leaked"):
+            line = f"modalloc: top sites by {title} (estimated, sampled every 512 KiB):"
+            if line not in err.splitlines():
+                raise Fail(f"summary: no line {line!r} in\n{err}")
+        want_cmd = f"{prog} [modalloc: per-site figures estimated, sampled every 512 KiB (unbiased estimates); totals exact]"
+        expect("DHAT cmd", dh["cmd"], want_cmd)
+        expect("DHAT sum of tb = sum of sites' bytes", sum(p["tb"] for p in dh["pps"]),
+               sum(s["bytes"] for s in d["sites"]))
+        expect("DHAT sum of tbk = sum of sites' blocks", sum(p["tbk"] for p in dh["pps"]),
+               sum(s["blocks"] for s in d["sites"]))
+        d, err = run(lib, prog, {"MOD_ALLOC_BACKTRACES": "1", "MOD_ALLOC_QUIET": "0"})
+        if "estimated" in err or "modalloc: top sites by bytes allocated:" not in err.splitlines():
+            raise Fail(f"exact summary:\n{err}")
 
         # No seed given: one from time and pid, reported (two runs differ).
         a, _ = run(lib, prog, {"MOD_ALLOC_SAMPLE": "1M"})
