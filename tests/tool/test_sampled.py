@@ -155,6 +155,8 @@ class Sampled(ToolTest):
         self.assertTrue(out.endswith('\n[unattributed] %d\n'
                                      % (23000000 - 20 * MIB - MIB - 512 * KIB)), out)
         d = json.loads(tool('report', '--format', 'dhat', p).stdout)
+        self.assertEqual(d['cmd'], './app [modalloc: per-site figures estimated, sampled every '
+                                   '512 KiB (unbiased estimates); totals exact]')
         self.assertEqual(sorted((pp['tb'], pp['tbk'], pp['eb'], pp['gb']) for pp in d['pps']),
                          [(512 * KIB, 100, 512 * KIB, 0), (MIB, 2048, 0, 0),
                           (20 * MIB, 40, 5 * MIB, 10 * MIB)])
