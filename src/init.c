@@ -183,8 +183,15 @@ static void boot(void)
 	ma_options_parse(&ma_g.opt, envp, true);
 	/* A DHAT file is made of call sites: asking for one asks for them. */
 	bool for_dhat = ma_g.opt.dhat[0] && !ma_g.opt.backtraces;
-	if (ma_g.opt.dhat[0])
+	if (ma_g.opt.dhat[0] || ma_g.opt.sample)
 		ma_g.opt.backtraces = 1;
+	/* Sampling: a seed from time and pid unless one was given (the report says which). */
+	if (ma_g.opt.sample && !ma_g.opt.sample_seed) {
+		uint64_t z = ma_os_monotonic_ns() ^ ((uint64_t)ma_os_getpid() << 32) ^ ma_os_random64();
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+		ma_g.opt.sample_seed = (z ^ (z >> 31)) | 1u;
+	}
 	ma_g.backtraces = ma_g.opt.backtraces && ma_tier2_available();
 	if (ma_g.opt.backtraces && !ma_g.backtraces)
 		ma_warn(for_dhat ? "MOD_ALLOC_DHAT needs call sites but this build captures no stacks on "

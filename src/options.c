@@ -38,6 +38,30 @@ int ma_options_parse_uint(const char *s, uint64_t *out)
 	return 0;
 }
 
+int ma_options_parse_bytes(const char *s, uint64_t *out)
+{
+	char digits[32];
+	size_t n = strlen(s);
+	unsigned shift = 0;
+	if (n && (s[n - 1] == 'K' || s[n - 1] == 'k'))
+		shift = 10;
+	else if (n && (s[n - 1] == 'M' || s[n - 1] == 'm'))
+		shift = 20;
+	else if (n && (s[n - 1] == 'G' || s[n - 1] == 'g'))
+		shift = 30;
+	if (shift)
+		n--;
+	if (n == 0 || n >= sizeof digits)
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	uint64_t v;
+	if (ma_options_parse_uint(digits, &v) || v > UINT64_MAX >> shift)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 static int ieq(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++) {
@@ -117,7 +141,9 @@ static int apply(const struct opt_desc *d, struct ma_options *o, const char *val
 		apply(d, o, d->def, false);
 		return 1;
 	}
-	int bad = d->kind == MA_OPT_BOOL ? ma_options_parse_bool(val, &v) : ma_options_parse_uint(val, &v);
+	int bad = d->kind == MA_OPT_BOOL    ? ma_options_parse_bool(val, &v)
+	          : d->kind == MA_OPT_BYTES ? ma_options_parse_bytes(val, &v)
+	                                    : ma_options_parse_uint(val, &v);
 	ma_buf_init(&sb, shown, sizeof shown, -1);
 	ma_buf_json_str(&sb, val);
 	ma_buf_finish(&sb);
@@ -125,6 +151,8 @@ static int apply(const struct opt_desc *d, struct ma_options *o, const char *val
 		if (warn)
 			ma_warn(d->name, "=", shown, d->kind == MA_OPT_BOOL
 				? " is not a boolean (1/0, yes/no, true/false, on/off); using the default"
+				: d->kind == MA_OPT_BYTES
+				? " is not a byte count (digits, optionally followed by K, M or G); using the default"
 				: " is not a non-negative decimal integer; using the default");
 		return 1;
 	}

@@ -20,7 +20,9 @@
 /* What a MOD_ALLOC_DHAT template that cannot work is replaced by. */
 #define MA_DHAT_FALLBACK "dhat.%p.json"
 
-enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH, MA_OPT_UNWIND };
+enum ma_opt_kind { MA_OPT_BOOL, MA_OPT_UINT, MA_OPT_POW2, MA_OPT_PATH, MA_OPT_UNWIND, MA_OPT_BYTES };
+
+#define MA_SAMPLE_MAX ((uint64_t)1 << 40) /* MOD_ALLOC_SAMPLE's upper bound: 1 TiB */
 
 /* MOD_ALLOC_UNWIND's values (MA_OPT_UNWIND: one of the words fp, cfi, auto). */
 enum ma_unwind { MA_UNWIND_FP = 0, MA_UNWIND_CFI = 1, MA_UNWIND_AUTO = 2 };
@@ -48,7 +50,13 @@ enum ma_unwind { MA_UNWIND_FP = 0, MA_UNWIND_CFI = 1, MA_UNWIND_AUTO = 2 };
 	X(state_dir,  "MOD_ALLOC_STATE_DIR",  MA_OPT_PATH, "", 0, 0, \
 	  "directory of the state file (default $XDG_RUNTIME_DIR/modalloc, else /dev/shm/modalloc-UID: memory, not disk)") \
 	X(unwind,     "MOD_ALLOC_UNWIND",     MA_OPT_UNWIND, "auto", 0, 2, \
-	  "call-site walk: fp = frame pointers only; cfi or auto = .eh_frame call-frame information where modules have it")
+	  "call-site walk: fp = frame pointers only; cfi or auto = .eh_frame call-frame information where modules have it") \
+	X(sample,     "MOD_ALLOC_SAMPLE",     MA_OPT_BYTES, "0", 0, MA_SAMPLE_MAX, \
+	  "mean bytes between sampled allocations (suffix K, M or G: times 1024, 1024^2, 1024^3); 0 = every " \
+	  "allocation (exact); non-zero turns call sites on, and per-site figures become unbiased estimates") \
+	X(sample_seed, "MOD_ALLOC_SAMPLE_SEED", MA_OPT_UINT, "0", 0, UINT64_MAX, \
+	  "the sampler's seed (the same seed and program give the same samples); 0 = from time and pid; " \
+	  "the seed used is in the report")
 
 struct ma_options {
 	char out[MA_PATH_MAX];
@@ -62,6 +70,8 @@ struct ma_options {
 	uint64_t state;
 	char state_dir[MA_PATH_MAX];
 	uint64_t unwind; /* enum ma_unwind */
+	uint64_t sample;      /* bytes; 0 = exact */
+	uint64_t sample_seed; /* resolved at start-up when sampling (never 0 then) */
 	/* Test hooks, not in MA_OPTIONS (undocumented, never in the report):
 	 * MOD_ALLOC_TEST_PAUSE_MS=N pauses each report writer N ms mid-file
 	 * (after announcing it on stderr) so that a test can kill it there;
@@ -84,5 +94,7 @@ int ma_options_parse(struct ma_options *o, char *const *envp, bool warn);
 /* Parses one value as the named option would; for tests and fuzzing. */
 int ma_options_parse_uint(const char *s, uint64_t *out);
 int ma_options_parse_bool(const char *s, uint64_t *out);
+/* A byte count: decimal digits, then optionally K, M or G (1024 multiples, either case). */
+int ma_options_parse_bytes(const char *s, uint64_t *out);
 
 #endif

@@ -238,7 +238,20 @@ static void dhat_write(struct ma_buf *b, const struct ma_report *r, const struct
 	ma_buf_str(b, ",\"tu\":\"bytes allocated\",\"Mtu\":\"MB allocated\"");
 	kv(b, "tuth", 4096);
 	ma_buf_str(b, ",\"cmd\":");
-	ma_buf_json_str(b, ma_g.cmd);
+	if (ma_g.backtraces && ma_g.opt.sample) {
+		/* Sampled: DHAT's viewer shows cmd above every figure; say they are estimates. */
+		char note[MA_PATH_MAX + 160];
+		struct ma_buf nb;
+		ma_buf_init(&nb, note, sizeof note, -1);
+		ma_buf_str(&nb, ma_g.cmd);
+		ma_buf_str(&nb, " [modalloc: per-site figures ");
+		ma_report_sample_note(&nb);
+		ma_buf_str(&nb, " (unbiased estimates); totals exact]");
+		ma_buf_finish(&nb);
+		ma_buf_json_str(b, note);
+	} else {
+		ma_buf_json_str(b, ma_g.cmd);
+	}
 	kv(b, "pid", (uint64_t)r->pid);
 	kv(b, "te", te);
 	kv(b, "tg", f ? f->clock_peak : 0);

@@ -57,6 +57,8 @@ void ma_report_summary(struct ma_buf *b, const struct ma_report *r, const char *
 /* The warning that stacks end early (frame pointers missing), if it applies:
  * a warning, so printed even when the summary is not (MOD_ALLOC_QUIET). */
 void ma_report_stack_warning(struct ma_buf *b, const struct ma_t2_frozen *f);
+/* When sampling (MOD_ALLOC_SAMPLE): "estimated, sampled every 512 KiB"; nothing when exact. */
+void ma_report_sample_note(struct ma_buf *b);
 void ma_report_dhat(struct ma_buf *b, const struct ma_report *r);
 
 #endif

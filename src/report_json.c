@@ -67,6 +67,8 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 	kv_u64(b, "profiler_bytes", f->profiler_bytes, false);
 	kv_bool(b, "shallow_warning", f->shallow_warning, false);
 	kv_u64(b, "ended_early", f->early_events, false);
+	if (ma_g.opt.sample)
+		kv_u64(b, "samples", f->samples, false);
 	if (f->shallow_warning) {
 		key(b, "hint", false);
 		ma_buf_json_str(b, "many allocations have stacks that end early, in code without frame pointers: "
@@ -85,6 +87,8 @@ static void write_sites(struct ma_buf *b, const struct ma_t2_frozen *f)
 		kv_u64(b, "live_bytes", s->live_bytes, false);
 		kv_u64(b, "live_blocks", s->live_blocks, false);
 		kv_u64(b, "frees", s->frees, false);
+		if (ma_g.opt.sample) /* the sampled blocks behind the estimates */
+			kv_u64(b, "samples", s->samples, false);
 		kv_u64(b, "lifetime_total", s->lifetime_total, false);
 		key(b, "lifetime_unit", false);
 		ma_buf_str(b, "\"bytes_allocated\"");
@@ -159,6 +163,10 @@ void ma_report_json(struct ma_buf *b, const struct ma_report *r)
 	kv_u64(b, "depth", ma_g.opt.depth, false);
 	kv_u64(b, "header_bytes", ma_g.hdr_bytes, false);
 	kv_u64(b, "peak_slack_bytes", MA_LIVE_SLACK_BYTES, false);
+	/* MOD_ALLOC_SAMPLE: per-site figures are estimates when non-zero; totals and calls stay exact. */
+	kv_u64(b, "sample_bytes", ma_g.backtraces ? ma_g.opt.sample : 0, false);
+	if (ma_g.backtraces && ma_g.opt.sample)
+		kv_u64(b, "sample_seed", ma_g.opt.sample_seed, false);
 	/* How call sites are walked (MOD_ALLOC_UNWIND; "cfi" for auto, where the arch has that walk). */
 	key(b, "unwind", false);
 #if defined(__x86_64__) || defined(__aarch64__)

@@ -91,6 +91,11 @@ static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *tit
 		return;
 	ma_buf_str(b, "modalloc: top sites by ");
 	ma_buf_str(b, title);
+	if (ma_g.backtraces && ma_g.opt.sample) {
+		ma_buf_str(b, " (");
+		ma_report_sample_note(b);
+		ma_buf_char(b, ')');
+	}
 	ma_buf_str(b, ":\n");
 	for (unsigned k = 0; k < n; k++) {
 		const struct ma_site_total *s = &f->sites[pick[k]];
@@ -100,6 +105,23 @@ static void top3(struct ma_buf *b, const struct ma_t2_frozen *f, const char *tit
 		frames_line(b, s);
 		ma_buf_char(b, '\n');
 	}
+}
+
+void ma_report_sample_note(struct ma_buf *b)
+{
+	uint64_t v = ma_g.opt.sample;
+	if (!ma_g.backtraces || !v)
+		return;
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+	while (u < 4 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	ma_buf_str(b, "estimated, sampled every ");
+	ma_buf_u64_grouped(b, v);
+	ma_buf_char(b, ' ');
+	ma_buf_str(b, v == 1 && u == 0 ? "byte" : units[u]);
 }
 
 void ma_report_stack_warning(struct ma_buf *b, const struct ma_t2_frozen *f)

@@ -66,6 +66,7 @@ struct ma_site_part {
 	ma_au64 max_blocks;
 	ma_ai64 g_bytes, g_blocks;   /* live at the latest global peak (valid when u is current) */
 	ma_au32 hist[MA_SITE_HIST];
+	ma_au64 samples;             /* births counted (sampled blocks; = blocks when exact) */
 };
 
 MA_INLINE int64_t ma_site_part_live_bytes(const struct ma_site_part *p)
@@ -98,6 +99,7 @@ struct ma_site_event {
 	uint64_t birth_sum;          /* births: the clock at birth */
 	uint64_t death_sum;          /* deaths: the clock at death */
 	unsigned hist_class;         /* births only */
+	uint64_t samples;            /* births: 1 (blocks is the sample's weight when sampling) */
 };
 
 /* Sites per chunk (a power of two): chunk c holds sites [c * MA_SITE_CHUNK, (c + 1) * MA_SITE_CHUNK). */
@@ -221,8 +223,9 @@ MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_e
 	MA_SITE_PART_ADD(p, atomic, blocks, (uint64_t)e->blocks);
 	MA_SITE_PART_ADD(p, atomic, bytes, (uint64_t)e->bytes);
 	MA_SITE_PART_ADD(p, atomic, birth_sum, e->birth_sum);
-	if (e->hist_class < MA_SITE_HIST) /* single births; flushes add their histogram themselves */
-		MA_SITE_PART_ADD(p, atomic, hist[e->hist_class], 1);
+	MA_SITE_PART_ADD(p, atomic, samples, e->samples);
+	if (e->hist_class < MA_SITE_HIST) /* single births (weighted); flushes add their histogram themselves */
+		MA_SITE_PART_ADD(p, atomic, hist[e->hist_class], (uint32_t)e->blocks);
 	if (e->bytes <= e->freed_bytes)
 		return; /* the site's live bytes did not grow: no new high-water mark */
 	/* The site's own high-water mark, over both parts. */

@@ -40,18 +40,23 @@
 #define T2_MEMOS (2u << T2_MEMO_SETS_LOG2)
 #define T2_NO_STACK UINT32_MAX /* a last_key no walk gives (n <= MA_DEPTH_MAX) */
 #define T2_FRAMES (MA_DEPTH_MAX + 1) /* a walk buffer: the deepest MOD_ALLOC_DEPTH, one spare */
+/* ma_hdr_site.site of a block the sampler passed over: no site counts it, its free skips the sites. */
+#define T2_UNSAMPLED UINT32_MAX
 
 struct t2_delta {
 	ma_au32 site;
 	ma_au32 events;
 	ma_ai64 blocks, bytes, frees, freed_bytes;
 	ma_au64 birth_sum, death_sum;
+	ma_au64 samples;
 	ma_au32 hist[MA_SITE_HIST];
 };
 
 struct t2_thread {
 	/* First line: what every allocation reads besides the frames. */
 	bool ready;
+	int64_t sample_left;          /* sampling: bytes until the next sample (> 0) */
+	uint64_t rng;                 /* sampling: splitmix64 state */
 	/* The last stack seen and its site: loops allocate from one place. */
 	uint32_t last_generation;
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
@@ -80,6 +85,9 @@ static struct {
 	ma_au64 thread_state_bytes;
 	ma_au64 truncated_events;  /* the same as t2_thread's, for threads without one */
 	ma_au64 early_events;      /* the same */
+	uint64_t sample;           /* MOD_ALLOC_SAMPLE: mean bytes between samples; 0 = every block */
+	uint64_t seed;
+	ma_au64 threads;           /* thread states made: each sampler's stream is seed ^ its number */
 } t2;
 
 bool ma_tier2_available(void)
@@ -90,6 +98,8 @@ bool ma_tier2_available(void)
 bool ma_tier2_init(const struct ma_options *opt)
 {
 	t2.depth = (unsigned)opt->depth;
+	t2.sample = opt->sample;
+	t2.seed = opt->sample_seed;
 	t2.memo_bytes = (ma_stack_memo_bytes(t2.depth) + MA_CACHELINE - 1) & ~(size_t)(MA_CACHELINE - 1);
 	if (!ma_site_table_init(opt->buckets, opt->buckets_max)) {
 		ma_warn("cannot map the call-site table; counting totals only", NULL, NULL, NULL);
@@ -109,6 +119,94 @@ bool ma_tier2_init(const struct ma_options *opt)
 }
 
 static MA_NOINLINE struct t2_thread *thread_state_slow(struct ma_thread *t);
+
+/*
+ * The sampler (MOD_ALLOC_SAMPLE).  Allocated bytes are a Poisson process
+ * with one sample per `sample` bytes on average: each thread counts down
+ * the bytes to its next sample point, an exponential variable; an
+ * allocation of s bytes that reaches it is sampled, which happens with
+ * probability p = 1 - exp(-s / sample) (the process is memoryless, so
+ * the countdown restarts afresh after it).  A sampled block stands for 1/p
+ * blocks: its weight, rounded stochastically to an integer k (E[k] = 1/p,
+ * so the estimates stay unbiased) and kept in its header, so its death,
+ * its share at the peak and at exit are scaled by the same k.  The
+ * arithmetic below runs once per sample, never for an unsampled block; no
+ * libm (the library depends on libc alone).
+ */
+static uint64_t t2_rand(struct t2_thread *s)
+{
+	uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* A uniform double in (0, 1]. */
+static double t2_unit(struct t2_thread *s)
+{
+	return (double)((t2_rand(s) >> 11) + 1) * 0x1.0p-53;
+}
+
+/* ln(x) for x > 0 (normal): x = m 2^e, m in [sqrt(1/2), sqrt(2)), then the atanh series. */
+static double t2_ln(double x)
+{
+	union { double d; uint64_t u; } v = { x };
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* m in [1, 2) */
+	if (v.d > 1.4142135623730951) {
+		v.d *= 0.5;
+		e++;
+	}
+	double z = (v.d - 1) / (v.d + 1), z2 = z * z, term = z, sum = 0;
+	for (unsigned k = 1; k < 40; k += 2) { /* |z| < 0.172: 20 terms are far past double precision */
+		sum += term / k;
+		term *= z2;
+	}
+	return 2 * sum + e * 0.6931471805599453;
+}
+
+/* 1 - exp(-x) for x >= 0, without cancellation for small x. */
+static double t2_one_minus_exp_neg(double x)
+{
+	if (x > 40)
+		return 1;
+	if (x < 0.5) { /* -expm1(-x) = x - x^2/2! + x^3/3! - ... */
+		double term = x, sum = 0;
+		for (unsigned k = 1; k < 24; k++) {
+			sum += term;
+			term *= -x / (k + 1);
+		}
+		return sum;
+	}
+	unsigned n = (unsigned)(x / 0.6931471805599453);
+	double r = x - n * 0.6931471805599453, term = 1, e = 0; /* exp(-x) = exp(-r) 2^-n, r in [0, ln 2) */
+	for (unsigned k = 0; k < 24; k++) {
+		e += term;
+		term *= -r / (k + 1);
+	}
+	while (n--)
+		e *= 0.5;
+	return 1 - e;
+}
+
+/* The next countdown: an exponential variable of mean t2.sample, at least 1. */
+static int64_t t2_next_sample(struct t2_thread *s)
+{
+	double d = -t2_ln(t2_unit(s)) * (double)t2.sample;
+	return d < 1 ? 1 : d > 0x1.0p62 ? (int64_t)1 << 62 : (int64_t)d + 1;
+}
+
+/* A block of `size` bytes reached the countdown: its weight k, and a new countdown. */
+static MA_NOINLINE uint32_t t2_sampled(struct t2_thread *s, uint64_t size)
+{
+	s->sample_left = t2_next_sample(s);
+	double p = t2_one_minus_exp_neg((double)size / (double)t2.sample);
+	double w = p > 0 ? 1 / p : 4294967295.0;
+	if (w >= 4294967295.0)
+		return UINT32_MAX;
+	uint32_t k = (uint32_t)w;
+	return k + (t2_unit(s) <= w - k ? 1 : 0); /* P(k + 1) = w - k: E = w */
+}
 
 MA_INLINE struct ma_stack_memo *memo_of(struct t2_thread *s, unsigned i)
 {
@@ -161,6 +259,10 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	s->last_memo = memo_of(s, 0);
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
+	if (t2.sample) {
+		s->rng = t2.seed ^ (ma_add_relaxed(&t2.threads, 1) * 0xD1B54A32D192ED03ull);
+		s->sample_left = t2_next_sample(s);
+	}
 	s->ready = true;
 	return s;
 }
@@ -186,6 +288,7 @@ static void flush_delta(struct t2_delta *d)
 		.birth_sum = ma_load_relaxed(&d->birth_sum),
 		.death_sum = ma_load_relaxed(&d->death_sum),
 		.hist_class = UINT32_MAX,
+		.samples = ma_load_relaxed(&d->samples),
 	};
 	mark_shared_any();
 	ma_site_part_apply(&site->shared, &e, ma_load_relaxed(&ma_live.peak.serial), &site->own, true);
@@ -202,6 +305,7 @@ static void flush_delta(struct t2_delta *d)
 	ma_store_relaxed(&d->freed_bytes, 0);
 	ma_store_relaxed(&d->birth_sum, 0);
 	ma_store_relaxed(&d->death_sum, 0);
+	ma_store_relaxed(&d->samples, 0);
 	memset((void *)d->hist, 0, sizeof d->hist);
 }
 
@@ -248,8 +352,9 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 	ma_own_add(&d->freed_bytes, e->freed_bytes);
 	ma_own_add(&d->birth_sum, e->birth_sum);
 	ma_own_add(&d->death_sum, e->death_sum);
+	ma_own_add(&d->samples, e->samples);
 	if (e->blocks)
-		ma_own_add(&d->hist[e->hist_class], 1);
+		ma_own_add(&d->hist[e->hist_class], (uint32_t)e->blocks);
 	s->pending_abs += e->bytes + e->freed_bytes + e->blocks + e->frees;
 	if (s->pending_abs >= MA_LIVE_SLACK_BYTES)
 		flush_all(s);
@@ -344,7 +449,16 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	bool truncated = false;
 	unsigned stop = 0;
 	struct t2_thread *s = thread_state(t);
-	uint32_t idx = 0;
+	uint32_t idx = 0, weight = 1;
+	if (MA_UNLIKELY(t2.sample != 0) && MA_LIKELY(s != NULL)) {
+		/* One subtract and branch for a block the sampler passes over (no walk, no site). */
+		if (MA_LIKELY((uint64_t)s->sample_left > size)) {
+			s->sample_left -= (int64_t)size;
+			ma_hdr_site_of(user)->site = T2_UNSAMPLED;
+			return;
+		}
+		weight = t2_sampled(s, size);
+	}
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
@@ -392,12 +506,14 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
 	struct ma_hdr_site *ext = ma_hdr_site_of(user);
 	ext->site = idx;
+	ext->spare = weight; /* the sample's weight (1 when exact): its death is scaled by the same */
 	ext->birth = birth;
 	struct ma_site_event e = {
-		.blocks = 1,
-		.bytes = (int64_t)size,
-		.birth_sum = birth,
+		.blocks = weight,
+		.bytes = (int64_t)(size * weight),
+		.birth_sum = birth * weight,
 		.hist_class = ma_site_hist_class(size),
+		.samples = 1,
 	};
 	count_at_site(s, idx, &e, owner);
 }
@@ -405,15 +521,18 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 /* owner: t->is_owner, a constant in the owner's copy of the free. */
 MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner)
 {
+	if (MA_UNLIKELY(ext->site == T2_UNSAMPLED))
+		return; /* passed over by the sampler: no site counted it */
 	/* Only other threads use their state here (the delta cache). */
 	struct t2_thread *s = owner ? NULL : thread_state(t);
+	uint64_t weight = ext->spare ? ext->spare : 1;
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
 	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
 	uint64_t now = owner ? ma_live_clock_owner(t) : ma_live_clock(t);
 	struct ma_site_event e = {
-		.frees = 1,
-		.freed_bytes = (int64_t)size,
-		.death_sum = now >= ext->birth ? now : ext->birth, /* never before its birth */
+		.frees = (int64_t)weight,
+		.freed_bytes = (int64_t)(size * weight),
+		.death_sum = (now >= ext->birth ? now : ext->birth) * weight, /* never before its birth */
 		.hist_class = UINT32_MAX, /* deaths add nothing to the size histogram */
 	};
 	count_at_site(s, idx, &e, owner);
@@ -607,6 +726,7 @@ static void add_part(struct ma_site_total *o, const struct ma_site_part *p, uint
 	}
 	o->birth_sum += ma_load_relaxed(&p->birth_sum);
 	o->death_sum += ma_load_relaxed(&p->death_sum);
+	o->samples += ma_load_relaxed(&p->samples);
 	for (unsigned k = 0; k < MA_SITE_HIST; k++)
 		o->hist[k] += ma_load_relaxed(&p->hist[k]);
 }
@@ -632,6 +752,7 @@ static void add_pending(struct ma_site_total *tot, uint64_t n)
 			o->live_blocks_signed += b - f;
 			o->birth_sum += ma_load_relaxed(&d->birth_sum);
 			o->death_sum += ma_load_relaxed(&d->death_sum);
+			o->samples += ma_load_relaxed(&d->samples);
 			for (unsigned k = 0; k < MA_SITE_HIST; k++)
 				o->hist[k] += ma_load_relaxed(&d->hist[k]);
 		}
@@ -774,8 +895,10 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	sum_sites(tot, n);
 	uint64_t te = clock_end();
 	size_t k = 0;
+	uint64_t samples = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		finish_site(&tot[i], i, te);
+		samples += tot[i].samples;
 		if (tot[i].blocks || tot[i].frees)
 			ix[k++] = (uint32_t)i;
 	}
@@ -787,6 +910,7 @@ bool ma_tier2_freeze(struct ma_t2_frozen *f)
 	f->clock_end = te;
 	f->clock_peak = ma_load_relaxed(&ma_live.peak.clock);
 	table_stats(f, n);
+	f->samples = samples;
 	/* Frame pointers missing?  Then stacks end early (at a frame that kept
 	 * no link), not where chains end: warn when a quarter of the
 	 * allocations with a site have such stacks. */

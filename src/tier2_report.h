@@ -25,6 +25,7 @@ struct ma_site_total {
 	uint64_t birth_sum, death_sum;
 	int64_t live_bytes_signed, live_blocks_signed, at_peak_bytes_signed, at_peak_blocks_signed;
 	uint64_t hist[MA_SITE_HIST];
+	uint64_t samples;                /* births counted: sampled blocks when sampling, = blocks when exact */
 };
 
 struct ma_t2_frozen {
@@ -36,6 +37,7 @@ struct ma_t2_frozen {
 	uint64_t clock_end;              /* allocation clock at the report */
 	uint64_t clock_peak;             /* allocation clock at the global peak */
 	uint64_t truncated_events;
+	uint64_t samples;                /* every site's samples, summed */
 	uint64_t early_events;           /* allocations whose stacks ended early (no frame pointers) */
 	uint64_t overflow_events, overflow_stacks, buckets_needed;
 	uint64_t table_buckets;          /* the bucket array's size at the end (it grows) */

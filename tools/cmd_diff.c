@@ -18,6 +18,10 @@ static const char usage[] =
 	"matched by module and offset of every frame (the same in every run of a\n"
 	"binary), then the rest by module and function, so two builds compare too.\n"
 	"\n"
+	"Sampled reports (MOD_ALLOC_SAMPLE): site figures are estimates (\"~\"); a\n"
+	"change within twice its standard deviation (the sampling noise of both\n"
+	"estimates, from the samples behind them) is not counted as a change.\n"
+	"\n"
 	"  --top N      call sites listed (default 20; 0 = all)\n"
 	"  -h, --help   this help\n";
 
@@ -25,6 +29,58 @@ struct change {
 	const struct mt_site *old, *new;
 	int64_t dbytes, dblocks;
 };
+
+/*
+ * A site missing from a sampled report may just have drawn no sample: its
+ * estimate there is 0, with the Poisson variance of the other side's figure
+ * X at that report's rate B: bytes X*B, blocks N*N*B/X (n ~ Poisson(X/B)).
+ */
+static void absent_noise(const struct mt_site *other, uint64_t rate, double *vb, double *vk)
+{
+	if (!rate || !other->bytes)
+		return;
+	*vb += (double)other->bytes * (double)rate;
+	*vk += (double)other->blocks * (double)other->blocks * (double)rate / (double)other->bytes;
+}
+
+/*
+ * A change that sampling alone could make: both differences within twice
+ * their standard deviation, the variances of the two estimates summed
+ * (independent samples; exact figures add 0).
+ */
+static bool within_noise(const struct change *c, const struct mt_report *o,
+                         const struct mt_report *n)
+{
+	double vb = (c->old ? c->old->var_bytes : 0) + (c->new ? c->new->var_bytes : 0);
+	double vk = (c->old ? c->old->var_blocks : 0) + (c->new ? c->new->var_blocks : 0);
+	if (!c->old)
+		absent_noise(c->new, o->cfg_sample_bytes, &vb, &vk);
+	if (!c->new)
+		absent_noise(c->old, n->cfg_sample_bytes, &vb, &vk);
+	if (vb <= 0 && vk <= 0)
+		return false;
+	double db = (double)c->dbytes, dk = (double)c->dblocks;
+	return db * db <= 4.0 * vb && dk * dk <= 4.0 * vk;
+}
+
+static bool estimated(const struct change *c)
+{
+	return (c->old && c->old->estimated) || (c->new && c->new->estimated);
+}
+
+/* "sampled every 512 KiB (1,234 samples)" or "exact". */
+static char *how_sampled(const struct mt_report *r)
+{
+	if (!mt_report_sampled(r))
+		return mt_xstrdup("exact");
+	char *rates = mt_rates_text(r), g[32];
+	uint64_t n = mt_stacks_get(r, "samples");
+	for (size_t i = 0; !n && i < r->nsites; i++)
+		n += r->sites[i].samples;
+	char *out = mt_xasprintf("sampled every %s (%s samples)", rates, mt_grouped(n, g, sizeof g));
+	free(rates);
+	return out;
+}
 
 static int64_t delta(uint64_t a, uint64_t b)
 {
@@ -126,6 +182,14 @@ int mt_cmd_diff(int argc, char **argv)
 	row("leaked bytes", a->live_bytes, b->live_bytes, true);
 	row("leaked blocks", a->live_blocks, b->live_blocks, false);
 	row("RSS peak", a->rss_peak_bytes, b->rss_peak_bytes, true);
+	bool sampled = mt_report_sampled(o) || mt_report_sampled(n);
+	if (sampled && o->has_sites && n->has_sites) {
+		char *ho = how_sampled(o), *hn = how_sampled(n);
+		printf("\nCall sites are sampled: their figures are estimates (~), the totals exact.\n"
+		       "  OLD: %s\n  NEW: %s\n", ho, hn);
+		free(ho);
+		free(hn);
+	}
 
 	if (!o->has_sites || !n->has_sites) {
 		printf("\nNo call-site comparison: %s.\n",
@@ -159,37 +223,45 @@ int mt_cmd_diff(int argc, char **argv)
 			break;
 		}
 	}
-	size_t nch = 0, unchanged = 0;
+	size_t nch = 0, unchanged = 0, noise = 0;
 	for (size_t i = 0; i < n->nsites; i++) {
 		const struct mt_site *s = &n->sites[i], *old = pair[i];
 		struct change c = { old, s, delta(old ? old->bytes : 0, s->bytes),
 		                    delta(old ? old->blocks : 0, s->blocks) };
-		if (c.dbytes || c.dblocks)
-			ch[nch++] = c;
-		else
+		if (!c.dbytes && !c.dblocks)
 			unchanged++;
+		else if (within_noise(&c, o, n))
+			noise++;
+		else
+			ch[nch++] = c;
 	}
 	for (size_t i = 0; i < o->nsites; i++) {
 		const struct mt_site *s = &o->sites[i];
 		if (old_used[i])
 			continue;
 		struct change c = { s, NULL, delta(s->bytes, 0), delta(s->blocks, 0) };
-		if (c.dbytes || c.dblocks)
-			ch[nch++] = c;
-		else
+		if (!c.dbytes && !c.dblocks)
 			unchanged++;
+		else if (within_noise(&c, o, n))
+			noise++;
+		else
+			ch[nch++] = c;
 	}
 	free(pair);
 	free(old_used);
 	qsort(ch, nch, sizeof *ch, cmp_change);
 	size_t shown = top && top < nch ? (size_t)top : nch;
-	if (nch) {
-		printf("\n%zu call site%s changed, %zu unchanged; by change in bytes:\n", nch,
-		       nch == 1 ? "" : "s", unchanged);
+	const char *beyond = sampled ? " beyond sampling noise" : "";
+	if (nch)
+		printf("\n%zu call site%s changed%s, %zu unchanged; by change in bytes:\n", nch,
+		       nch == 1 ? "" : "s", beyond, unchanged);
+	else
+		printf("\nNo call site changed%s (%zu unchanged).\n", beyond, unchanged);
+	if (sampled)
+		printf("(%zu more within sampling noise, 2 standard deviations of the estimates\n"
+		       "from the samples behind them: not listed)\n", noise);
+	if (nch)
 		printf("  %11s %7s %10s  %s\n", "bytes", "", "blocks", "site (callers to the right)");
-	} else {
-		printf("\nNo call site changed (%zu unchanged).\n", unchanged);
-	}
 	char **stacks = mt_xcalloc(shown + 1, sizeof *stacks);
 	for (size_t i = 0; i < shown; i++)
 		stacks[i] = mt_site_stack_line(ch[i].new ? ch[i].new : ch[i].old, 6);
@@ -197,7 +269,8 @@ int mt_cmd_diff(int argc, char **argv)
 		const struct change *c = &ch[i];
 		const struct mt_site *s = c->new ? c->new : c->old;
 		char d[32], p[32], g[32], blk[40], st[64];
-		snprintf(blk, sizeof blk, "%s%s", c->dblocks > 0 ? "+" : c->dblocks < 0 ? "-" : "",
+		snprintf(blk, sizeof blk, "%s%s%s", estimated(c) ? "~" : "",
+		         c->dblocks > 0 ? "+" : c->dblocks < 0 ? "-" : "",
 		         mt_grouped(mag(c->dblocks), g, sizeof g));
 		const char *pc = !c->old ? "(new)" : !c->new ? "(gone)"
 		                                    : percent(c->old->bytes, c->new->bytes, p, sizeof p);
@@ -217,8 +290,10 @@ int mt_cmd_diff(int argc, char **argv)
 				snprintf(where, sizeof where, " (%.60s+%.20s)", mt_basename(f->module),
 				         f->offset);
 		}
-		char *line = mt_xasprintf("%s%s", stacks[i], where);
-		printf("  %11s %7s %10s  %s\n", mt_human_signed(c->dbytes, d, sizeof d), pc, blk,
+		char *line = mt_xasprintf("%s%s", stacks[i], where), db[40];
+		snprintf(db, sizeof db, "%s%s", estimated(c) ? "~" : "",
+		         mt_human_signed(c->dbytes, d, sizeof d));
+		printf("  %11s %7s %10s  %s\n", db, pc, blk,
 		       *where ? line : mt_trunc(line, 60, st, sizeof st));
 		free(line);
 	}

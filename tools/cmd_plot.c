@@ -190,9 +190,16 @@ static int sites_bar(FILE *f, const struct mt_report *r, int y0, bool draw)
 		return used;
 	}
 	char b[32];
-	fprintf(f, "<g id=\"sites-at-peak\">\n<text x=\"%d\" y=\"%d\" font-weight=\"bold\">"
-	           "Heap at the peak by call site (%s)</text>\n",
-	        PL, y0 + 14, mt_human(sum, b, sizeof b));
+	/* A sampled report's sites hold estimates: the title and each figure say so. */
+	bool est = mt_report_sampled(r);
+	char *rates = est ? mt_rates_text(r) : NULL;
+	char *how = est ? mt_xasprintf(", estimated (sampled every %s)", rates) : mt_xstrdup("");
+	fprintf(f, "<g id=\"sites-at-peak\"%s>\n<text x=\"%d\" y=\"%d\" font-weight=\"bold\">"
+	           "Heap at the peak by call site%s (%s%s)</text>\n",
+	        est ? " data-estimated=\"true\"" : "", PL, y0 + 14, how, est ? "~" : "",
+	        mt_human(sum, b, sizeof b));
+	free(how);
+	free(rates);
 	double x = PL;
 	int by = y0 + 22;
 	for (int i = 0; i < rows; i++) {
@@ -216,8 +223,8 @@ static int sites_bar(FILE *f, const struct mt_report *r, int y0, bool draw)
 		int ly = by + 32 + i * 16;
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", PL,
 		        ly - 9, color);
-		fprintf(f, "<text x=\"%d\" y=\"%d\">%5.1f%%  %s  ", PL + 16, ly,
-		        100.0 * (double)v / (double)sum, mt_human(v, b, sizeof b));
+		fprintf(f, "<text x=\"%d\" y=\"%d\">%5.1f%%  %s%s  ", PL + 16, ly,
+		        100.0 * (double)v / (double)sum, est ? "~" : "", mt_human(v, b, sizeof b));
 		xml_text(f, mt_trunc(label, 70, t, sizeof t));
 		fputs("</text>\n", f);
 	}

@@ -36,7 +36,10 @@ static const char usage[] =
 	"score = blocks * 4096 / (4096 + L). Sites that churn many blocks that die\n"
 	"young come first. Merged peaks are the sum of each process's peak.\n"
 	"In collapsed output, allocations no call site accounts for (call sites off,\n"
-	"table overflow) form one \"[unattributed]\" line, so weights sum to totals.\n";
+	"table overflow) form one \"[unattributed]\" line, so weights sum to totals.\n"
+	"A sampled report's (MOD_ALLOC_SAMPLE) per-site figures are estimates: text\n"
+	"marks them \"~\" with the samples behind each; collapsed and pprof carry them\n"
+	"as they are, without an \"[unattributed]\" remainder. Totals stay exact.\n";
 
 enum sort_key { S_BYTES, S_BLOCKS, S_PEAK, S_LEAKED, S_SHORT };
 static enum sort_key sort_key;
@@ -162,6 +165,16 @@ static void print_totals(const struct mt_report *r)
 	if (r->stacks_shallow_warning)
 		printf("  warning    call stacks end early in code without frame pointers: rebuild\n"
 		       "             with -fno-omit-frame-pointer for whole call sites\n");
+	if (mt_report_sampled(r) && r->has_sites) {
+		/* Totals and calls are exact; what each site holds is estimated. */
+		char *rates = mt_rates_text(r);
+		uint64_t n = mt_stacks_get(r, "samples");
+		for (size_t i = 0; !n && i < r->nsites; i++)
+			n += r->sites[i].samples;
+		printf("  sampled    per-site figures are estimates (sampled every %s, %s samples)\n",
+		       rates, mt_grouped(n, a, sizeof a));
+		free(rates);
+	}
 	uint64_t trunc = mt_stacks_get(r, "truncated"), ovf = mt_stacks_get(r, "overflow_events");
 	if (trunc || ovf)
 		printf("  stacks     %llu truncated (raise --depth), %llu overflow events "
@@ -189,14 +202,19 @@ static void print_text(const struct mt_report *r, size_t top)
 	printf("\nTop %zu of %zu call sites by %s:\n", shown, n, by[sort_key]);
 	for (size_t i = 0; i < shown; i++) {
 		const struct mt_site *s = order[i];
-		char a[32], b[32], c[32], d[32], line[128];
-		int len = snprintf(line, sizeof line, "#%-3zu %s in %s block%s; at peak %s; leaked %s",
-		                   i + 1, mt_human(s->bytes, a, sizeof a),
+		char a[32], b[32], c[32], d[32], line[192];
+		/* "~": an estimate (a sampled report), with the samples behind it. */
+		const char *e = s->estimated ? "~" : "";
+		int len = snprintf(line, sizeof line, "#%-3zu %s%s in %s%s block%s; at peak %s%s; leaked %s%s",
+		                   i + 1, e, mt_human(s->bytes, a, sizeof a), e,
 		                   mt_grouped(s->blocks, b, sizeof b), s->blocks == 1 ? "" : "s",
-		                   mt_human(s->at_peak_bytes, c, sizeof c),
-		                   mt_human(s->live_bytes, d, sizeof d));
+		                   e, mt_human(s->at_peak_bytes, c, sizeof c),
+		                   e, mt_human(s->live_bytes, d, sizeof d));
+		if (s->estimated && len > 0 && (size_t)len < sizeof line)
+			len += snprintf(line + len, sizeof line - (size_t)len, "; %s sample%s",
+			                mt_grouped(s->samples, b, sizeof b), s->samples == 1 ? "" : "s");
 		if (sort_key == S_SHORT && s->blocks && len > 0 && (size_t)len < sizeof line)
-			snprintf(line + len, sizeof line - (size_t)len, "; mean life %s",
+			snprintf(line + len, sizeof line - (size_t)len, "; mean life %s%s", e,
 			         mt_human(s->lifetime_total / s->blocks, a, sizeof a));
 		puts(line);
 		/* Innermost meaningful frames, one a line, module in brackets. */
@@ -263,8 +281,10 @@ static void print_collapsed(const struct mt_report *r, bool by_blocks)
 		printf(" %llu\n", (unsigned long long)w);
 		sum += w;
 	}
+	/* A sampled report's weights are estimates: their gap to the exact totals is
+	 * mostly sampling noise, not allocations without a site. */
 	uint64_t total = by_blocks ? r->totals.blocks : r->totals.bytes;
-	if (total > sum)
+	if (total > sum && !mt_report_sampled(r))
 		printf("[unattributed] %llu\n", (unsigned long long)(total - sum));
 }
 

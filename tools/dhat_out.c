@@ -131,7 +131,16 @@ bool mt_write_dhat(FILE *out, const struct mt_report *r)
 	json_object_object_add(root, "tu", json_object_new_string("bytes allocated"));
 	json_object_object_add(root, "Mtu", json_object_new_string("MB allocated"));
 	put(root, "tuth", 4096);
-	json_object_object_add(root, "cmd", json_object_new_string(r->cmd ? r->cmd : ""));
+	/* Sampled: the viewer shows cmd above every figure; say they are estimates, as the
+	 * library's own DHAT file does. */
+	char *rates = mt_report_sampled(r) ? mt_rates_text(r) : NULL;
+	char *cmd = rates ? mt_xasprintf("%s [modalloc: per-site figures estimated, sampled every %s "
+	                                 "(unbiased estimates); totals exact]",
+	                                 r->cmd ? r->cmd : "", rates)
+	                  : mt_xstrdup(r->cmd ? r->cmd : "");
+	json_object_object_add(root, "cmd", json_object_new_string(cmd));
+	free(cmd);
+	free(rates);
 	put(root, "pid", r->pid);
 	uint64_t te = r->totals.bytes ? r->totals.bytes : 1, tg = peak_clock(r);
 	put(root, "te", te);

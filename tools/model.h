@@ -82,6 +82,16 @@ struct mt_site {
 	bool truncated;
 	struct mt_frame *frames; /* innermost first */
 	size_t nframes;
+	/*
+	 * Sampled reports (config.sample_bytes > 0): the numbers above are the
+	 * library's unbiased estimates, samples the sampled blocks behind them
+	 * (0: exact, as every site of an unsampled report).  var_bytes and
+	 * var_blocks: the estimates' variances, from the samples (mt_site_noise);
+	 * summed when sites merge (independent estimates), 0 for exact figures.
+	 */
+	uint64_t samples;
+	bool estimated;
+	double var_bytes, var_blocks;
 	char *key;   /* exact stack (module + offset per frame), see above */
 	char *fkey;  /* stack by function, see above */
 	bool suppressed; /* set by check */
@@ -116,6 +126,15 @@ struct mt_report {
 	/* config */
 	bool has_config, cfg_backtraces;
 	uint64_t cfg_buckets, cfg_depth, cfg_header_bytes, cfg_peak_slack_bytes;
+	/*
+	 * Sampling: config.sample_bytes (0 = exact) and sample_seed.  rates: the
+	 * distinct sample_bytes of the reports merged here, ascending, 0 for an
+	 * exact one (one entry for a single report); a merge's sample_bytes is
+	 * the largest, its seed the first sampled report's.
+	 */
+	uint64_t cfg_sample_bytes, cfg_sample_seed;
+	uint64_t *rates;
+	size_t nrates;
 	/* Tier 2 */
 	bool has_sites;
 	struct mt_site *sites;
@@ -176,6 +195,28 @@ struct mt_report *mt_report_load_merged(char **paths, size_t npaths);
 
 /* Merges src into dst (see above).  Keeps dst's frames for shared keys. */
 void mt_report_merge(struct mt_report *dst, const struct mt_report *src);
+
+/* True when the report's per-site figures are (at least partly) estimates. */
+bool mt_report_sampled(const struct mt_report *r);
+
+/* Adds a sampling rate (0: exact) to r->rates, keeping them distinct and ascending. */
+void mt_report_add_rate(struct mt_report *r, uint64_t rate);
+
+/*
+ * A sampled report's rates for people: "512 KiB", "64 KiB or 512 KiB",
+ * with ", some reports exact" when exact reports were merged in.
+ */
+char *mt_rates_text(const struct mt_report *r);
+
+/*
+ * The variances of an estimated site's bytes and blocks, from the samples
+ * behind them: n = samples of about N = blocks estimated blocks, each block
+ * sampled with probability p ~ n/N, so n is binomial(N, p) and the
+ * estimate X = n/p (times the block size) has the relative variance
+ * (1 - p)/n: 1/n (Poisson) when p is small, 0 when every block was sampled.
+ * Sets s->var_bytes and s->var_blocks (0 for exact sites).
+ */
+void mt_site_noise(struct mt_site *s);
 
 /* The value of a "stacks" member, 0 when absent. */
 uint64_t mt_stacks_get(const struct mt_report *r, const char *name);

@@ -59,6 +59,10 @@ char *mt_report_to_json(const struct mt_report *r)
 		put_u64(cfg, "depth", r->cfg_depth);
 		put_u64(cfg, "header_bytes", r->cfg_header_bytes);
 		put_u64(cfg, "peak_slack_bytes", r->cfg_peak_slack_bytes);
+		if (r->cfg_sample_bytes) {
+			put_u64(cfg, "sample_bytes", r->cfg_sample_bytes);
+			put_u64(cfg, "sample_seed", r->cfg_sample_seed);
+		}
 		json_object_object_add(root, "config", cfg);
 	}
 	if (r->has_sites) {
@@ -69,6 +73,8 @@ char *mt_report_to_json(const struct mt_report *r)
 #define X(k) put_u64(o, #k, s->k);
 			MT_SITE_NUMS(X)
 #undef X
+			if (mt_report_sampled(r))
+				put_u64(o, "samples", s->samples);
 			json_object_object_add(o, "lifetime_unit", json_object_new_string(s->lifetime_unit));
 			json_object *h = json_object_new_array();
 			for (size_t j = 0; j < s->nhist; j++)
@@ -127,6 +133,13 @@ char *mt_report_to_json(const struct mt_report *r)
 		for (size_t i = 0; i < r->npids; i++)
 			json_object_array_add(pids, json_object_new_uint64(r->pids[i]));
 		json_object_object_add(m, "pids", pids);
+		/* The rates merged (0: an exact report) when they are not all one. */
+		if (r->nrates > 1) {
+			json_object *ra = json_object_new_array();
+			for (size_t i = 0; i < r->nrates; i++)
+				json_object_array_add(ra, json_object_new_uint64(r->rates[i]));
+			json_object_object_add(m, "sample_bytes", ra);
+		}
 		json_object_object_add(m, "peaks",
 		                       json_object_new_string("sum of each process's peak"));
 		json_object_object_add(root, "merged", m);

@@ -134,6 +134,11 @@ static void load_sites(struct loader *ld, struct mt_report *r, json_object *arr)
 	strcmp(#k, "blocks") == 0 || strcmp(#k, "bytes") == 0, 0);
 		MT_SITE_NUMS(X)
 #undef X
+		/* In a sampled report a site's numbers are estimates from its samples; a
+		 * site without samples there can only be an exact part merged in. */
+		s->samples = get_u64(ld, o, what, "samples", false, 0);
+		s->estimated = r->cfg_sample_bytes && s->samples;
+		mt_site_noise(s);
 		s->lifetime_unit = get_str(ld, o, what, "lifetime_unit", "bytes_allocated");
 		s->truncated = get_bool(o, "truncated", false);
 		json_object *h = member(o, "size_hist_log2");
@@ -235,6 +240,8 @@ static void load_body(struct loader *ld, struct mt_report *r, json_object *root)
 		r->cfg_depth = get_u64(ld, cfg, "config", "depth", false, 0);
 		r->cfg_header_bytes = get_u64(ld, cfg, "config", "header_bytes", false, 0);
 		r->cfg_peak_slack_bytes = get_u64(ld, cfg, "config", "peak_slack_bytes", false, 0);
+		r->cfg_sample_bytes = get_u64(ld, cfg, "config", "sample_bytes", false, 0);
+		r->cfg_sample_seed = get_u64(ld, cfg, "config", "sample_seed", false, 0);
 	}
 	json_object *sites = member(root, "sites");
 	if (sites)
@@ -265,6 +272,14 @@ static void load_body(struct loader *ld, struct mt_report *r, json_object *root)
 		r->npids = n;
 		r->nfiles = (size_t)get_u64(ld, m, "merged", "reports", false, n);
 	}
+	/* A merge of reports sampled at several rates (or some exact) lists them. */
+	json_object *rates = member(m, "sample_bytes");
+	if (rates && json_object_is_type(rates, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(rates); i++)
+			mt_report_add_rate(r, as_u64(ld, json_object_array_get_idx(rates, i),
+			                             "merged.sample_bytes[]"));
+	if (!r->nrates)
+		mt_report_add_rate(r, r->cfg_sample_bytes);
 }
 
 struct mt_report *mt_report_load(const char *path)

@@ -55,6 +55,11 @@ static void add_site(struct mt_site *d, const struct mt_site *s)
 	MT_SITE_NUMS(X)
 #undef X
 	d->truncated |= s->truncated;
+	/* Independent estimates: their sum is unbiased, and variances add. */
+	d->samples += s->samples;
+	d->estimated |= s->estimated;
+	d->var_bytes += s->var_bytes;
+	d->var_blocks += s->var_blocks;
 	if (s->nhist > d->nhist) {
 		d->hist = mt_xrealloc(d->hist, s->nhist * sizeof *d->hist);
 		memset(d->hist + d->nhist, 0, (s->nhist - d->nhist) * sizeof *d->hist);
@@ -107,6 +112,13 @@ void mt_report_merge(struct mt_report *d, const struct mt_report *s)
 		d->cfg_header_bytes = s->cfg_header_bytes;
 		d->cfg_peak_slack_bytes = s->cfg_peak_slack_bytes;
 	}
+	/* Sampled and exact reports, or several rates, merge: estimates are additive. */
+	for (size_t i = 0; i < s->nrates; i++)
+		mt_report_add_rate(d, s->rates[i]);
+	if (s->cfg_sample_bytes && !d->cfg_sample_bytes)
+		d->cfg_sample_seed = s->cfg_sample_seed;
+	if (s->cfg_sample_bytes > d->cfg_sample_bytes)
+		d->cfg_sample_bytes = s->cfg_sample_bytes;
 	if (s->has_stacks) {
 		d->has_stacks = true;
 		for (size_t i = 0; i < s->nstacks; i++)

@@ -12,6 +12,15 @@
  * site accounts for (table overflow) form one "[unattributed]" sample, so
  * that each sample type sums to the report's totals.
  *
+ * A sampled report (MOD_ALLOC_SAMPLE): the values are the library's
+ * estimates, already scaled up, as runtime/pprof writes a Go heap profile
+ * (it scales each sample itself and sets period = MemProfileRate):
+ * period = config.sample_bytes, and readers of profile.proto (go tool pprof,
+ * speedscope) show the values as given, never rescaling by the period (only
+ * pprof's parser of the legacy text heap format rescales).  A comment says
+ * "sampled every N; values are estimates", and no "[unattributed]" sample is
+ * made: the estimates do not sum to the exact totals, and the gap is noise.
+ *
  * Locations: one per (module path, offset) among the sites' frames, the
  * profiler's own frames left out (malloc and operator new stay, as in
  * collapsed output); an inlined frame added by `modalloc lines` becomes a
@@ -489,7 +498,9 @@ bool mt_write_pprof(FILE *out, const struct mt_report *r)
 		rest[k] = tot[k] > sum[k] ? tot[k] - sum[k] : 0;
 		any_rest |= rest[k] != 0;
 	}
-	if (any_rest) {
+	/* Not for a sampled report: its sites' estimates do not add up to the exact
+	 * totals, and the gap is mostly sampling noise. */
+	if (any_rest && !mt_report_sampled(r)) {
 		uint64_t id = pseudo_location(&w, "[unattributed]");
 		put_packed(&sub, S_LOCATION_ID, &id, 1, &m);
 		put_packed(&sub, S_VALUE, rest, 4, &m);
@@ -532,7 +543,9 @@ bool mt_write_pprof(FILE *out, const struct mt_report *r)
 	if (r->nfiles <= 1)
 		put_u64(&prof, P_DURATION_NANOS, r->wall_ns);
 	put_value_type(&prof, P_PERIOD_TYPE, &m, &w, "space", "bytes");
-	put_u64(&prof, P_PERIOD, 1);
+	/* As a Go heap profile: the sampling period (1: every allocation); the values
+	 * are already scaled, and readers of profile.proto do not rescale them. */
+	put_u64(&prof, P_PERIOD, mt_report_sampled(r) ? r->cfg_sample_bytes : 1);
 	char *c1 = r->nfiles > 1 ? mt_xasprintf("modalloc: %zu reports merged", r->nfiles)
 	                         : mt_xasprintf("modalloc: pid %llu: %s", (unsigned long long)r->pid,
 	                                        r->cmd ? r->cmd : "");
@@ -540,6 +553,14 @@ bool mt_write_pprof(FILE *out, const struct mt_report *r)
 	put_u64(&prof, P_COMMENT, str_id(&w.str, r->at_exit ? "inuse: live at exit"
 	                                                     : "inuse: live at the snapshot"));
 	free(c1);
+	if (mt_report_sampled(r)) {
+		char *rates = r->nrates == 1 ? mt_xasprintf("%llu bytes", (unsigned long long)r->cfg_sample_bytes)
+		                             : mt_rates_text(r);
+		char *c3 = mt_xasprintf("modalloc: sampled every %s; values are estimates", rates);
+		put_u64(&prof, P_COMMENT, str_id(&w.str, c3));
+		free(c3);
+		free(rates);
+	}
 	put_u64(&prof, P_DEFAULT_SAMPLE_TYPE, str_id(&w.str, "inuse_space"));
 	/* Last, once every string is in: the table. */
 	for (size_t i = 0; i < w.str.n; i++)

@@ -264,17 +264,27 @@ static void top_sites(struct mt_report *const *reps, size_t n)
 			order[i] = &all->sites[i];
 		qsort(order, all->nsites, sizeof *order, site_by_bytes);
 		size_t shown = all->nsites < 5 ? all->nsites : 5;
-		fprintf(stderr, "top call sites of the tree, by bytes (callers to the right):\n");
+		/* Sampled reports: the sites' figures are estimates ("~"). */
+		bool est = mt_report_sampled(all);
+		char *rates = est ? mt_rates_text(all) : NULL;
+		if (est)
+			fprintf(stderr, "top call sites of the tree, by bytes, estimated (sampled every "
+			                "%s; callers to the right):\n", rates);
+		else
+			fprintf(stderr, "top call sites of the tree, by bytes (callers to the right):\n");
+		free(rates);
 		for (size_t i = 0; i < shown; i++) {
 			const struct mt_site *st = order[i];
-			char a[32], b[32], line[64];
+			char a[32], b[32], line[64], ea[40], eb[40];
 			char *stack = mt_site_stack_line(st, 4);
 			size_t fi = mt_site_first_meaningful(st);
 			char *where = fi == SIZE_MAX ? mt_xstrdup(stack)
 			                             : mt_xasprintf("%s (%s)", stack,
 			                                            mt_basename(st->frames[fi].module));
-			fprintf(stderr, "%11s %11s block%s  %s\n", mt_human(st->bytes, a, sizeof a),
-			        mt_grouped(st->blocks, b, sizeof b), st->blocks == 1 ? " " : "s",
+			snprintf(ea, sizeof ea, "%s%s", st->estimated ? "~" : "", mt_human(st->bytes, a, sizeof a));
+			snprintf(eb, sizeof eb, "%s%s", st->estimated ? "~" : "",
+			         mt_grouped(st->blocks, b, sizeof b));
+			fprintf(stderr, "%11s %11s block%s  %s\n", ea, eb, st->blocks == 1 ? " " : "s",
 			        mt_trunc(where, 56, line, sizeof line));
 			free(where);
 			free(stack);

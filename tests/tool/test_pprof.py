@@ -36,6 +36,18 @@ TRUTH = {
 INDEX = {'alloc_objects': 0, 'alloc_space': 1, 'inuse_objects': 2, 'inuse_space': 3}
 
 
+def human(n):
+    """Bytes as `modalloc report` shows them (tools/util.c, mt_human)."""
+    if n < 1024:
+        return '%d B' % n
+    v, u = float(n), 0
+    while v >= 1024 and u < 6:
+        v, u = v / 1024, u + 1
+    if v >= 1023.95 and u < 6:
+        v, u = v / 1024, u + 1
+    return '%.1f %s' % (v, ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[u])
+
+
 class PprofTest(ToolTest):
 
     @classmethod
@@ -146,6 +158,9 @@ class PprofTest(ToolTest):
         text = tool('report', '--sort', 'bytes', '--top', '0', d).stdout
         ranked = re.findall(r'\n#\d+ .*\n     at (\S+) .*\n     <- (\S+) ', text)
         self.assertEqual(ranked, [k for _, k in got])
+        # The issue's must-hold: the same sites with the same bytes, as the text shows them.
+        shown = re.findall(r'\n#\d+ +(\d+ B|[\d.]+ [KMG]iB) in ', text)
+        self.assertEqual(shown, [human(v) for v, _ in got])
         (r,) = reports_in(d).values()
         sites = sorted(r['sites'], key=lambda s: -s['bytes'])
         self.assertEqual([s['bytes'] for s in sites], [v for v, _ in got])

@@ -33,6 +33,8 @@ static void assert_defaults(const struct ma_options *o)
 	assert_int_equal(o->quiet, 0);
 	assert_int_equal(o->report, 1);
 	assert_int_equal(o->unwind, MA_UNWIND_AUTO);
+	assert_int_equal(o->sample, 0);
+	assert_int_equal(o->sample_seed, 0);
 }
 
 /* The warning must be exactly one line naming the variable. */
@@ -392,6 +394,43 @@ static void test_parse_uint_direct(void **state)
 	assert_int_equal(v, 1);
 }
 
+/* MOD_ALLOC_SAMPLE (issue 14): bytes with K/M/G suffixes (1024 multiples); bad: one line, exact (0). */
+static void test_sample_bytes(void **state)
+{
+	(void)state;
+	struct ma_options o;
+	static const struct { const char *val; uint64_t want; int bad; } c[] = {
+		{ "0", 0, 0 }, { "1", 1, 0 }, { "524288", 524288, 0 }, { "512K", 524288, 0 }, { "512k", 524288, 0 },
+		{ "1M", 1048576, 0 }, { "2g", 2147483648ull, 0 }, { "1024G", 1099511627776ull, 0 },
+		{ "K", 0, 1 }, { "12X", 0, 1 }, { "-1", 0, 1 }, { "1.5M", 0, 1 }, { "1KB", 0, 1 }, { " 1K", 0, 1 },
+		{ "99999999999999999999K", 0, 1 }, { "17179869184G", 0, 1 },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		char kv[64];
+		snprintf(kv, sizeof kv, "MOD_ALLOC_SAMPLE=%s", c[i].val);
+		char *env[] = { kv, NULL };
+		int r = parse(&o, env);
+		if (r != c[i].bad || o.sample != c[i].want)
+			fail_msg("%s: got %llu (returned %d: %s)", kv, (unsigned long long)o.sample, r, err);
+		if (c[i].bad)
+			assert_one_warning("MOD_ALLOC_SAMPLE", "is not a byte count");
+		else
+			assert_string_equal(err, "");
+	}
+	/* Above 1 TiB: clamped. */
+	char *big[] = { "MOD_ALLOC_SAMPLE=2048G", NULL };
+	assert_int_equal(parse(&o, big), 1);
+	assert_true(o.sample == MA_SAMPLE_MAX);
+	assert_one_warning("MOD_ALLOC_SAMPLE", "is out of range; clamped to 1099511627776");
+	char *seed[] = { "MOD_ALLOC_SAMPLE_SEED=18446744073709551615", NULL };
+	assert_int_equal(parse(&o, seed), 0);
+	assert_true(o.sample_seed == UINT64_MAX);
+	char *badseed[] = { "MOD_ALLOC_SAMPLE_SEED=x", NULL };
+	assert_int_equal(parse(&o, badseed), 1);
+	assert_int_equal(o.sample_seed, 0);
+	assert_one_warning("MOD_ALLOC_SAMPLE_SEED", "is not a non-negative decimal integer");
+}
+
 int main(void)
 {
 	ut_init();
@@ -412,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_rejected_count_and_lines),
 		cmocka_unit_test(test_parse_uint_direct),
 		cmocka_unit_test(test_unwind_words),
+		cmocka_unit_test(test_sample_bytes),
 	};
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }
