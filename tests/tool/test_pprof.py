@@ -6,24 +6,16 @@ progs/pprof_sites.c has known sites: alloc_small 100 x 64 B (freed), alloc_big
 caller_b (4, live).  Skips (exit 77) when `go` is missing (Debian: golang-go).
 """
 import gzip
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
-from tooltest import (HAS_LINES, ToolTest, frame, main, report, reports_in, site, tool,
+from tooltest import (GO, speedscope_rows, HAS_LINES, GoTest, ToolTest, frame, main, report, reports_in, site, tool,
                       write_json)
 
 PROG = os.environ.get('TOOL_PPROF_SITES', '')
-GO = shutil.which('go')
-NODE = shutil.which('node') or shutil.which('nodejs')
-# speedscope_view.mjs, and the directory whose node_modules hold speedscope.
-SPEEDSCOPE_VIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'speedscope_view.mjs')
-NODE_MODULES_PARENT = os.environ.get('TOOL_DHAT_DIR', '')
 
 # What the program allocates, per site (innermost function, caller):
 # (alloc_objects, alloc_space, inuse_objects, inuse_space).
@@ -48,26 +40,7 @@ def human(n):
     return '%.1f %s' % (v, ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[u])
 
 
-class PprofTest(ToolTest):
-
-    @classmethod
-    def setUpClass(cls):
-        # go must not write into the user's home or caches.
-        cls._gohome = tempfile.TemporaryDirectory(prefix='modalloc-go-')
-        h = cls._gohome.name
-        cls.goenv = dict(os.environ, HOME=h, GOCACHE=os.path.join(h, 'cache'),
-                         GOPATH=os.path.join(h, 'gopath'), GOFLAGS='-mod=mod',
-                         PPROF_TMPDIR=h, GOTELEMETRY='off', GOTOOLCHAIN='local')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._gohome.cleanup()
-
-    def pprof(self, *args):
-        res = subprocess.run([GO, 'tool', 'pprof'] + [str(a) for a in args], capture_output=True,
-                             text=True, env=self.goenv, timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        return res.stdout
+class PprofTest(GoTest):
 
     def top(self, profile, index=None, *extra):
         """{name: (flat, cum)} of `-top` (values as integers: bytes or counts)."""
@@ -264,15 +237,8 @@ class PprofTest(ToolTest):
     def test_speedscope(self):
         """speedscope (the npm package's app, headless Chromium) imports the file: its
         Sandwich view shows inuse_space, the default sample type, per function."""
-        if not NODE or not NODE_MODULES_PARENT:
-            raise unittest.SkipTest('node is not installed')
         p = self.convert(self.run_prog('out'))
-        res = subprocess.run([NODE, SPEEDSCOPE_VIEW, NODE_MODULES_PARENT, p], capture_output=True,
-                             text=True, timeout=120)
-        if res.returncode == 77:
-            raise unittest.SkipTest(res.stdout.strip())
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        rows = {name: (total, self_) for total, self_, name, _ in json.loads(res.stdout)}
+        rows = speedscope_rows(self, p)
         # 3000 B and 800 B of 3800 B: speedscope's own rounding.
         self.assertEqual(rows['alloc_big'], ('2.93 KB (79%)', '2.93 KB (79%)'), rows)
         self.assertEqual(rows['leaf_alloc'], ('800 B (21%)', '800 B (21%)'), rows)

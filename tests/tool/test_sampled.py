@@ -14,20 +14,13 @@ import math
 import os
 import random
 import re
-import shutil
-import subprocess
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from tooltest import (ToolTest, clean_env, frame, main, report, reports_in, site, tool,
+from tooltest import (GO, speedscope_rows, GoTest, ToolTest, clean_env, frame, main, report, reports_in, site, tool,
                       write_json)
 
 PROG = os.environ.get('TOOL_PPROF_SITES', '')
-GO = shutil.which('go')
-NODE = shutil.which('node') or shutil.which('nodejs')
-SPEEDSCOPE_VIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'speedscope_view.mjs')
-NODE_MODULES_PARENT = os.environ.get('TOOL_DHAT_DIR', '')
 KIB, MIB = 1024, 1024 * 1024
 RATE = 512 * KIB
 
@@ -279,31 +272,13 @@ class Sampled(ToolTest):
                          'Heap at the peak by call site (10.0 MiB)')
 
 
-class SampledPprof(ToolTest):
+class SampledPprof(GoTest):
     """`report --format pprof` of a sampled report, read by `go tool pprof`."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls._gohome = tempfile.TemporaryDirectory(prefix='modalloc-go-')
-        h = cls._gohome.name
-        cls.goenv = dict(os.environ, HOME=h, GOCACHE=os.path.join(h, 'cache'),
-                         GOPATH=os.path.join(h, 'gopath'), GOFLAGS='-mod=mod',
-                         PPROF_TMPDIR=h, GOTELEMETRY='off', GOTOOLCHAIN='local')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._gohome.cleanup()
 
     def setUp(self):
         if not GO:
             raise unittest.SkipTest('go is not installed (Debian: golang-go)')
         super().setUp()
-
-    def pprof(self, *args):
-        res = subprocess.run([GO, 'tool', 'pprof'] + [str(a) for a in args], capture_output=True,
-                             text=True, env=self.goenv, timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        return res.stdout
 
     def top(self, profile, index):
         """{name: flat} of -top (integers), the output."""
@@ -425,15 +400,8 @@ class SampledPprof(ToolTest):
     def test_speedscope(self):
         """speedscope imports a sampled profile and shows the estimates (inuse_space, the
         default sample type) as they are."""
-        if not NODE or not NODE_MODULES_PARENT:
-            raise unittest.SkipTest('node is not installed')
         p = self.convert(self.write_report(sampled([big(), small(), leaf()])))
-        res = subprocess.run([NODE, SPEEDSCOPE_VIEW, NODE_MODULES_PARENT, p], capture_output=True,
-                             text=True, timeout=120)
-        if res.returncode == 77:
-            raise unittest.SkipTest(res.stdout.strip())
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        rows = {name: (total, self_) for total, self_, name, _ in json.loads(res.stdout)}
+        rows = speedscope_rows(self, p)
         # 5 MiB and 512 KiB of 5.5 MiB, in speedscope's own units and rounding.
         self.assertEqual(rows['alloc_big'], ('5.00 MB (91%)', '5.00 MB (91%)'), rows)
         self.assertEqual(rows['leaf_alloc'], ('512.00 KB (9.1%)', '512.00 KB (9.1%)'), rows)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -159,6 +160,49 @@ class ToolTest(unittest.TestCase):
         self.assertTrue(lines[0].startswith('modalloc: '), lines[0])
         for n in needles:
             self.assertIn(n, lines[0])
+
+
+GO = shutil.which('go')
+
+
+class GoTest(ToolTest):
+    """Runs `go tool pprof`, which must not write into the user's home or caches."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._gohome = tempfile.TemporaryDirectory(prefix='modalloc-go-')
+        h = cls._gohome.name
+        cls.goenv = dict(os.environ, HOME=h, GOCACHE=os.path.join(h, 'cache'),
+                         GOPATH=os.path.join(h, 'gopath'), GOFLAGS='-mod=mod',
+                         PPROF_TMPDIR=h, GOTELEMETRY='off', GOTOOLCHAIN='local')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._gohome.cleanup()
+
+    def pprof(self, *args):
+        res = subprocess.run([GO, 'tool', 'pprof'] + [str(a) for a in args], capture_output=True,
+                             text=True, env=self.goenv, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        return res.stdout
+
+
+NODE = shutil.which('node') or shutil.which('nodejs')
+SPEEDSCOPE_VIEW = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'speedscope_view.mjs')
+NODE_MODULES_PARENT = os.environ.get('TOOL_DHAT_DIR', '')
+
+
+def speedscope_rows(test, profile):
+    """{function: (total, self)} as speedscope's Sandwich view shows a profile (headless
+    Chromium); skips the test where node or the npm packages are missing."""
+    if not NODE or not NODE_MODULES_PARENT:
+        raise unittest.SkipTest('node is not installed')
+    res = subprocess.run([NODE, SPEEDSCOPE_VIEW, NODE_MODULES_PARENT, profile], capture_output=True,
+                         text=True, timeout=120)
+    if res.returncode == 77:
+        raise unittest.SkipTest(res.stdout.strip())
+    test.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+    return {name: (total, self_) for total, self_, name, _ in json.loads(res.stdout)}
 
 
 def main():
