@@ -55,8 +55,6 @@ struct t2_delta {
 struct t2_thread {
 	/* First line: what every allocation reads besides the frames. */
 	bool ready;
-	int64_t sample_left;          /* sampling: bytes until the next sample (> 0) */
-	uint64_t rng;                 /* sampling: splitmix64 state */
 	/* The last stack seen and its site: loops allocate from one place. */
 	uint32_t last_generation;
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
@@ -65,6 +63,7 @@ struct t2_thread {
 	ma_au64 early_events;         /* this thread's allocations whose stack ended early (MA_STACK_EARLY) */
 	uint32_t frames_generation;   /* last_frames were checked against this generation's modules */
 	uint64_t next_refresh_ns;     /* no module table refresh from this thread before then */
+	uint64_t rng;                 /* sampling: splitmix64 state (the countdown is in ma_tls) */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[T2_FRAMES];
 	struct ma_site_arena arena;        /* frames of new sites */
@@ -199,7 +198,7 @@ static int64_t t2_next_sample(struct t2_thread *s)
 /* A block of `size` bytes reached the countdown: its weight k, and a new countdown. */
 static MA_NOINLINE uint32_t t2_sampled(struct t2_thread *s, uint64_t size)
 {
-	s->sample_left = t2_next_sample(s);
+	ma_tls.sample_left = t2_next_sample(s);
 	double p = t2_one_minus_exp_neg((double)size / (double)t2.sample);
 	double w = p > 0 ? 1 / p : 4294967295.0;
 	if (w >= 4294967295.0)
@@ -259,10 +258,8 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	s->last_memo = memo_of(s, 0);
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
-	if (t2.sample) {
+	if (t2.sample)
 		s->rng = t2.seed ^ (ma_add_relaxed(&t2.threads, 1) * 0xD1B54A32D192ED03ull);
-		s->sample_left = t2_next_sample(s);
-	}
 	s->ready = true;
 	return s;
 }
@@ -444,21 +441,14 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	return idx;
 }
 
-MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested)
+/* weight: 1 for exact call sites (a constant there); a sampled block's weight (>= 1). */
+MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested,
+                        uint32_t weight)
 {
 	bool truncated = false;
 	unsigned stop = 0;
 	struct t2_thread *s = thread_state(t);
-	uint32_t idx = 0, weight = 1;
-	if (MA_UNLIKELY(t2.sample != 0) && MA_LIKELY(s != NULL)) {
-		/* One subtract and branch for a block the sampler passes over (no walk, no site). */
-		if (MA_LIKELY((uint64_t)s->sample_left > size)) {
-			s->sample_left -= (int64_t)size;
-			ma_hdr_site_of(user)->site = T2_UNSAMPLED;
-			return;
-		}
-		weight = t2_sampled(s, size);
-	}
+	uint32_t idx = 0;
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
@@ -521,8 +511,6 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 /* owner: t->is_owner, a constant in the owner's copy of the free. */
 MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner)
 {
-	if (MA_UNLIKELY(ext->site == T2_UNSAMPLED))
-		return; /* passed over by the sampler: no site counted it */
 	/* Only other threads use their state here (the delta cache). */
 	struct t2_thread *s = owner ? NULL : thread_state(t);
 	uint64_t weight = ext->spare ? ext->spare : 1;
@@ -538,13 +526,42 @@ MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint6
 	count_at_site(s, idx, &e, owner);
 }
 
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+/*
+ * The sampler's countdown lives in ma_tls (sample_left), where the Tier 1
+ * fast allocation subtracts each block's size; it comes here only when the
+ * countdown is reached (or not yet drawn: a thread's first blocks), and for
+ * the slow paths' blocks (aligned, realloc, a thread's first).  A thread's
+ * draws come from its state's stream (seeded from MOD_ALLOC_SAMPLE_SEED).
+ */
+uint32_t ma_tier2_sample(struct ma_thread *t, uint64_t size)
 {
-	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1);
+	struct t2_thread *s = thread_state(t);
+	if (MA_UNLIKELY(s == NULL))
+		return 1; /* no thread state: every block, at the overflow site */
+	if (MA_UNLIKELY(!ma_tls.sample_armed)) {
+		ma_tls.sample_left = t2_next_sample(s);
+		ma_tls.sample_armed = true;
+	}
+	if (MA_LIKELY((uint64_t)ma_tls.sample_left > size)) {
+		ma_tls.sample_left -= (int64_t)size;
+		return 0;
+	}
+	return t2_sampled(s, size);
+}
+
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t weight)
+{
+	if (!weight) { /* passed over by the sampler (a block with room for the extension: over-aligned) */
+		ma_hdr_site_of(user)->site = T2_UNSAMPLED;
+		return;
+	}
+	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight);
 }
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
+	if (ext->site == T2_UNSAMPLED)
+		return; /* passed over by the sampler: no site counted it */
 	on_free(t, ext, size, t->is_owner);
 }
 
@@ -564,7 +581,7 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	/* Counting with a non-zero mode: call sites are on. */
 	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER2);
 	if (MA_LIKELY(user != NULL)) {
-		on_alloc(t, user, size, fp, outer != 0);
+		on_alloc(t, user, size, fp, outer != 0, 1);
 		ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
 	}
 	ma_update_leave(t, outer);
