@@ -58,6 +58,24 @@ size_t ma_core_usable_size(void *p);
 void *ma_core_fail(enum ma_call call, int err);
 
 /*
+ * The sampler's countdown (ma_tls.sample_left) less `size`: true when it
+ * reached the sample point (<= 0).  On x86-64 one subtract into the TLS word
+ * and the branch on its flags (the compiler would load, subtract, store and
+ * test); one instruction also keeps a signal handler's allocation from
+ * losing an update.
+ */
+MA_INLINE bool ma_sample_countdown(size_t size)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	bool reached;
+	__asm__("subq %2, %0" : "+m"(ma_tls.sample_left), "=@ccle"(reached) : "r"((int64_t)size));
+	return reached;
+#else
+	return (ma_tls.sample_left -= (int64_t)size) <= 0;
+#endif
+}
+
+/*
  * A block is born.  `reserve` >= size is the capacity to obtain (pvalloc
  * rounds up to pages but counts what was asked); align <= MA_MALLOC_ALIGN means malloc's.
  * Budget (Tier 1, malloc): 1 TLS load, 1 TLS subtract, 4 predicted branches, the real call,
@@ -78,7 +96,7 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 	}
 	/* Sampled call sites (mode 0): one subtract and branch; only a block that
 	 * reaches the sample point leaves, for the 32-byte header and its site. */
-	if (MA_UNLIKELY((ma_tls.sample_left -= (int64_t)size) <= 0)) {
+	if (MA_UNLIKELY(ma_sample_countdown(size))) {
 		void *r = ma_core_alloc_sample(t, call, size, reserve, zero, MA_FRAME());
 		MA_KEEP_FRAME(r);
 		return r;
