@@ -349,7 +349,8 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 	ma_own_add(&d->freed_bytes, e->freed_bytes);
 	ma_own_add(&d->birth_sum, e->birth_sum);
 	ma_own_add(&d->death_sum, e->death_sum);
-	ma_own_add(&d->samples, e->samples);
+	if (e->samples)
+		ma_own_add(&d->samples, e->samples);
 	if (e->blocks)
 		ma_own_add(&d->hist[e->hist_class], (uint32_t)e->blocks);
 	s->pending_abs += e->bytes + e->freed_bytes + e->blocks + e->frees;
@@ -441,9 +442,14 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	return idx;
 }
 
-/* weight: 1 for exact call sites (a constant there); a sampled block's weight (>= 1). */
+/*
+ * weight: a sampled block's weight (>= 1), 1 for exact call sites.  sampled:
+ * false (a constant) on exact call sites' fast path, which then neither
+ * keeps the weight in the header nor counts samples (reported only when
+ * sampling); the slow paths' births pass true in either mode.
+ */
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested,
-                        uint32_t weight)
+                        uint32_t weight, bool sampled)
 {
 	bool truncated = false;
 	unsigned stop = 0;
@@ -496,24 +502,27 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
 	struct ma_hdr_site *ext = ma_hdr_site_of(user);
 	ext->site = idx;
-	ext->spare = weight; /* the sample's weight (1 when exact): its death is scaled by the same */
+	if (sampled)
+		ext->spare = weight; /* the sample's weight: its death is scaled by the same */
 	ext->birth = birth;
 	struct ma_site_event e = {
 		.blocks = weight,
 		.bytes = (int64_t)(size * weight),
 		.birth_sum = birth * weight,
 		.hist_class = ma_site_hist_class(size),
-		.samples = 1,
+		.samples = sampled ? 1 : 0,
 	};
 	count_at_site(s, idx, &e, owner);
 }
 
-/* owner: t->is_owner, a constant in the owner's copy of the free. */
-MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner)
+/* owner: t->is_owner, a constant in the owner's copy of the free.  sampled:
+ * false (a constant) on exact call sites' fast path: the weight is 1 there. */
+MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner,
+                       bool sampled)
 {
 	/* Only other threads use their state here (the delta cache). */
 	struct t2_thread *s = owner ? NULL : thread_state(t);
-	uint64_t weight = ext->spare ? ext->spare : 1;
+	uint64_t weight = sampled && ext->spare ? ext->spare : 1;
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
 	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
 	uint64_t now = owner ? ma_live_clock_owner(t) : ma_live_clock(t);
@@ -555,14 +564,15 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 		ma_hdr_site_of(user)->site = T2_UNSAMPLED;
 		return;
 	}
-	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight);
+	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight, true);
 }
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
 	if (ext->site == T2_UNSAMPLED)
 		return; /* passed over by the sampler: no site counted it */
-	on_free(t, ext, size, t->is_owner);
+	/* exact call sites' fast births leave the weight unwritten: 1 */
+	on_free(t, ext, size, t->is_owner, t2.sample != 0);
 }
 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
@@ -581,7 +591,7 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	/* Counting with a non-zero mode: call sites are on. */
 	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER2);
 	if (MA_LIKELY(user != NULL)) {
-		on_alloc(t, user, size, fp, outer != 0, 1);
+		on_alloc(t, user, size, fp, outer != 0, 1, false);
 		ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
 	}
 	ma_update_leave(t, outer);
@@ -602,7 +612,7 @@ MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool 
 		return;
 	}
 	uint64_t size = ma_hdr_of(p)->size;
-	on_free(t, ma_hdr_site_of(p), size, owner);
+	on_free(t, ma_hdr_site_of(p), size, owner, false);
 	ma_event_died(t, call, size);
 	if (!owner)
 		ma_live_shrink(t, (int64_t)size, 1);
