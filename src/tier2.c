@@ -63,7 +63,6 @@ struct t2_thread {
 	ma_au64 early_events;         /* this thread's allocations whose stack ended early (MA_STACK_EARLY) */
 	uint32_t frames_generation;   /* last_frames were checked against this generation's modules */
 	uint64_t next_refresh_ns;     /* no module table refresh from this thread before then */
-	uint64_t rng;                 /* sampling: splitmix64 state (the countdown is in ma_tls) */
 	struct ma_stack_state stack;
 	uintptr_t last_frames[T2_FRAMES];
 	struct ma_site_arena arena;        /* frames of new sites */
@@ -72,6 +71,7 @@ struct t2_thread {
 	struct ma_stack_memo *last_memo; /* the memo the last stack was found in or put in */
 	int64_t pending_abs;
 	struct t2_delta cache[T2_CACHE];
+	uint64_t rng;                 /* sampling: splitmix64 state (the countdown is in ma_tls) */
 	/* Then T2_MEMOS memos of t2.memo_bytes each (memo_of). */
 	MA_ALIGNED_LINE char memos[];
 };
