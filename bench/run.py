@@ -49,14 +49,22 @@ MODES = {
 # 150k pass, every time): run it on a smaller share there.
 HEAPTRACK_EXTRA_DIV = {"sites20": 2, "paths20": 4}
 
-CONFIGS = ["plain", "memusage", "tier1", "tier2", "heaptrack"]
+CONFIGS = ["plain", "memusage", "tier1", "tier2", "heaptrack", "sampled", "jemalloc", "jemalloc-prof"]
 TITLES = {
     "plain": "plain glibc",
     "memusage": "libmemusage",
     "tier1": "modalloc Tier 1",
     "tier2": "modalloc Tier 2",
     "heaptrack": "heaptrack",
+    "sampled": "modalloc sampled 512K",
+    "jemalloc": "jemalloc",
+    "jemalloc-prof": "jemalloc prof 512K",
 }
+# Issue 14's peer: Debian's libjemalloc2 (built with profiling) over its own
+# allocator, without and with its heap profiler sampling at the same mean
+# (2^19 bytes = 512 KiB, jemalloc's lg_prof_sample).
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+SAMPLE_MEAN = "512K"
 
 # Design targets, as ratios to plain glibc (docs/design.md).
 TARGETS = {
@@ -99,6 +107,8 @@ class Runner:
             return os.path.exists(MEMUSAGE)
         if cfg == "heaptrack":
             return self.heaptrack is not None
+        if cfg in ("jemalloc", "jemalloc-prof"):
+            return os.path.exists(JEMALLOC)
         if cfg == "tier2":
             return self.tier2_on is not False
         return True
@@ -118,13 +128,19 @@ class Runner:
             # Without MEMUSAGE_OUTPUT it keeps its counters in memory and
             # prints a summary on stderr at exit: no profile file to write.
             env["LD_PRELOAD"] = MEMUSAGE
-        elif cfg in ("tier1", "tier2"):
+        elif cfg in ("tier1", "tier2", "sampled"):
             report = os.path.join(self.tmp, "modalloc.%d.json" % self.seq)
             env["LD_PRELOAD"] = self.lib
             env["MOD_ALLOC_QUIET"] = "1"
             env["MOD_ALLOC_OUT"] = report
             if cfg == "tier2":
                 env["MOD_ALLOC_BACKTRACES"] = "1"
+            if cfg == "sampled":
+                env["MOD_ALLOC_SAMPLE"] = SAMPLE_MEAN
+        elif cfg in ("jemalloc", "jemalloc-prof"):
+            env["LD_PRELOAD"] = JEMALLOC
+            if cfg == "jemalloc-prof":
+                env["MALLOC_CONF"] = "prof:true,prof_active:true,lg_prof_sample:19"
         elif cfg == "heaptrack":
             # heaptrack unsets LD_PRELOAD and preloads itself into exactly
             # this command: run the program directly, never through a shell.
@@ -142,7 +158,9 @@ class Runner:
         # would show up as a flattering 1.00x.
         if cfg == "memusage" and b"Memory usage summary" not in err:
             raise RuntimeError("libmemusage did not run (no summary on stderr)")
-        if cfg in ("tier1", "tier2"):
+        if cfg == "jemalloc-prof" and b"Invalid conf" in err:
+            raise RuntimeError("this jemalloc has no profiler: %s" % err.decode(errors="replace")[-300:])
+        if cfg in ("tier1", "tier2", "sampled"):
             try:
                 with open(report) as f:
                     rep = json.load(f)

@@ -20,15 +20,15 @@ void *ma_core_fail(enum ma_call call, int err)
 }
 
 /*
- * Obtains a real block with the header's room below `reserve` user bytes
- * aligned to `align`.  Returns the user pointer and its offset's log2.
+ * Obtains a real block with a header of 1 << hdr_log2 bytes below `reserve`
+ * user bytes aligned to `align`.  Returns the user pointer and its offset's log2.
  */
-static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
+static void *obtain(size_t reserve, size_t align, bool zero, uint8_t hdr_log2, uint8_t *shift)
 {
-	size_t hdr = ma_g.hdr_bytes;
+	size_t hdr = (size_t)1 << hdr_log2;
 	if (align <= MA_MALLOC_ALIGN) {
 		char *base = zero ? ma_real.next_calloc(1, reserve + hdr) : ma_real.next_malloc(reserve + hdr);
-		*shift = ma_g.hdr_log2;
+		*shift = hdr_log2;
 		return base ? base + hdr : NULL;
 	}
 	/* The user pointer sits one alignment (or one header, if larger) above an
@@ -48,17 +48,29 @@ static void *obtain(size_t reserve, size_t align, bool zero, uint8_t *shift)
 	return (char *)base + off;
 }
 
-MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+/*
+ * Does a block with header offset 1 << shift carry the site extension?  With
+ * exact call sites every block does; with sampled ones, sampled blocks (32-byte
+ * header) and over-aligned ones (room below the header), not the others.
+ */
+MA_INLINE bool has_ext(uint8_t shift)
+{
+	return ma_g.backtraces && shift != MA_HDR_MIN_LOG2;
+}
+
+/* weight: the sampler's (0: passed over; 1 without sampling); shift: the header offset's log2. */
+MA_INLINE void born(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t weight, uint8_t shift)
 {
 	ma_own_add(&t->blocks, 1);
 	ma_own_add(&t->bytes, size);
-	if (ma_g.backtraces)
-		ma_tier2_on_alloc(t, user, size, fp);
+	if (ma_g.backtraces && (weight || has_ext(shift)))
+		ma_tier2_on_alloc(t, user, size, fp, weight);
 	bool ties = ma_ties.bump;
 	ma_live_grow(t, (int64_t)size, 1, ties, ties && ma_load_relaxed(&t->busy) > 1);
 }
 
-/* `h` and `ext` are copies: realloc may already have released the block. */
+/* `h` and `ext` are copies: realloc may already have released the block.
+ * ext is NULL for a block without the site extension (has_ext). */
 static void died(struct ma_thread *t, const struct ma_hdr *h, const struct ma_hdr_site *ext)
 {
 	if (h->epoch != t->epoch) {
@@ -69,7 +81,7 @@ static void died(struct ma_thread *t, const struct ma_hdr *h, const struct ma_hd
 	}
 	ma_own_add(&t->frees, 1);
 	ma_own_add(&t->freed_bytes, h->size);
-	if (ma_g.backtraces)
+	if (ext)
 		ma_tier2_on_free(t, ext, h->size);
 	ma_live_shrink(t, (int64_t)h->size, 1);
 }
@@ -84,15 +96,33 @@ static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, 
                            size_t align, bool zero, uintptr_t fp)
 {
 	ma_own_add(&t->calls[call], 1);
+	uint32_t weight = 1;
+	uint8_t log2 = ma_g.hdr_log2;
+	if (ma_g.sampling) {
+		weight = ma_tier2_sample(t, size);
+		if (weight)
+			log2 = MA_HDR_MAX_LOG2; /* room for the site */
+	}
 	uint8_t shift;
-	void *user = reserve > MA_MAX_REQUEST ? (errno = ENOMEM, NULL) : obtain(reserve, align, zero, &shift);
+	void *user = reserve > MA_MAX_REQUEST ? (errno = ENOMEM, NULL) : obtain(reserve, align, zero, log2, &shift);
 	if (MA_UNLIKELY(!user)) {
 		ma_own_add(&t->failed, 1);
 		return NULL;
 	}
 	ma_hdr_set(user, size, t->key, t->epoch, shift);
-	born(t, user, size, fp);
+	born(t, user, size, fp, weight, shift);
 	return user;
+}
+
+void *ma_core_alloc_sample(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                           uintptr_t fp)
+{
+	/* The fast path took the size off already: the slow path takes it again. */
+	if (ma_g.sampling)
+		ma_tls.sample_left += (int64_t)size;
+	else
+		ma_tls.sample_left = INT64_MAX; /* no sampler: not again for 2^63 bytes */
+	return ma_core_alloc_slow(t, call, size, reserve, 0, zero, fp);
 }
 
 void *ma_core_alloc_slow(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
@@ -135,7 +165,7 @@ static void free_slow(struct ma_thread *t, enum ma_call call, void *p)
 	}
 	struct ma_hdr copy = *h;
 	if (t)
-		died(t, &copy, ma_g.backtraces ? ma_hdr_site_of(p) : NULL);
+		died(t, &copy, has_ext(copy.shift) ? ma_hdr_site_of(p) : NULL);
 	h->tag = 0;
 	ma_real.next_free(ma_hdr_base(p, &copy));
 }
@@ -165,27 +195,29 @@ static void *alloc_for_realloc(struct ma_thread *t, enum ma_call call, size_t si
 }
 
 /*
- * Gives block p (its header h, a copy of it in old) size bytes: the real
- * realloc, or for an over-aligned block a new block and a copy.  The old
- * block's header is cleared once the block may be gone.  NULL on failure,
- * with the old block untouched.
+ * Gives block p (its header h, a copy of it in old) size bytes with a header
+ * of 1 << log2 bytes: the real realloc, or for an over-aligned block (or one
+ * whose header size changes: sampled call sites) a new block and a copy.
+ * The old block's header is cleared once the block may be gone.  NULL on
+ * failure, with the old block untouched.
  */
-static void *resize_block(void *p, struct ma_hdr *h, const struct ma_hdr *old, size_t size)
+static void *resize_block(void *p, struct ma_hdr *h, const struct ma_hdr *old, size_t size, uint8_t log2)
 {
 	void *base = ma_hdr_base(p, old);
 	void *user;
-	if (old->shift == ma_g.hdr_log2) {
+	if (old->shift == log2) {
 		/* If the block moves, the real realloc frees it: its header must not
 		 * look live to anyone after that.  Put back if the realloc fails. */
+		size_t hdr = (size_t)1 << log2;
 		h->tag = 0;
-		char *nb = ma_real.next_realloc(base, size + ma_g.hdr_bytes);
-		user = nb ? nb + ma_g.hdr_bytes : NULL;
+		char *nb = ma_real.next_realloc(base, size + hdr);
+		user = nb ? nb + hdr : NULL;
 		if (!nb)
 			h->tag = old->tag;
 	} else {
 		/* An over-aligned block: realloc promises only malloc's alignment. */
 		uint8_t shift;
-		user = obtain(size, 0, false, &shift);
+		user = obtain(size, 0, false, log2, &shift);
 		if (user) {
 			memcpy(user, p, old->size < size ? old->size : size);
 			h->tag = 0;
@@ -210,22 +242,37 @@ static void *realloc_ours(struct ma_thread *t, enum ma_call call, void *p, struc
 	}
 	struct ma_hdr old = *h;
 	struct ma_hdr_site old_ext = { 0, 0, 0 };
-	if (ma_g.backtraces)
+	bool had_ext = has_ext(old.shift);
+	if (had_ext)
 		old_ext = *ma_hdr_site_of(p);
-	void *user = resize_block(p, h, &old, size);
+	/* The new block's header: the process's, but the sampler's choice when
+	 * sampling, and for an untracked thread room for the old site if any. */
+	uint32_t weight = 1;
+	uint8_t log2 = ma_g.hdr_log2;
+	if (!t) {
+		if (had_ext)
+			log2 = MA_HDR_MAX_LOG2;
+	} else if (ma_g.sampling) {
+		weight = ma_tier2_sample(t, size);
+		if (weight)
+			log2 = MA_HDR_MAX_LOG2;
+	}
+	void *user = resize_block(p, h, &old, size, log2);
 	if (!user) {
 		if (t)
 			ma_own_add(&t->failed, 1);
 		return NULL; /* the old block is untouched; errno is the real allocator's */
 	}
 	if (!t) {
-		/* Untracked thread: keep the old size so the eventual free balances. */
-		ma_hdr_set(user, old.size, ma_hdr_key(old.epoch), old.epoch, ma_g.hdr_log2);
+		/* Untracked thread: keep the old size and site so the eventual free balances. */
+		ma_hdr_set(user, old.size, ma_hdr_key(old.epoch), old.epoch, log2);
+		if (had_ext)
+			*ma_hdr_site_of(user) = old_ext;
 		return user;
 	}
-	died(t, &old, &old_ext);
-	ma_hdr_set(user, size, t->key, t->epoch, ma_g.hdr_log2);
-	born(t, user, size, fp);
+	died(t, &old, had_ext ? &old_ext : NULL);
+	ma_hdr_set(user, size, t->key, t->epoch, log2);
+	born(t, user, size, fp, weight, log2);
 	return user;
 }
 

@@ -47,6 +47,9 @@ MA_NOINLINE void ma_core_free_slow(struct ma_thread *t, enum ma_call call, void 
  * line, so that the Tier 1 paths need no callee-saved registers for it, and
  * one call deep.
  */
+/* The sampler's countdown crossed (or, without sampling, ran out): the slow path. */
+MA_NOINLINE void *ma_core_alloc_sample(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
+                                       bool zero, uintptr_t fp);
 /* ma_live_grow_slow, then returns user: a tail call for the fast path. */
 MA_NOINLINE void *ma_core_alloc_grown(struct ma_thread *t, void *user);
 void *ma_core_realloc(enum ma_call call, void *p, size_t size, uintptr_t fp);
@@ -55,9 +58,27 @@ size_t ma_core_usable_size(void *p);
 void *ma_core_fail(enum ma_call call, int err);
 
 /*
+ * The sampler's countdown (ma_tls.sample_left) less `size`: true when it
+ * reached the sample point (<= 0).  On x86-64 one subtract into the TLS word
+ * and the branch on its flags (the compiler would load, subtract, store and
+ * test); one instruction also keeps a signal handler's allocation from
+ * losing an update.
+ */
+MA_INLINE bool ma_sample_countdown(size_t size)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	bool reached;
+	__asm__("subq %2, %0" : "+m"(ma_tls.sample_left), "=@ccle"(reached) : "r"((int64_t)size));
+	return reached;
+#else
+	return (ma_tls.sample_left -= (int64_t)size) <= 0;
+#endif
+}
+
+/*
  * A block is born.  `reserve` >= size is the capacity to obtain (pvalloc
  * rounds up to pages but counts what was asked); align <= MA_MALLOC_ALIGN means malloc's.
- * Budget (Tier 1, malloc): 1 TLS load, 3 predicted branches, the real call,
+ * Budget (Tier 1, malloc): 1 TLS load, 1 TLS subtract, 4 predicted branches, the real call,
  * 2 header stores, 3 own-line adds, the live counter (counters.h).
  */
 MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, size_t align, bool zero)
@@ -70,6 +91,13 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 	}
 	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
 		void *r = ma_tier2_alloc(t, call, size, reserve, zero, MA_FRAME());
+		MA_KEEP_FRAME(r);
+		return r;
+	}
+	/* Sampled call sites (mode 0): one subtract and branch; only a block that
+	 * reaches the sample point leaves, for the 32-byte header and its site. */
+	if (MA_UNLIKELY(ma_sample_countdown(size))) {
+		void *r = ma_core_alloc_sample(t, call, size, reserve, zero, MA_FRAME());
 		MA_KEEP_FRAME(r);
 		return r;
 	}
@@ -101,7 +129,8 @@ MA_INLINE void ma_core_free(enum ma_call call, void *p)
 		ma_tier2_free(t, call, p);
 		return;
 	}
-	/* mode 0: Tier 1, so the offset is the Tier 1 header's. */
+	/* mode 0: Tier 1's header (sampled call sites: an unsampled block; a
+	 * sampled one has the 32-byte header, so failed the compare above). */
 	uint64_t size = h->size;
 	ma_event_died(t, call, size);
 	ma_live_shrink(t, (int64_t)size, 1);

@@ -86,7 +86,7 @@ static void after_fork_child(void)
 	ma_store_relaxed(&ma_g.owner_taken, self != NULL);
 	ma_store_relaxed(&ma_g.reporting, 0);
 	ma_store_relaxed(&ma_g.exit_reported, 0);
-	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
+	ma_store_relaxed(&ma_g.mode, MA_MODE_COUNTING());
 	ma_tier2_after_fork(self);
 	ma_live_timeline_start();
 }
@@ -200,11 +200,13 @@ static void boot(void)
 		                   "counting totals only", NULL, NULL, NULL);
 	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
 		ma_g.backtraces = false; /* tier2 said why on stderr */
-	ma_store_relaxed(&ma_g.mode, ma_g.backtraces ? MA_MODE_TRACED : 0);
+	ma_g.sampling = ma_g.backtraces && ma_g.opt.sample != 0;
+	ma_store_relaxed(&ma_g.mode, MA_MODE_COUNTING());
 	/* For ma_init_freeze's asymmetric barrier; without it, freezing waits longer. */
 	ma_g.membarrier_ok = ma_os_membarrier_register() == 0;
-	/* Fixed before the first tracked block: every header has this size. */
-	ma_g.hdr_log2 = ma_g.backtraces ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
+	/* Fixed before the first tracked block: every header has this size, but a
+	 * sampled block's (32 bytes) and an over-aligned one's. */
+	ma_g.hdr_log2 = ma_g.backtraces && !ma_g.sampling ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
 	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
 	ma_g.cookie = (uint32_t)ma_os_random64() | 1u;
 	ma_g.epoch = 1;

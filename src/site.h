@@ -223,7 +223,8 @@ MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_e
 	MA_SITE_PART_ADD(p, atomic, blocks, (uint64_t)e->blocks);
 	MA_SITE_PART_ADD(p, atomic, bytes, (uint64_t)e->bytes);
 	MA_SITE_PART_ADD(p, atomic, birth_sum, e->birth_sum);
-	MA_SITE_PART_ADD(p, atomic, samples, e->samples);
+	if (e->samples) /* 0 (a constant) on exact call sites' fast paths: samples are reported only when sampling */
+		MA_SITE_PART_ADD(p, atomic, samples, e->samples);
 	if (e->hist_class < MA_SITE_HIST) /* single births (weighted); flushes add their histogram themselves */
 		MA_SITE_PART_ADD(p, atomic, hist[e->hist_class], (uint32_t)e->blocks);
 	if (e->bytes <= e->freed_bytes)

@@ -78,10 +78,15 @@ enum ma_tls_state { MA_TLS_NEW = 0, MA_TLS_ACTIVE, MA_TLS_EXITED };
 
 struct ma_tls {
 	struct ma_thread *rec;   /* fast-path pointer; NULL = take the slow path */
+	/* Bytes to the sampler's next sample point (MOD_ALLOC_SAMPLE): the Tier 1 fast
+	 * allocation subtracts its size and leaves out of line at <= 0 (core.h).
+	 * Without sampling it is reset to INT64_MAX there, once per thread. */
+	int64_t sample_left;
 	struct ma_thread *held;  /* the record while the guard hides it */
 	uint32_t guard;          /* > 0 inside the library's own slow paths */
 	uint8_t state;
 	int fatal_pending;       /* a fatal signal that arrived inside the guard (fatal.c) */
+	bool sample_armed;       /* sample_left holds a drawn countdown (tier2.c) */
 };
 
 extern MA_TLS struct ma_tls ma_tls;

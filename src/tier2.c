@@ -55,8 +55,6 @@ struct t2_delta {
 struct t2_thread {
 	/* First line: what every allocation reads besides the frames. */
 	bool ready;
-	int64_t sample_left;          /* sampling: bytes until the next sample (> 0) */
-	uint64_t rng;                 /* sampling: splitmix64 state */
 	/* The last stack seen and its site: loops allocate from one place. */
 	uint32_t last_generation;
 	uint32_t last_key;            /* n | truncated << 31 of the last stack; T2_NO_STACK: none */
@@ -73,6 +71,7 @@ struct t2_thread {
 	struct ma_stack_memo *last_memo; /* the memo the last stack was found in or put in */
 	int64_t pending_abs;
 	struct t2_delta cache[T2_CACHE];
+	uint64_t rng;                 /* sampling: splitmix64 state (the countdown is in ma_tls) */
 	/* Then T2_MEMOS memos of t2.memo_bytes each (memo_of). */
 	MA_ALIGNED_LINE char memos[];
 };
@@ -199,7 +198,7 @@ static int64_t t2_next_sample(struct t2_thread *s)
 /* A block of `size` bytes reached the countdown: its weight k, and a new countdown. */
 static MA_NOINLINE uint32_t t2_sampled(struct t2_thread *s, uint64_t size)
 {
-	s->sample_left = t2_next_sample(s);
+	ma_tls.sample_left = t2_next_sample(s);
 	double p = t2_one_minus_exp_neg((double)size / (double)t2.sample);
 	double w = p > 0 ? 1 / p : 4294967295.0;
 	if (w >= 4294967295.0)
@@ -259,10 +258,8 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	s->last_memo = memo_of(s, 0);
 	s->last_site = 0;
 	s->last_key = T2_NO_STACK;
-	if (t2.sample) {
+	if (t2.sample)
 		s->rng = t2.seed ^ (ma_add_relaxed(&t2.threads, 1) * 0xD1B54A32D192ED03ull);
-		s->sample_left = t2_next_sample(s);
-	}
 	s->ready = true;
 	return s;
 }
@@ -352,7 +349,8 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 	ma_own_add(&d->freed_bytes, e->freed_bytes);
 	ma_own_add(&d->birth_sum, e->birth_sum);
 	ma_own_add(&d->death_sum, e->death_sum);
-	ma_own_add(&d->samples, e->samples);
+	if (e->samples)
+		ma_own_add(&d->samples, e->samples);
 	if (e->blocks)
 		ma_own_add(&d->hist[e->hist_class], (uint32_t)e->blocks);
 	s->pending_abs += e->bytes + e->freed_bytes + e->blocks + e->frees;
@@ -444,21 +442,19 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	return idx;
 }
 
-MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested)
+/*
+ * weight: a sampled block's weight (>= 1), 1 for exact call sites.  sampled:
+ * false (a constant) on exact call sites' fast path, which then neither
+ * keeps the weight in the header nor counts samples (reported only when
+ * sampling); the slow paths' births pass true in either mode.
+ */
+MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested,
+                        uint32_t weight, bool sampled)
 {
 	bool truncated = false;
 	unsigned stop = 0;
 	struct t2_thread *s = thread_state(t);
-	uint32_t idx = 0, weight = 1;
-	if (MA_UNLIKELY(t2.sample != 0) && MA_LIKELY(s != NULL)) {
-		/* One subtract and branch for a block the sampler passes over (no walk, no site). */
-		if (MA_LIKELY((uint64_t)s->sample_left > size)) {
-			s->sample_left -= (int64_t)size;
-			ma_hdr_site_of(user)->site = T2_UNSAMPLED;
-			return;
-		}
-		weight = t2_sampled(s, size);
-	}
+	uint32_t idx = 0;
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
@@ -506,26 +502,27 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
 	struct ma_hdr_site *ext = ma_hdr_site_of(user);
 	ext->site = idx;
-	ext->spare = weight; /* the sample's weight (1 when exact): its death is scaled by the same */
+	if (sampled)
+		ext->spare = weight; /* the sample's weight: its death is scaled by the same */
 	ext->birth = birth;
 	struct ma_site_event e = {
 		.blocks = weight,
 		.bytes = (int64_t)(size * weight),
 		.birth_sum = birth * weight,
 		.hist_class = ma_site_hist_class(size),
-		.samples = 1,
+		.samples = sampled ? 1 : 0,
 	};
 	count_at_site(s, idx, &e, owner);
 }
 
-/* owner: t->is_owner, a constant in the owner's copy of the free. */
-MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner)
+/* owner: t->is_owner, a constant in the owner's copy of the free.  sampled:
+ * false (a constant) on exact call sites' fast path: the weight is 1 there. */
+MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size, bool owner,
+                       bool sampled)
 {
-	if (MA_UNLIKELY(ext->site == T2_UNSAMPLED))
-		return; /* passed over by the sampler: no site counted it */
 	/* Only other threads use their state here (the delta cache). */
 	struct t2_thread *s = owner ? NULL : thread_state(t);
-	uint64_t weight = ext->spare ? ext->spare : 1;
+	uint64_t weight = sampled && ext->spare ? ext->spare : 1;
 	/* The header passed the tag check, so the index is one we wrote; bound it anyway. */
 	uint32_t idx = ext->site < ma_sites.capacity ? ext->site : 0;
 	uint64_t now = owner ? ma_live_clock_owner(t) : ma_live_clock(t);
@@ -538,14 +535,44 @@ MA_INLINE void on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint6
 	count_at_site(s, idx, &e, owner);
 }
 
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp)
+/*
+ * The sampler's countdown lives in ma_tls (sample_left), where the Tier 1
+ * fast allocation subtracts each block's size; it comes here only when the
+ * countdown is reached (or not yet drawn: a thread's first blocks), and for
+ * the slow paths' blocks (aligned, realloc, a thread's first).  A thread's
+ * draws come from its state's stream (seeded from MOD_ALLOC_SAMPLE_SEED).
+ */
+uint32_t ma_tier2_sample(struct ma_thread *t, uint64_t size)
 {
-	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1);
+	struct t2_thread *s = thread_state(t);
+	if (MA_UNLIKELY(s == NULL))
+		return 1; /* no thread state: every block, at the overflow site */
+	if (MA_UNLIKELY(!ma_tls.sample_armed)) {
+		ma_tls.sample_left = t2_next_sample(s);
+		ma_tls.sample_armed = true;
+	}
+	if (MA_LIKELY((uint64_t)ma_tls.sample_left > size)) {
+		ma_tls.sample_left -= (int64_t)size;
+		return 0;
+	}
+	return t2_sampled(s, size);
+}
+
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t weight)
+{
+	if (!weight) { /* passed over by the sampler (a block with room for the extension: over-aligned) */
+		ma_hdr_site_of(user)->site = T2_UNSAMPLED;
+		return;
+	}
+	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight, true);
 }
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
 {
-	on_free(t, ext, size, t->is_owner);
+	if (ext->site == T2_UNSAMPLED)
+		return; /* passed over by the sampler: no site counted it */
+	/* exact call sites' fast births leave the weight unwritten: 1 */
+	on_free(t, ext, size, t->is_owner, t2.sample != 0);
 }
 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
@@ -564,7 +591,7 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	/* Counting with a non-zero mode: call sites are on. */
 	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER2);
 	if (MA_LIKELY(user != NULL)) {
-		on_alloc(t, user, size, fp, outer != 0);
+		on_alloc(t, user, size, fp, outer != 0, 1, false);
 		ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
 	}
 	ma_update_leave(t, outer);
@@ -585,7 +612,7 @@ MA_INLINE void tier2_free(struct ma_thread *t, enum ma_call call, void *p, bool 
 		return;
 	}
 	uint64_t size = ma_hdr_of(p)->size;
-	on_free(t, ma_hdr_site_of(p), size, owner);
+	on_free(t, ma_hdr_site_of(p), size, owner, false);
 	ma_event_died(t, call, size);
 	if (!owner)
 		ma_live_shrink(t, (int64_t)size, 1);

@@ -21,9 +21,17 @@ struct ma_hdr_site;
 bool ma_tier2_available(void);
 /* Sets up the site table; false (after one stderr line) to run without sites. */
 bool ma_tier2_init(const struct ma_options *opt);
-/* A tracked block was born / is dying.  `user` has the 32-byte header;
- * fp is the shim's frame, where the walk starts. */
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp);
+/*
+ * Sampled call sites (ma_g.sampling): the sampler's verdict on a block of
+ * `size` bytes about to be born on t, from the countdown in ma_tls: 0 when
+ * passed over (its bytes taken off the countdown), else its weight (>= 1).
+ */
+uint32_t ma_tier2_sample(struct ma_thread *t, uint64_t size);
+/* A tracked block was born / is dying.  `user` has the site extension below
+ * its header (block.h); fp is the shim's frame, where the walk starts;
+ * weight: 1 for exact call sites, ma_tier2_sample's verdict when sampling (0:
+ * the extension only says so, for its free). */
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t weight);
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size);
 /*
  * The fast paths when ma_g.mode is set (core.h): the whole event, the real

@@ -7,7 +7,8 @@
 
 bool ma_tier2_available(void) { return false; }
 bool ma_tier2_init(const struct ma_options *opt) { (void)opt; return false; }
-void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp) { (void)t; (void)user; (void)size; (void)fp; }
+uint32_t ma_tier2_sample(struct ma_thread *t, uint64_t size) { (void)t; (void)size; return 1; }
+void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t weight) { (void)t; (void)user; (void)size; (void)fp; (void)weight; }
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size) { (void)t; (void)ext; (void)size; }
 /* Without a walker the mode is never MA_MODE_TRACED: only MA_MODE_FROZEN,
  * with counting stopped, sends the fast paths here. */
