@@ -49,22 +49,21 @@ MODES = {
 # 150k pass, every time): run it on a smaller share there.
 HEAPTRACK_EXTRA_DIV = {"sites20": 2, "paths20": 4}
 
-CONFIGS = ["plain", "memusage", "tier1", "tier2", "heaptrack", "sampled", "jemalloc", "jemalloc-prof"]
+CONFIGS = ["plain", "memusage", "tier1", "tier2", "sampled", "heaptrack", "jemalloc", "jemalloc-prof"]
+# Issue 14's peer: jemalloc's own heap profiler (Debian libjemalloc2 is built with it) at the same
+# mean as "sampled" (2^19 = 512 KiB), over jemalloc's allocator; compare it with the "jemalloc" column.
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+SAMPLE_BYTES = "512K"
 TITLES = {
     "plain": "plain glibc",
     "memusage": "libmemusage",
     "tier1": "modalloc Tier 1",
     "tier2": "modalloc Tier 2",
+    "sampled": "modalloc sampled 512 KiB",
     "heaptrack": "heaptrack",
-    "sampled": "modalloc sampled 512K",
     "jemalloc": "jemalloc",
-    "jemalloc-prof": "jemalloc prof 512K",
+    "jemalloc-prof": "jemalloc prof 512 KiB",
 }
-# Issue 14's peer: Debian's libjemalloc2 (built with profiling) over its own
-# allocator, without and with its heap profiler sampling at the same mean
-# (2^19 bytes = 512 KiB, jemalloc's lg_prof_sample).
-JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-SAMPLE_MEAN = "512K"
 
 # Design targets, as ratios to plain glibc (docs/design.md).
 TARGETS = {
@@ -107,10 +106,10 @@ class Runner:
             return os.path.exists(MEMUSAGE)
         if cfg == "heaptrack":
             return self.heaptrack is not None
+        if cfg in ("tier2", "sampled"):
+            return self.tier2_on is not False
         if cfg in ("jemalloc", "jemalloc-prof"):
             return os.path.exists(JEMALLOC)
-        if cfg == "tier2":
-            return self.tier2_on is not False
         return True
 
     def run(self, cfg, mode):
@@ -136,11 +135,13 @@ class Runner:
             if cfg == "tier2":
                 env["MOD_ALLOC_BACKTRACES"] = "1"
             if cfg == "sampled":
-                env["MOD_ALLOC_SAMPLE"] = SAMPLE_MEAN
+                env["MOD_ALLOC_SAMPLE"] = SAMPLE_BYTES
         elif cfg in ("jemalloc", "jemalloc-prof"):
+            # stats_print: proof on stderr that jemalloc ran, and with which options;
+            # abort_conf: a jemalloc built without profiling aborts instead of ignoring prof:true.
             env["LD_PRELOAD"] = JEMALLOC
-            if cfg == "jemalloc-prof":
-                env["MALLOC_CONF"] = "prof:true,prof_active:true,lg_prof_sample:19"
+            env["MALLOC_CONF"] = "stats_print:true,abort_conf:true" + (
+                ",prof:true,lg_prof_sample:19" if cfg == "jemalloc-prof" else "")
         elif cfg == "heaptrack":
             # heaptrack unsets LD_PRELOAD and preloads itself into exactly
             # this command: run the program directly, never through a shell.
@@ -158,8 +159,12 @@ class Runner:
         # would show up as a flattering 1.00x.
         if cfg == "memusage" and b"Memory usage summary" not in err:
             raise RuntimeError("libmemusage did not run (no summary on stderr)")
-        if cfg == "jemalloc-prof" and b"Invalid conf" in err:
-            raise RuntimeError("this jemalloc has no profiler: %s" % err.decode(errors="replace")[-300:])
+        if cfg in ("jemalloc", "jemalloc-prof"):
+            if b"Begin jemalloc statistics" not in err:
+                raise RuntimeError("jemalloc did not run (no statistics on stderr)")
+            want = b"opt.prof: true" if cfg == "jemalloc-prof" else b"opt.prof: false"
+            if want not in err:
+                raise RuntimeError("%s: jemalloc's statistics lack %r" % (cfg, want.decode()))
         if cfg in ("tier1", "tier2", "sampled"):
             try:
                 with open(report) as f:
@@ -171,10 +176,12 @@ class Runner:
             seen = sum(rep["calls"].values())
             if seen < calls:
                 raise RuntimeError("%s %s: report counts %d calls, the program made %d" % (cfg, mode, seen, calls))
-            if cfg == "tier2":
+            if cfg in ("tier2", "sampled"):
                 self.tier2_on = bool(rep["config"].get("backtraces"))
                 if not self.tier2_on:
                     return None
+            if cfg == "sampled" and not rep["config"].get("sample_bytes"):
+                raise RuntimeError("sampled %s: the report says it did not sample" % mode)
         if cfg == "heaptrack":
             files = glob.glob(report + "*")
             if not files:

@@ -9,14 +9,15 @@
 #                           tests), redis, sqlite3 (the real-program suite), debuginfod and xz
 #                           (the tool suite serves debug files on 127.0.0.1), golang-go (go tool
 #                           pprof reads the pprof output), tmux (`modalloc top` is tested in a
-#                           terminal), procps (pgrep)
+#                           terminal), procps (pgrep), libjemalloc2 (bench/run.py's jemalloc
+#                           profiler column, issue 14)
 set -euo pipefail
 what=${1:-build}
 pkgs=(gcc g++ meson ninja-build pkg-config python3 libjson-c-dev libdw-dev libdebuginfod-dev zlib1g-dev)
 if [ "$what" = test ]; then
   pkgs+=(libcmocka-dev valgrind clang libclang-rt-14-dev gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
          qemu-user chromium nodejs npm redis-server redis-tools sqlite3 librsvg2-bin
-         debuginfod xz-utils binutils dwz golang-go tmux procps)
+         debuginfod xz-utils binutils dwz golang-go tmux procps libjemalloc2)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
