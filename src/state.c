@@ -222,6 +222,23 @@ void ma_state_describe(const struct ma_state_layout *l)
 	}
 }
 
+void ma_state_describe_sites(const struct ma_state_sites *s)
+{
+	if (st.hdr)
+		st.hdr->sites = *s;
+}
+
+bool ma_state_owns(const void *p)
+{
+	return st.base && (const char *)p >= st.base && (const char *)p < st.base + RESERVE_BYTES;
+}
+
+void ma_state_unmap(void *p, size_t bytes)
+{
+	if (!ma_state_owns(p))
+		ma_os_unmap(p, bytes);
+}
+
 void ma_state_attach_root(void *addr, size_t bytes)
 {
 	if (!st.hdr || bytes > MA_STATE_ALIGN || ((uintptr_t)addr & (MA_STATE_ALIGN - 1)))
