@@ -16,6 +16,9 @@
  *   killed wait       as single, then waits (the test kills it)
  *   killed exec       as single, then execs /bin/true (exits 0)
  *   killed execfail   as single, then an exec that fails, then SIGKILL
+ *   killed sites      two call sites: 700 blocks of 100 B in alloc_f, 300 of
+ *                     200 B in alloc_g, the first 100 of alloc_g's freed; SIGKILL
+ *   killed sites wait as sites, then writes "ready" and waits (snapshot, top)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +43,31 @@ __attribute__((noinline)) static void *site_b(size_t n)
 	void *p = malloc(n);
 	ESCAPE(p);
 	return p;
+}
+
+/* Distinct code (sizes), so that no pass folds the two into one function. */
+__attribute__((noinline)) static void *alloc_f(void)
+{
+	void *p = malloc(100);
+	ESCAPE(p);
+	return p;
+}
+
+__attribute__((noinline)) static void *alloc_g(void)
+{
+	void *p = malloc(200);
+	ESCAPE(p);
+	return p;
+}
+
+__attribute__((noinline)) static void two_sites(void)
+{
+	for (int i = 0; i < 700; i++)
+		held[i] = alloc_f();
+	for (int i = 700; i < 1000; i++)
+		held[i] = alloc_g();
+	for (int i = 700; i < 800; i++)
+		free(held[i]);
 }
 
 static void single(void)
@@ -75,6 +103,14 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "exit") == 0)
 			return 0;
 		if (strcmp(mode, "wait") == 0) {
+			write(1, "ready\n", 6);
+			for (;;)
+				pause();
+		}
+		raise(SIGKILL);
+	} else if (strcmp(mode, "sites") == 0) {
+		two_sites();
+		if (argc > 2 && strcmp(argv[2], "wait") == 0) {
 			write(1, "ready\n", 6);
 			for (;;)
 				pause();
