@@ -497,24 +497,31 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 		return bad(r, "corrupt state file (call sites without a root)");
 	uint64_t serial = u64_at(file + h->root_off + l->r_peak_serial);
 	uint64_t chunk_bytes = l->chunk_sites * l->site_bytes;
-	/* The last chunk mapped bounds the sites. */
-	uint64_t nchunk = 0;
+	/* The last chunk mapped bounds the sites; every chunk is a piece of its
+	 * own, so together they fit in the file (a corrupt directory cannot make
+	 * the reader allocate more than the file's size in sites). */
+	uint64_t nchunk = 0, mapped = 0;
 	for (uint64_t c = 0; c < l->dir_entries; c++)
-		if (u64_at(file + dir_off + 8 * c))
+		if (u64_at(file + dir_off + 8 * c)) {
 			nchunk = c + 1;
-	uint64_t n = nchunk * l->chunk_sites;
-	struct site_sum *tot = mt_xcalloc(n ? n : 1, sizeof *tot);
+			mapped++;
+		}
+	if (chunk_bytes > r->size || mapped > r->size / chunk_bytes)
+		return bad(r, "corrupt state file (more site chunks than the file holds)");
+	struct site_sum **tot = mt_xcalloc(nchunk ? nchunk : 1, sizeof *tot);
+	int ret = -1;
 	for (uint64_t c = 0; c < nchunk; c++) {
 		uint64_t addr = u64_at(file + dir_off + 8 * c), off;
 		if (!addr)
 			continue;
 		if (!translate(h, addr, MA_STATE_KIND_SITE_CHUNK, chunk_bytes, &off)) {
-			free(tot);
-			return bad(r, "corrupt state file (site chunk %llu outside the file)", (unsigned long long)c);
+			bad(r, "corrupt state file (site chunk %llu outside the file)", (unsigned long long)c);
+			goto out;
 		}
+		tot[c] = mt_xcalloc(l->chunk_sites, sizeof **tot);
 		for (uint64_t k = 0; k < l->chunk_sites; k++) {
 			const unsigned char *s = file + off + k * l->site_bytes;
-			struct site_sum *o = &tot[c * l->chunk_sites + k];
+			struct site_sum *o = &tot[c][k];
 			o->seen = true;
 			add_part(o, l, s + l->s_own, serial);
 			add_part(o, l, s + l->s_shared, serial);
@@ -525,17 +532,17 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			if (fa && nf <= l->max_frames) {
 				uint64_t fo;
 				if (!translate(h, fa, MA_STATE_KIND_FRAMES, (uint64_t)nf * 8, &fo)) {
-					free(tot);
-					return bad(r, "corrupt state file (frames of site %llu outside the file)",
-					           (unsigned long long)(c * l->chunk_sites + k));
+					bad(r, "corrupt state file (frames of site %llu outside the file)",
+					    (unsigned long long)(c * l->chunk_sites + k));
+					goto out;
 				}
 				o->frames_off = fo;
 				o->nframes = nf;
 				o->frames_ok = true;
 			} else if (fa) {
-				free(tot);
-				return bad(r, "corrupt state file (site %llu has %u frames)",
-				           (unsigned long long)(c * l->chunk_sites + k), nf);
+				bad(r, "corrupt state file (site %llu has %u frames)",
+				    (unsigned long long)(c * l->chunk_sites + k), nf);
+				goto out;
 			}
 		}
 	}
@@ -547,10 +554,10 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			continue;
 		for (uint64_t k = 0; k < l->t2_ncache; k++) {
 			const unsigned char *d = file + c->off + l->t2_cache + k * l->delta_bytes;
-			uint32_t idx = u32_at(d + l->d_site);
-			if (!u32_at(d + l->d_events) || idx >= n || !tot[idx].seen)
+			uint64_t idx = u32_at(d + l->d_site), ci = idx / l->chunk_sites;
+			if (!u32_at(d + l->d_events) || ci >= nchunk || !tot[ci])
 				continue;
-			struct site_sum *o = &tot[idx];
+			struct site_sum *o = &tot[ci][idx % l->chunk_sites];
 			int64_t b = (int64_t)u64_at(d + l->d_blocks), by = (int64_t)u64_at(d + l->d_bytes);
 			int64_t f = (int64_t)u64_at(d + l->d_frees), fb = (int64_t)u64_at(d + l->d_freed_bytes);
 			o->blocks += (uint64_t)b;
@@ -565,11 +572,12 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 		}
 	}
 	/* Sites with events, by bytes descending, ties by index (as the library). */
-	struct site_order *ord = mt_xcalloc(n ? n : 1, sizeof *ord);
+	struct site_order *ord = mt_xcalloc(mapped * l->chunk_sites + 1, sizeof *ord);
 	size_t k = 0;
-	for (uint64_t i = 0; i < n; i++)
-		if (tot[i].seen && (tot[i].blocks || tot[i].frees))
-			ord[k++] = (struct site_order){ &tot[i], i };
+	for (uint64_t c = 0; c < nchunk; c++)
+		for (uint64_t i = 0; tot[c] && i < l->chunk_sites; i++)
+			if (tot[c][i].blocks || tot[c][i].frees)
+				ord[k++] = (struct site_order){ &tot[c][i], c * l->chunk_sites + i };
 	qsort(ord, k, sizeof *ord, by_bytes);
 	void *sl = NULL;
 #ifdef MT_HAVE_SRCLOC
@@ -624,8 +632,12 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 	mt_stacks_add(out, "sites", k);
 	out->has_stacks = true;
 	free(ord);
+	ret = 0;
+out:
+	for (uint64_t c = 0; c < nchunk; c++)
+		free(tot[c]);
 	free(tot);
-	return 0;
+	return ret;
 }
 
 int mt_state_load_info(const char *path, bool live, struct mt_report **out,
