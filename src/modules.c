@@ -8,7 +8,6 @@
 
 #include "atomic.h"
 #include "os.h"
-#include "state.h"
 
 struct ma_modules *_Atomic ma_modules_now;
 
@@ -198,65 +197,6 @@ static struct ma_modules *build(uintptr_t *self_lo, uintptr_t *self_hi)
 	return NULL;
 }
 
-/* ---- the module log in the state file (modalloc_state.h) ---- */
-
-struct log_fill {
-	struct ma_state_module *m;
-	unsigned n, cap;
-};
-
-static int count_modules(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)info;
-	(void)size;
-	((struct log_fill *)arg)->cap++;
-	return 0;
-}
-
-static int log_module(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	struct log_fill *f = arg;
-	if (f->n >= f->cap)
-		return 1;
-	struct ma_state_module *m = &f->m[f->n];
-	uintptr_t lo, hi;
-	ma_modules_load_span(info, &lo, &hi);
-	if (lo >= hi)
-		return 0;
-	const char *name = info->dlpi_name;
-	if (!name || !name[0]) { /* the program: its path from the kernel */
-		if (ma_os_readlink("/proc/self/exe", m->path, sizeof m->path) <= 0)
-			m->path[0] = '\0';
-	} else {
-		size_t len = strnlen(name, sizeof m->path - 1);
-		memcpy(m->path, name, len);
-		m->path[len] = '\0';
-	}
-	m->lo = lo;
-	m->bias = info->dlpi_addr;
-	m->hi = hi; /* last: hi == 0 ends the log */
-	f->n++;
-	return 0;
-}
-
-/* Appends every loaded module to the state file's log (a reader names frames with it). */
-static void log_modules(void)
-{
-	struct log_fill f = { NULL, 0, 0 };
-	ma_os_each_module(count_modules, &f);
-	f.cap += 8; /* modules loaded meanwhile; one spare record ends the log */
-	size_t bytes = (size_t)(f.cap + 1) * sizeof(struct ma_state_module);
-	f.m = ma_state_map(bytes, MA_STATE_KIND_MODULES);
-	if (!f.m)
-		return;
-	if (!ma_state_owns(f.m)) { /* no state file: nobody reads a log */
-		ma_os_unmap(f.m, bytes);
-		return;
-	}
-	ma_os_each_module(log_module, &f);
-}
-
 extern void __libc_start_main(void);
 
 bool ma_modules_init(uintptr_t self, uintptr_t *self_lo, uintptr_t *self_hi)
@@ -270,7 +210,6 @@ bool ma_modules_init(uintptr_t self, uintptr_t *self_lo, uintptr_t *self_hi)
 		return false;
 	mods.first = t;
 	ma_store_release(&ma_modules_now, t);
-	log_modules();
 	return true;
 }
 
@@ -302,10 +241,8 @@ bool ma_modules_refresh(bool force)
 	if (!ma_cas_acq_rel(&mods.building, &idle, 1))
 		return false; /* another thread rebuilds it now */
 	struct ma_modules *t = build(NULL, NULL);
-	if (t) {
+	if (t)
 		ma_store_release(&ma_modules_now, t); /* the old one stays mapped: walks may read it */
-		log_modules();
-	}
 	ma_store_release(&mods.building, 0);
 	return t != NULL;
 }

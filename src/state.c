@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* state.c: the process's state file (state.h). */
+#define _GNU_SOURCE
 #include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "atomic.h"
 #include "fmt.h"
 #include "global.h"
+#include "modules.h"
 #include "os.h"
 
 #define RESERVE_BYTES (64u << 20) /* address space for the file's view */
@@ -416,4 +419,70 @@ void ma_state_exec_failed(void)
 		ma_warn("an exec failed and its state file cannot be made again; a SIGKILL now loses the "
 		        "report", NULL, NULL, NULL);
 	unlock();
+}
+
+/* ---- the module log (modalloc_state.h) ---- */
+
+struct log_fill {
+	struct ma_state_module *m;
+	unsigned n, cap;
+};
+
+static int count_modules(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	((struct log_fill *)arg)->cap++;
+	return 0;
+}
+
+static int log_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct log_fill *f = arg;
+	if (f->n >= f->cap)
+		return 1;
+	struct ma_state_module *m = &f->m[f->n];
+	uintptr_t lo, hi;
+	ma_modules_load_span(info, &lo, &hi);
+	if (lo >= hi)
+		return 0;
+	const char *name = info->dlpi_name;
+	if (!name || !name[0]) { /* the program: its path from the kernel */
+		if (ma_os_readlink("/proc/self/exe", m->path, sizeof m->path) <= 0)
+			m->path[0] = '\0';
+	} else {
+		size_t len = strnlen(name, sizeof m->path - 1);
+		memcpy(m->path, name, len);
+		m->path[len] = '\0';
+	}
+	m->lo = lo;
+	m->bias = info->dlpi_addr;
+	m->hi = hi; /* last: hi == 0 ends the log */
+	f->n++;
+	return 0;
+}
+
+/* Module logs kept at most: a program that dlopens in a loop must not use
+ * up the file's pieces (thread records need them); later modules' frames
+ * are then named "??" by a reader. */
+#define MAX_MODULE_LOGS 32
+static ma_au32 module_logs;
+
+void ma_state_log_modules(void)
+{
+	if (!st.hdr || ma_add_relaxed(&module_logs, 1) >= MAX_MODULE_LOGS)
+		return;
+	struct log_fill f = { NULL, 0, 0 };
+	ma_os_each_module(count_modules, &f);
+	f.cap += 8; /* modules loaded meanwhile; one spare record ends the log */
+	size_t bytes = (size_t)(f.cap + 1) * sizeof(struct ma_state_module);
+	f.m = ma_state_map(bytes, MA_STATE_KIND_MODULES);
+	if (!f.m)
+		return;
+	if (!ma_state_owns(f.m)) { /* no state file: nobody reads a log */
+		ma_os_unmap(f.m, bytes);
+		return;
+	}
+	ma_os_each_module(log_module, &f);
 }

@@ -135,6 +135,7 @@ bool ma_tier2_init(const struct ma_options *opt)
 	}
 	ma_stack_set_self(lo, hi);
 	describe_state();
+	ma_state_log_modules();
 	ma_stack_unwind_cfi = opt->unwind != MA_UNWIND_FP;
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
 	ma_store_relaxed(&ma_ties.dirty, 1);
@@ -330,6 +331,7 @@ static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
 	}
 	if (!ma_modules_refresh(false))
 		return false;
+	ma_state_log_modules();
 	ma_add_relaxed(&t2.generation, 1);
 	return true;
 }
@@ -594,8 +596,10 @@ void ma_tier2_before_dlclose(void *handle)
 /* After dlclose: drop what was unmapped from the module table. */
 void ma_tier2_after_dlclose(void)
 {
-	if (ma_modules_refresh(false))
+	if (ma_modules_refresh(false)) {
+		ma_state_log_modules();
 		ma_add_relaxed(&t2.generation, 1);
+	}
 }
 
 void ma_tier2_after_fork(struct ma_thread *self)
