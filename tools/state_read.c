@@ -318,7 +318,7 @@ static void fill(const struct ma_state_hdr *h, const unsigned char *file, bool l
 /* One site's sums (as the library's struct ma_site_total). */
 struct site_sum {
 	uint64_t blocks, bytes, frees, max_bytes, max_blocks, birth_sum, death_sum;
-	int64_t live_bytes, live_blocks, at_peak_bytes, at_peak_blocks;
+	uint64_t live_bytes, live_blocks, at_peak_bytes, at_peak_blocks; /* signed values, summed modulo 2^64 */
 	uint64_t hist[64];
 	uint64_t frames_off; /* file offset of the frames, when frames_ok */
 	uint32_t nframes;
@@ -389,15 +389,15 @@ static void add_part(struct site_sum *o, const struct ma_state_sites *l, const u
 {
 	uint64_t b = u64_at(p + l->p_blocks), by = u64_at(p + l->p_bytes), f = u64_at(p + l->p_frees),
 	         fb = u64_at(p + l->p_freed_bytes);
-	int64_t lb = (int64_t)(by - fb), lk = (int64_t)(b - f);
+	uint64_t lb = by - fb, lk = b - f;
 	bool touched = u64_at(p + l->p_u) == serial;
 	o->blocks += b;
 	o->bytes += by;
 	o->frees += f;
 	o->live_bytes += lb;
 	o->live_blocks += lk;
-	o->at_peak_bytes += touched ? (int64_t)u64_at(p + l->p_g_bytes) : lb;
-	o->at_peak_blocks += touched ? (int64_t)u64_at(p + l->p_g_blocks) : lk;
+	o->at_peak_bytes += touched ? u64_at(p + l->p_g_bytes) : lb;
+	o->at_peak_blocks += touched ? u64_at(p + l->p_g_blocks) : lk;
 	uint64_t mb = u64_at(p + l->p_max_bytes);
 	if (mb > o->max_bytes) {
 		o->max_bytes = mb;
@@ -409,9 +409,9 @@ static void add_part(struct site_sum *o, const struct ma_state_sites *l, const u
 		o->hist[k] += u32_at(p + l->p_hist + 4 * k);
 }
 
-static uint64_t clamp0(int64_t v)
+static uint64_t clamp0(uint64_t v)
 {
-	return v > 0 ? (uint64_t)v : 0;
+	return (int64_t)v > 0 ? v : 0;
 }
 
 /* The module holding return address ip: the latest log record with lo < ip <= hi. */
@@ -558,11 +558,11 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			if (!u32_at(d + l->d_events) || ci >= nchunk || !tot[ci])
 				continue;
 			struct site_sum *o = &tot[ci][idx % l->chunk_sites];
-			int64_t b = (int64_t)u64_at(d + l->d_blocks), by = (int64_t)u64_at(d + l->d_bytes);
-			int64_t f = (int64_t)u64_at(d + l->d_frees), fb = (int64_t)u64_at(d + l->d_freed_bytes);
-			o->blocks += (uint64_t)b;
-			o->bytes += (uint64_t)by;
-			o->frees += (uint64_t)f;
+			uint64_t b = u64_at(d + l->d_blocks), by = u64_at(d + l->d_bytes);
+			uint64_t f = u64_at(d + l->d_frees), fb = u64_at(d + l->d_freed_bytes);
+			o->blocks += b;
+			o->bytes += by;
+			o->frees += f;
 			o->live_bytes += by - fb;
 			o->live_blocks += b - f;
 			o->birth_sum += u64_at(d + l->d_birth_sum);
