@@ -17,6 +17,8 @@
 
 #define RESERVE_BYTES (64u << 20) /* address space for the file's view */
 #define GROW_BYTES (256u << 10)
+#define KEEP_CHUNKS 32u           /* pieces only thread records may take */
+#define KEEP_BYTES (8u << 20)     /* bytes of the view only thread records may take */
 
 static struct {
 	int fd;                      /* -1: no state file */
@@ -265,7 +267,11 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		return ma_os_map(bytes);
 	struct ma_state_hdr *h = st.hdr;
 	uint64_t off = h->used;
-	if (h->nchunks < MA_STATE_MAX_CHUNKS && off + len <= RESERVE_BYTES) {
+	/* The call sites' pieces (tier2) leave room for thread records: the
+	 * totals of a program with many threads stay exact. */
+	uint32_t max_chunks = kind == MA_STATE_KIND_THREADS ? MA_STATE_MAX_CHUNKS : MA_STATE_MAX_CHUNKS - KEEP_CHUNKS;
+	uint64_t max_bytes = kind == MA_STATE_KIND_THREADS ? RESERVE_BYTES : RESERVE_BYTES - KEEP_BYTES;
+	if (h->nchunks < max_chunks && off + len <= max_bytes) {
 		bool ok = true;
 		if (off + len > st.mapped) {
 			uint64_t grow = off + len - st.mapped;

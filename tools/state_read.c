@@ -515,6 +515,8 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 		if (!addr)
 			continue;
 		if (!translate(h, addr, MA_STATE_KIND_SITE_CHUNK, chunk_bytes, &off)) {
+			if (h->incomplete)
+				continue; /* the file was full: this chunk went to anonymous memory */
 			bad(r, "corrupt state file (site chunk %llu outside the file)", (unsigned long long)c);
 			goto out;
 		}
@@ -532,6 +534,8 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			if (fa && nf <= l->max_frames) {
 				uint64_t fo;
 				if (!translate(h, fa, MA_STATE_KIND_FRAMES, (uint64_t)nf * 8, &fo)) {
+					if (h->incomplete)
+						continue; /* frames in anonymous memory: the site has none */
 					bad(r, "corrupt state file (frames of site %llu outside the file)",
 					    (unsigned long long)(c * l->chunk_sites + k));
 					goto out;
