@@ -17,7 +17,8 @@
 
 #define RESERVE_BYTES (64u << 20) /* address space for the file's view */
 #define GROW_BYTES (256u << 10)
-#define KEEP_CHUNKS 32u           /* pieces only thread records may take */
+#define KEEP_CHUNKS (MA_STATE_MAX_CHUNKS / 2) /* pieces only thread records may take (threads
+                                                 starting at once each map a chunk of records) */
 #define KEEP_BYTES (8u << 20)     /* bytes of the view only thread records may take */
 
 static struct {
