@@ -192,6 +192,24 @@ class Recover(unittest.TestCase):
         # The workers' site: 4 x 250 blocks of 100 B, 4 x 75 freed.
         self.assertIn((1000, 100000, 300, 700, 70000), got.values())
 
+    def test_many_threads_tier2_totals_exact(self):
+        """300 threads starting at once with call sites on: every thread record stays in the
+        file (the call sites' pieces leave room), so the totals equal the exit report's."""
+        self.run_prog('many', 'exit', rc=0, MOD_ALLOC_BACKTRACES='1')
+        [oracle] = reports_in(self.out).values()
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        self.run_prog('many', MOD_ALLOC_BACKTRACES='1')
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {k: oracle['totals'][k] for k in TOTALS}
+        print('many threads: recovered', got, '; exit report', want, '; threads', r['threads'])
+        self.assertEqual(got, want)
+        self.assertEqual(r['threads'], 301)
+        self.assertEqual(r['calls'], oracle['calls'])
+        self.assertGreaterEqual(got['blocks'], 3000)
+
     def test_fork_child_killed(self):
         p = self.run_prog('fork', rc=0)
         child = int(p.stdout.strip())
