@@ -264,8 +264,10 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		return ma_os_map(bytes);
 	uint64_t len = (bytes + MA_STATE_ALIGN - 1) & ~(uint64_t)(MA_STATE_ALIGN - 1);
 	void *p = NULL;
-	if (!lock())
+	if (!lock()) { /* nested in our own call (a signal handler): anonymous memory */
+		st.hdr->incomplete = 1;
 		return ma_os_map(bytes);
+	}
 	struct ma_state_hdr *h = st.hdr;
 	uint64_t off = h->used;
 	/* The call sites' pieces (tier2) leave room for thread records: the
