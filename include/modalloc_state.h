@@ -37,6 +37,40 @@
 /* What a piece holds (chunks[].kind). */
 enum ma_state_kind {
 	MA_STATE_KIND_THREADS = 1, /* an array of thread records (layout.thread_bytes each) */
+	MA_STATE_KIND_SITE_DIR = 2,   /* the call-site table's directory: process addresses of site chunks */
+	MA_STATE_KIND_SITE_CHUNK = 3, /* sites.chunk_sites call sites of sites.site_bytes each */
+	MA_STATE_KIND_FRAMES = 4,     /* a frame arena: the return addresses of sites (sites' frames point here) */
+	MA_STATE_KIND_T2_THREAD = 5,  /* one thread's Tier 2 state: its pending per-site deltas */
+	MA_STATE_KIND_MODULES = 6,    /* the module log: struct ma_state_module records, hi == 0 ends */
+	MA_STATE_KIND_OTHER = 7,      /* nothing a reader needs */
+};
+
+/*
+ * The call sites (Tier 2), described by offsets as the thread records are:
+ * all 0 when call sites are off (or in a file of an older library).  The
+ * directory piece holds dir_entries process addresses (0: chunk not
+ * mapped); chunk c holds sites [c * chunk_sites, (c + 1) * chunk_sites).
+ * A site's numbers are its two parts (s_own, s_shared) summed, plus the
+ * deltas pending in the T2_THREAD pieces' caches (t2_ncache entries of
+ * delta_bytes at t2_cache), as the library's report sums them.
+ */
+struct ma_state_sites {
+	uint64_t site_bytes, chunk_sites, dir_entries, max_frames;
+	uint64_t s_frames, s_nframes, s_truncated, s_ended_early, s_own, s_shared;
+	uint64_t p_blocks, p_bytes, p_frees, p_freed_bytes, p_u, p_birth_sum, p_death_sum;
+	uint64_t p_max_bytes, p_max_blocks, p_g_bytes, p_g_blocks, p_hist, nhist;
+	uint64_t t2_cache, t2_ncache, delta_bytes;
+	uint64_t d_site, d_events, d_blocks, d_bytes, d_frees, d_freed_bytes, d_birth_sum, d_death_sum, d_hist;
+	uint64_t r_peak_serial; /* in the root: ma_live.peak.serial */
+};
+
+/* The module log: appended (a new piece, every module) each time the
+ * library's module table is built, so a frame's module is the latest
+ * record whose [lo, hi) holds it; offset = ip - bias. */
+#define MA_STATE_MODULE_PATH 488u
+struct ma_state_module {
+	uint64_t lo, hi, bias;
+	char path[MA_STATE_MODULE_PATH]; /* NUL-terminated (cut if longer) */
 };
 
 struct ma_state_chunk {
@@ -65,7 +99,7 @@ struct ma_state_hdr {
 	uint32_t clean_exit;        /* 1: the process wrote its own report (or ended it) */
 	uint32_t incomplete;        /* 1: state outgrew the file; counts may be short */
 	uint32_t report;            /* MOD_ALLOC_REPORT */
-	uint32_t backtraces;        /* call sites were on (not kept in the file yet) */
+	uint32_t backtraces;        /* call sites were on (sites: their layout; 0s if the table is not kept) */
 	uint32_t nchunks, pad0;
 	struct ma_state_layout layout;
 	char cwd[MA_STATE_STR];     /* start-up directory */
@@ -73,6 +107,7 @@ struct ma_state_hdr {
 	char out[MA_STATE_STR];     /* MOD_ALLOC_OUT as checked at start-up */
 	char dhat[MA_STATE_STR];    /* MOD_ALLOC_DHAT ("" = none) */
 	struct ma_state_chunk chunks[MA_STATE_MAX_CHUNKS];
+	struct ma_state_sites sites;
 };
 
 _Static_assert(sizeof(struct ma_state_hdr) <= MA_STATE_HDR_BYTES, "the header fits its pages");

@@ -198,16 +198,6 @@ static void boot(void)
 		                   "this CPU; no DHAT file, counting totals only"
 		                 : "MOD_ALLOC_BACKTRACES=1 but this build captures no stacks on this CPU; "
 		                   "counting totals only", NULL, NULL, NULL);
-	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
-		ma_g.backtraces = false; /* tier2 said why on stderr */
-	ma_g.sampling = ma_g.backtraces && ma_g.opt.sample != 0;
-	ma_store_relaxed(&ma_g.mode, MA_MODE_COUNTING());
-	/* For ma_init_freeze's asymmetric barrier; without it, freezing waits longer. */
-	ma_g.membarrier_ok = ma_os_membarrier_register() == 0;
-	/* Fixed before the first tracked block: every header has this size, but a
-	 * sampled block's (32 bytes) and an over-aligned one's. */
-	ma_g.hdr_log2 = ma_g.backtraces && !ma_g.sampling ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
-	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
 	ma_g.cookie = (uint32_t)ma_os_random64() | 1u;
 	ma_g.epoch = 1;
 	ma_g.start_ns = ma_os_monotonic_ns();
@@ -221,6 +211,17 @@ static void boot(void)
 	                         ma_g.pid, ma_g.cwd);
 	read_cmdline();
 	open_state(envp);
+	/* After the state file: the site table is kept in it. */
+	if (ma_g.backtraces && !ma_tier2_init(&ma_g.opt))
+		ma_g.backtraces = false; /* tier2 said why on stderr */
+	ma_g.sampling = ma_g.backtraces && ma_g.opt.sample != 0;
+	ma_store_relaxed(&ma_g.mode, MA_MODE_COUNTING());
+	/* For ma_init_freeze's asymmetric barrier; without it, freezing waits longer. */
+	ma_g.membarrier_ok = ma_os_membarrier_register() == 0;
+	/* Fixed before the first tracked block: every header has this size, but a
+	 * sampled block's (32 bytes) and an over-aligned one's. */
+	ma_g.hdr_log2 = ma_g.backtraces && !ma_g.sampling ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
+	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(ma_state_fork_prepare, ma_state_fork_parent, after_fork_child);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "os.h"
+#include "state.h"
 
 struct ma_site_table ma_sites;
 
@@ -37,11 +38,12 @@ static bool map_chunk(uint64_t idx)
 	if (ma_load_acquire(d))
 		return true;
 	size_t bytes = MA_SITE_CHUNK * sizeof(struct ma_site);
-	struct ma_site *c = ma_os_map(bytes), *none = NULL;
+	/* In the state file (state.h): a recovered report has its sites. */
+	struct ma_site *c = ma_state_map(bytes, MA_STATE_KIND_SITE_CHUNK), *none = NULL;
 	if (!c)
 		return false;
 	if (!ma_cas_acq_rel(d, &none, c)) {
-		ma_os_unmap(c, bytes); /* another thread mapped it first */
+		ma_state_unmap(c, bytes); /* another thread mapped it first */
 		return true;
 	}
 	ma_add_relaxed(&ma_sites.mapped_bytes, bytes);
@@ -57,7 +59,7 @@ bool ma_site_table_init(uint64_t buckets, uint64_t max_buckets)
 	size_t ob = MA_OVERFLOW_SET * sizeof(ma_au64);
 	struct ma_site_buckets *first = map_buckets(buckets, NULL);
 	/* Untouched pages of these mappings cost no memory. */
-	ma_sites.chunks = ma_os_map(db);
+	ma_sites.chunks = ma_state_map(db, MA_STATE_KIND_SITE_DIR);
 	ma_sites.overflow_set = ma_os_map(ob);
 	if (!first || !ma_sites.chunks || !ma_sites.overflow_set)
 		return false;
@@ -68,10 +70,10 @@ bool ma_site_table_init(uint64_t buckets, uint64_t max_buckets)
 	ma_sites.arena_limit = cap * MA_SITE_ARENA_PER_SITE > MA_SITE_ARENA_LIMIT ? cap * MA_SITE_ARENA_PER_SITE
 	                                                                          : MA_SITE_ARENA_LIMIT;
 	ma_store_relaxed(&ma_sites.mapped_bytes, first->bytes + db + ob);
-	/* The sites the first array can hold are mapped now, as before the table could grow. */
-	for (uint64_t i = 0; i < buckets / 4 * 3 + 1; i += MA_SITE_CHUNK)
-		if (!map_chunk(i))
-			return false;
+	/* The overflow site's chunk now; the others when their first site is
+	 * claimed (in the state file, mapped memory costs memory). */
+	if (!map_chunk(0))
+		return false;
 	ma_store_relaxed(&ma_sites.used, 1); /* site 0: overflow */
 	return true;
 }
@@ -161,7 +163,7 @@ static uintptr_t *store_frames(struct ma_site_arena *a, unsigned n)
 	if ((size_t)(a->end - a->cur) < need) {
 		if (ma_load_relaxed(&ma_sites.arena_bytes) + MA_SITE_ARENA_CHUNK > ma_sites.arena_limit)
 			return NULL;
-		char *c = ma_os_map(MA_SITE_ARENA_CHUNK);
+		char *c = ma_state_map(MA_SITE_ARENA_CHUNK, MA_STATE_KIND_FRAMES);
 		if (!c)
 			return NULL;
 		ma_add_relaxed(&ma_sites.arena_bytes, MA_SITE_ARENA_CHUNK);

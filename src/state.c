@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* state.c: the process's state file (state.h). */
+#define _GNU_SOURCE
 #include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "atomic.h"
 #include "fmt.h"
 #include "global.h"
+#include "modules.h"
 #include "os.h"
 
 #define RESERVE_BYTES (64u << 20) /* address space for the file's view */
 #define GROW_BYTES (256u << 10)
+#define KEEP_CHUNKS (MA_STATE_MAX_CHUNKS / 2) /* pieces only thread records may take (threads
+                                                 starting at once each map a chunk of records) */
+#define KEEP_BYTES (8u << 20)     /* bytes of the view only thread records may take */
 
 static struct {
 	int fd;                      /* -1: no state file */
@@ -222,6 +228,23 @@ void ma_state_describe(const struct ma_state_layout *l)
 	}
 }
 
+void ma_state_describe_sites(const struct ma_state_sites *s)
+{
+	if (st.hdr)
+		st.hdr->sites = *s;
+}
+
+bool ma_state_owns(const void *p)
+{
+	return st.base && (const char *)p >= st.base && (const char *)p < st.base + RESERVE_BYTES;
+}
+
+void ma_state_unmap(void *p, size_t bytes)
+{
+	if (!ma_state_owns(p))
+		ma_os_unmap(p, bytes);
+}
+
 void ma_state_attach_root(void *addr, size_t bytes)
 {
 	if (!st.hdr || bytes > MA_STATE_ALIGN || ((uintptr_t)addr & (MA_STATE_ALIGN - 1)))
@@ -241,11 +264,17 @@ void *ma_state_map(size_t bytes, unsigned kind)
 		return ma_os_map(bytes);
 	uint64_t len = (bytes + MA_STATE_ALIGN - 1) & ~(uint64_t)(MA_STATE_ALIGN - 1);
 	void *p = NULL;
-	if (!lock())
+	if (!lock()) { /* nested in our own call (a signal handler): anonymous memory */
+		st.hdr->incomplete = 1;
 		return ma_os_map(bytes);
+	}
 	struct ma_state_hdr *h = st.hdr;
 	uint64_t off = h->used;
-	if (h->nchunks < MA_STATE_MAX_CHUNKS && off + len <= RESERVE_BYTES) {
+	/* The call sites' pieces (tier2) leave room for thread records: the
+	 * totals of a program with many threads stay exact. */
+	uint32_t max_chunks = kind == MA_STATE_KIND_THREADS ? MA_STATE_MAX_CHUNKS : MA_STATE_MAX_CHUNKS - KEEP_CHUNKS;
+	uint64_t max_bytes = kind == MA_STATE_KIND_THREADS ? RESERVE_BYTES : RESERVE_BYTES - KEEP_BYTES;
+	if (h->nchunks < max_chunks && off + len <= max_bytes) {
 		bool ok = true;
 		if (off + len > st.mapped) {
 			uint64_t grow = off + len - st.mapped;
@@ -399,4 +428,70 @@ void ma_state_exec_failed(void)
 		ma_warn("an exec failed and its state file cannot be made again; a SIGKILL now loses the "
 		        "report", NULL, NULL, NULL);
 	unlock();
+}
+
+/* ---- the module log (modalloc_state.h) ---- */
+
+struct log_fill {
+	struct ma_state_module *m;
+	unsigned n, cap;
+};
+
+static int count_modules(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	((struct log_fill *)arg)->cap++;
+	return 0;
+}
+
+static int log_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct log_fill *f = arg;
+	if (f->n >= f->cap)
+		return 1;
+	struct ma_state_module *m = &f->m[f->n];
+	uintptr_t lo, hi;
+	ma_modules_load_span(info, &lo, &hi);
+	if (lo >= hi)
+		return 0;
+	const char *name = info->dlpi_name;
+	if (!name || !name[0]) { /* the program: its path from the kernel */
+		if (ma_os_readlink("/proc/self/exe", m->path, sizeof m->path) <= 0)
+			m->path[0] = '\0';
+	} else {
+		size_t len = strnlen(name, sizeof m->path - 1);
+		memcpy(m->path, name, len);
+		m->path[len] = '\0';
+	}
+	m->lo = lo;
+	m->bias = info->dlpi_addr;
+	m->hi = hi; /* last: hi == 0 ends the log */
+	f->n++;
+	return 0;
+}
+
+/* Module logs kept at most: a program that dlopens in a loop must not use
+ * up the file's pieces (thread records need them); later modules' frames
+ * are then named "??" by a reader. */
+#define MAX_MODULE_LOGS 32
+static ma_au32 module_logs;
+
+void ma_state_log_modules(void)
+{
+	if (!st.hdr || ma_add_relaxed(&module_logs, 1) >= MAX_MODULE_LOGS)
+		return;
+	struct log_fill f = { NULL, 0, 0 };
+	ma_os_each_module(count_modules, &f);
+	f.cap += 8; /* modules loaded meanwhile; one spare record ends the log */
+	size_t bytes = (size_t)(f.cap + 1) * sizeof(struct ma_state_module);
+	f.m = ma_state_map(bytes, MA_STATE_KIND_MODULES);
+	if (!f.m)
+		return;
+	if (!ma_state_owns(f.m)) { /* no state file: nobody reads a log */
+		ma_os_unmap(f.m, bytes);
+		return;
+	}
+	ma_os_each_module(log_module, &f);
 }

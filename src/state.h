@@ -28,6 +28,16 @@
 void ma_state_open(char *const *envp);
 /* Records the layout of the records the reader sums. */
 void ma_state_describe(const struct ma_state_layout *l);
+/* Records the layout of the call sites (tier2.c), once the table is kept in the file. */
+void ma_state_describe_sites(const struct ma_state_sites *s);
+/* True when [p, p + bytes) is a piece of the file (never unmapped). */
+bool ma_state_owns(const void *p);
+/* Undoes ma_state_map for memory nobody uses (a lost race): anonymous
+ * memory is unmapped, a piece of the file stays (it reads as unused). */
+void ma_state_unmap(void *p, size_t bytes);
+/* Appends every loaded module (path, address span, load bias) to the
+ * file's module log: when the module table is built or rebuilt (tier2.c). */
+void ma_state_log_modules(void);
 /* Maps the file's root over [addr, addr + bytes) (page-aligned), its
  * contents kept: the counters' root variable now lives in the file. */
 void ma_state_attach_root(void *addr, size_t bytes);

@@ -25,17 +25,46 @@ struct ma_thread *ma_registry_first(void)
 	return atomic_load_explicit(&registry_head, memory_order_acquire);
 }
 
-struct ma_thread *ma_registry_claim(void)
+/* The thread mapping a chunk of records now (its id), 0: none.  Threads
+ * starting at once wait for that chunk instead of each mapping its own: the
+ * state file's pieces are few (state.h). */
+static ma_au32 growing;
+
+static struct ma_thread *claim_free(void)
 {
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		uint32_t free_ = 0;
 		if (!ma_load_relaxed(&t->in_use) && ma_cas_acq_rel(&t->in_use, &free_, 1))
 			return t;
 	}
+	return NULL;
+}
+
+struct ma_thread *ma_registry_claim(void)
+{
+	struct ma_thread *t = claim_free();
+	if (t)
+		return t;
+	uint32_t me = (uint32_t)ma_os_gettid(), none = 0;
+	bool gate = false;
+	if (ma_load_relaxed(&growing) != me) { /* not a signal handler interrupting our own growth */
+		while (!ma_cas_acq_rel(&growing, &none, me)) {
+			none = 0;
+			ma_os_yield();
+		}
+		gate = true;
+		if ((t = claim_free()) != NULL) { /* the chunk another thread just mapped */
+			ma_store_release(&growing, 0);
+			return t;
+		}
+	}
 	/* From the state file (state.h): a killed process's counters stay readable. */
 	struct ma_thread *c = ma_state_map(MA_RECORDS_PER_CHUNK * sizeof *c, MA_STATE_KIND_THREADS);
-	if (!c)
+	if (!c) {
+		if (gate)
+			ma_store_release(&growing, 0);
 		return NULL;
+	}
 	for (unsigned i = 0; i + 1 < MA_RECORDS_PER_CHUNK; i++)
 		c[i].next = &c[i + 1];
 	ma_store_relaxed(&c[0].in_use, 1);
@@ -44,6 +73,8 @@ struct ma_thread *ma_registry_claim(void)
 		c[MA_RECORDS_PER_CHUNK - 1].next = old;
 	while (!atomic_compare_exchange_weak_explicit(&registry_head, &old, c,
 	                                              memory_order_release, memory_order_acquire));
+	if (gate)
+		ma_store_release(&growing, 0);
 	return &c[0];
 }
 
@@ -59,6 +90,7 @@ void ma_registry_release(struct ma_thread *t)
 
 void ma_registry_reset_after_fork(struct ma_thread *self)
 {
+	ma_store_relaxed(&growing, 0); /* a parent thread's growth never ends here */
 	for (struct ma_thread *t = ma_registry_first(); t; t = t->next) {
 		struct ma_thread *next = t->next;
 		void *tier2 = t->tier2; /* kept for reuse; tier2 zeroes its contents */

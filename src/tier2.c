@@ -31,6 +31,7 @@
 #include "real.h"
 #include "site.h"
 #include "stack.h"
+#include "state.h"
 #include "symbolize.h"
 #include "tier2_report.h"
 
@@ -94,6 +95,38 @@ bool ma_tier2_available(void)
 	return MA_ARCH_CAN_WALK;
 }
 
+/* What a reader of the state file needs to sum the sites (state.h). */
+static void describe_state(void)
+{
+#define P(f) (offsetof(struct ma_site_part, f))
+#define D(f) (offsetof(struct t2_delta, f))
+	struct ma_state_sites l = {
+		.site_bytes = sizeof(struct ma_site),
+		.chunk_sites = MA_SITE_CHUNK,
+		.dir_entries = (ma_sites.capacity + MA_SITE_CHUNK - 1) / MA_SITE_CHUNK,
+		.max_frames = MA_DEPTH_MAX + 1,
+		.s_frames = offsetof(struct ma_site, frames),
+		.s_nframes = offsetof(struct ma_site, nframes),
+		.s_truncated = offsetof(struct ma_site, truncated),
+		.s_ended_early = offsetof(struct ma_site, ended_early),
+		.s_own = offsetof(struct ma_site, own),
+		.s_shared = offsetof(struct ma_site, shared),
+		.p_blocks = P(blocks), .p_bytes = P(bytes), .p_frees = P(frees), .p_freed_bytes = P(freed_bytes),
+		.p_u = P(u), .p_birth_sum = P(birth_sum), .p_death_sum = P(death_sum),
+		.p_max_bytes = P(max_bytes), .p_max_blocks = P(max_blocks), .p_g_bytes = P(g_bytes),
+		.p_g_blocks = P(g_blocks), .p_hist = P(hist), .nhist = MA_SITE_HIST,
+		.t2_cache = offsetof(struct t2_thread, cache), .t2_ncache = T2_CACHE,
+		.delta_bytes = sizeof(struct t2_delta),
+		.d_site = D(site), .d_events = D(events), .d_blocks = D(blocks), .d_bytes = D(bytes),
+		.d_frees = D(frees), .d_freed_bytes = D(freed_bytes), .d_birth_sum = D(birth_sum),
+		.d_death_sum = D(death_sum), .d_hist = D(hist),
+		.r_peak_serial = offsetof(struct ma_live, peak.serial),
+	};
+#undef P
+#undef D
+	ma_state_describe_sites(&l);
+}
+
 bool ma_tier2_init(const struct ma_options *opt)
 {
 	t2.depth = (unsigned)opt->depth;
@@ -110,6 +143,8 @@ bool ma_tier2_init(const struct ma_options *opt)
 		return false;
 	}
 	ma_stack_set_self(lo, hi);
+	describe_state();
+	ma_state_log_modules();
 	ma_stack_unwind_cfi = opt->unwind != MA_UNWIND_FP;
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
 	ma_store_relaxed(&ma_ties.dirty, 1);
@@ -244,7 +279,7 @@ static struct t2_thread *thread_state_slow(struct ma_thread *t)
 	struct t2_thread *s = t->tier2;
 	size_t bytes = sizeof *s + T2_MEMOS * t2.memo_bytes;
 	if (!s) {
-		s = ma_os_map(bytes);
+		s = ma_state_map(bytes, MA_STATE_KIND_T2_THREAD); /* its pending deltas: in the state file */
 		if (!s)
 			return NULL;
 		ma_add_relaxed(&t2.thread_state_bytes, bytes);
@@ -399,6 +434,7 @@ static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
 	}
 	if (!ma_modules_refresh(false))
 		return false;
+	ma_state_log_modules();
 	ma_add_relaxed(&t2.generation, 1);
 	return true;
 }
@@ -706,8 +742,10 @@ void ma_tier2_before_dlclose(void *handle)
 /* After dlclose: drop what was unmapped from the module table. */
 void ma_tier2_after_dlclose(void)
 {
-	if (ma_modules_refresh(false))
+	if (ma_modules_refresh(false)) {
+		ma_state_log_modules();
 		ma_add_relaxed(&t2.generation, 1);
+	}
 }
 
 void ma_tier2_after_fork(struct ma_thread *self)

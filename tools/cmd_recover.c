@@ -150,7 +150,7 @@ int mt_state_recover(const char *path, const char *ended_by, char **written)
 		goto out;
 	}
 	if (info.dhat_template)
-		mt_err("pid %d: no DHAT file recovered: state files keep no call sites yet", (int)info.pid);
+		mt_err("pid %d: no DHAT file recovered (its call sites are in the recovered JSON report)", (int)info.pid);
 	if (info.incomplete)
 		mt_err("pid %d: its state outgrew the state file: the recovered counts may be short",
 		       (int)info.pid);

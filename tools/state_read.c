@@ -23,6 +23,9 @@
 #include "model.h"
 #include "modalloc_state.h"
 #include "util.h"
+#ifdef MT_HAVE_SRCLOC
+#include "srcloc.h"
+#endif
 
 #ifndef MODALLOC_VERSION
 #define MODALLOC_VERSION "unknown"
@@ -310,6 +313,337 @@ static void fill(const struct ma_state_hdr *h, const unsigned char *file, bool l
 	out->recovered = !live;
 }
 
+/* ---- call sites (Tier 2): rebuilt as the library's report sums them ---- */
+
+/* One site's sums (as the library's struct ma_site_total). */
+struct site_sum {
+	uint64_t blocks, bytes, frees, max_bytes, max_blocks, birth_sum, death_sum;
+	uint64_t live_bytes, live_blocks, at_peak_bytes, at_peak_blocks; /* signed values, summed modulo 2^64 */
+	uint64_t hist[64];
+	uint64_t frames_off; /* file offset of the frames, when frames_ok */
+	uint32_t nframes;
+	bool frames_ok, truncated, ended_early, seen;
+};
+
+/* The piece holding [off, off + len) (a piece of one of the kinds), or false. */
+static bool in_piece(const struct ma_state_hdr *h, uint64_t kind, uint64_t off, uint64_t len)
+{
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		const struct ma_state_chunk *c = &h->chunks[i];
+		if (c->kind == kind && off >= c->off && len <= c->bytes && off - c->off <= c->bytes - len)
+			return true;
+	}
+	return false;
+}
+
+/* A process address to a file offset inside a piece of that kind: false if it points elsewhere. */
+static bool translate(const struct ma_state_hdr *h, uint64_t addr, uint64_t kind, uint64_t len, uint64_t *off)
+{
+	if (addr < h->base)
+		return false;
+	*off = addr - h->base;
+	return in_piece(h, kind, *off, len);
+}
+
+static bool sites_layout_ok(const struct ma_state_sites *s)
+{
+	uint64_t sb = s->site_bytes, pb = s->s_shared > s->s_own ? s->s_shared - s->s_own : 0;
+	if (sb == 0 || sb > 65536 || s->chunk_sites == 0 || s->chunk_sites > 65536 || s->dir_entries == 0 ||
+	    s->dir_entries > (1u << 20) || s->max_frames == 0 || s->max_frames > 4096 || s->nhist == 0 ||
+	    s->nhist > 64 || s->t2_ncache == 0 || s->t2_ncache > 4096 || s->delta_bytes == 0 ||
+	    s->delta_bytes > 65536)
+		return false;
+	/* A part's fields inside the part (the shorter of own..shared and shared..end). */
+	uint64_t part = pb < sb - s->s_shared ? pb : sb - s->s_shared;
+	if (s->s_shared >= sb || s->s_own >= sb || part == 0)
+		return false;
+	uint64_t pf[] = { s->p_blocks, s->p_bytes, s->p_frees, s->p_freed_bytes, s->p_u, s->p_birth_sum,
+	                  s->p_death_sum, s->p_max_bytes, s->p_max_blocks, s->p_g_bytes, s->p_g_blocks };
+	for (size_t i = 0; i < sizeof pf / sizeof *pf; i++)
+		if (!field_ok(pf[i], 8, part))
+			return false;
+	if (s->p_hist % 4 || s->p_hist > part || 4 * s->nhist > part - s->p_hist)
+		return false;
+	if (!field_ok(s->s_frames, 8, sb) || s->s_nframes % 4 || s->s_nframes > sb - 4 || s->s_truncated >= sb ||
+	    s->s_ended_early % 4 || s->s_ended_early > sb - 4)
+		return false;
+	uint64_t db = s->delta_bytes;
+	uint64_t df[] = { s->d_blocks, s->d_bytes, s->d_frees, s->d_freed_bytes, s->d_birth_sum, s->d_death_sum };
+	for (size_t i = 0; i < sizeof df / sizeof *df; i++)
+		if (!field_ok(df[i], 8, db))
+			return false;
+	if (s->d_site % 4 || s->d_site > db - 4 || s->d_events % 4 || s->d_events > db - 4 || s->d_hist % 4 ||
+	    s->d_hist > db || 4 * s->nhist > db - s->d_hist)
+		return false;
+	return field_ok(s->r_peak_serial, 8, MA_STATE_ALIGN);
+}
+
+static uint32_t u32_at(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static void add_part(struct site_sum *o, const struct ma_state_sites *l, const unsigned char *p, uint64_t serial)
+{
+	uint64_t b = u64_at(p + l->p_blocks), by = u64_at(p + l->p_bytes), f = u64_at(p + l->p_frees),
+	         fb = u64_at(p + l->p_freed_bytes);
+	uint64_t lb = by - fb, lk = b - f;
+	bool touched = u64_at(p + l->p_u) == serial;
+	o->blocks += b;
+	o->bytes += by;
+	o->frees += f;
+	o->live_bytes += lb;
+	o->live_blocks += lk;
+	o->at_peak_bytes += touched ? u64_at(p + l->p_g_bytes) : lb;
+	o->at_peak_blocks += touched ? u64_at(p + l->p_g_blocks) : lk;
+	uint64_t mb = u64_at(p + l->p_max_bytes);
+	if (mb > o->max_bytes) {
+		o->max_bytes = mb;
+		o->max_blocks = u64_at(p + l->p_max_blocks);
+	}
+	o->birth_sum += u64_at(p + l->p_birth_sum);
+	o->death_sum += u64_at(p + l->p_death_sum);
+	for (uint64_t k = 0; k < l->nhist; k++)
+		o->hist[k] += u32_at(p + l->p_hist + 4 * k);
+}
+
+static uint64_t clamp0(uint64_t v)
+{
+	return (int64_t)v > 0 ? v : 0;
+}
+
+/* The module holding return address ip: the latest log record with lo < ip <= hi. */
+static const struct ma_state_module *module_of(const struct ma_state_hdr *h, const unsigned char *file,
+                                               uint64_t ip)
+{
+	for (uint32_t i = h->nchunks; i-- > 0;) {
+		const struct ma_state_chunk *c = &h->chunks[i];
+		if (c->kind != MA_STATE_KIND_MODULES)
+			continue;
+		for (uint64_t k = 0; k + sizeof(struct ma_state_module) <= c->bytes; k += sizeof(struct ma_state_module)) {
+			const struct ma_state_module *m = (const struct ma_state_module *)(file + c->off + k);
+			if (m->hi == 0)
+				break;
+			if (ip - 1 >= m->lo && ip - 1 < m->hi && memchr(m->path, '\0', sizeof m->path) && m->path[0])
+				return m;
+		}
+	}
+	return NULL;
+}
+
+struct site_order {
+	const struct site_sum *t;
+	uint64_t idx;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct site_order *x = a, *y = b;
+	if (x->t->bytes != y->t->bytes)
+		return x->t->bytes > y->t->bytes ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static char *hex(uint64_t v)
+{
+	return mt_xasprintf("0x%llx", (unsigned long long)v);
+}
+
+/* Frames named: module and offset from the module log, the function from its symbols (or "??"). */
+static void name_frame(const struct ma_state_hdr *h, const unsigned char *file, uint64_t ip, struct mt_frame *f,
+                       void *sl)
+{
+	(void)sl;
+	f->ip = hex(ip);
+	const struct ma_state_module *m = module_of(h, file, ip);
+	const char *fn = NULL;
+	if (m) {
+		f->module = mt_xstrdup(m->path);
+		f->offset = hex(ip - m->bias);
+#ifdef MT_HAVE_SRCLOC
+		fn = mt_srcloc_function(sl, m->path, ip - m->bias);
+#endif
+	} else {
+		f->module = mt_xstrdup("??");
+		f->offset = hex(0);
+	}
+	f->function = mt_xstrdup(fn ? fn : "??");
+}
+
+/*
+ * The sites, as ma_tier2_freeze sums them: both parts of each site, plus the
+ * deltas pending in each thread's cache.  0, or -1 after bad() (corrupt).
+ */
+static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned char *file, uint64_t te,
+                      struct mt_report *out)
+{
+	const struct ma_state_sites *l = &h->sites;
+	if (!h->backtraces || l->site_bytes == 0)
+		return 0; /* no call sites kept */
+	if (!sites_layout_ok(l))
+		return bad(r, "corrupt state file (bad call-site layout)");
+	uint64_t dir_off = 0;
+	bool have_dir = false;
+	for (uint32_t i = 0; i < h->nchunks && !have_dir; i++)
+		if (h->chunks[i].kind == MA_STATE_KIND_SITE_DIR && h->chunks[i].bytes >= 8 * l->dir_entries) {
+			dir_off = h->chunks[i].off;
+			have_dir = true;
+		}
+	if (!have_dir)
+		return 0; /* the directory could not be kept in the file */
+	if (!h->root_addr)
+		return bad(r, "corrupt state file (call sites without a root)");
+	uint64_t serial = u64_at(file + h->root_off + l->r_peak_serial);
+	uint64_t chunk_bytes = l->chunk_sites * l->site_bytes;
+	/* The last chunk mapped bounds the sites; every chunk is a piece of its
+	 * own, so together they fit in the file (a corrupt directory cannot make
+	 * the reader allocate more than the file's size in sites). */
+	uint64_t nchunk = 0, mapped = 0;
+	for (uint64_t c = 0; c < l->dir_entries; c++)
+		if (u64_at(file + dir_off + 8 * c)) {
+			nchunk = c + 1;
+			mapped++;
+		}
+	if (chunk_bytes > r->size || mapped > r->size / chunk_bytes)
+		return bad(r, "corrupt state file (more site chunks than the file holds)");
+	struct site_sum **tot = mt_xcalloc(nchunk ? nchunk : 1, sizeof *tot);
+	int ret = -1;
+	for (uint64_t c = 0; c < nchunk; c++) {
+		uint64_t addr = u64_at(file + dir_off + 8 * c), off;
+		if (!addr)
+			continue;
+		if (!translate(h, addr, MA_STATE_KIND_SITE_CHUNK, chunk_bytes, &off)) {
+			if (h->incomplete)
+				continue; /* the file was full: this chunk went to anonymous memory */
+			bad(r, "corrupt state file (site chunk %llu outside the file)", (unsigned long long)c);
+			goto out;
+		}
+		tot[c] = mt_xcalloc(l->chunk_sites, sizeof **tot);
+		for (uint64_t k = 0; k < l->chunk_sites; k++) {
+			const unsigned char *s = file + off + k * l->site_bytes;
+			struct site_sum *o = &tot[c][k];
+			o->seen = true;
+			add_part(o, l, s + l->s_own, serial);
+			add_part(o, l, s + l->s_shared, serial);
+			uint64_t fa = u64_at(s + l->s_frames);
+			uint32_t nf = u32_at(s + l->s_nframes);
+			o->truncated = s[l->s_truncated] != 0;
+			o->ended_early = u32_at(s + l->s_ended_early) != 0;
+			if (fa && nf <= l->max_frames) {
+				uint64_t fo;
+				if (!translate(h, fa, MA_STATE_KIND_FRAMES, (uint64_t)nf * 8, &fo)) {
+					if (h->incomplete)
+						continue; /* frames in anonymous memory: the site has none */
+					bad(r, "corrupt state file (frames of site %llu outside the file)",
+					    (unsigned long long)(c * l->chunk_sites + k));
+					goto out;
+				}
+				o->frames_off = fo;
+				o->nframes = nf;
+				o->frames_ok = true;
+			} else if (fa) {
+				bad(r, "corrupt state file (site %llu has %u frames)",
+				    (unsigned long long)(c * l->chunk_sites + k), nf);
+				goto out;
+			}
+		}
+	}
+	/* What threads hold pending (add_pending). */
+	uint64_t cache_bytes = l->t2_ncache * l->delta_bytes;
+	for (uint32_t i = 0; i < h->nchunks; i++) {
+		const struct ma_state_chunk *c = &h->chunks[i];
+		if (c->kind != MA_STATE_KIND_T2_THREAD || l->t2_cache > c->bytes || cache_bytes > c->bytes - l->t2_cache)
+			continue;
+		for (uint64_t k = 0; k < l->t2_ncache; k++) {
+			const unsigned char *d = file + c->off + l->t2_cache + k * l->delta_bytes;
+			uint64_t idx = u32_at(d + l->d_site), ci = idx / l->chunk_sites;
+			if (!u32_at(d + l->d_events) || ci >= nchunk || !tot[ci])
+				continue;
+			struct site_sum *o = &tot[ci][idx % l->chunk_sites];
+			uint64_t b = u64_at(d + l->d_blocks), by = u64_at(d + l->d_bytes);
+			uint64_t f = u64_at(d + l->d_frees), fb = u64_at(d + l->d_freed_bytes);
+			o->blocks += b;
+			o->bytes += by;
+			o->frees += f;
+			o->live_bytes += by - fb;
+			o->live_blocks += b - f;
+			o->birth_sum += u64_at(d + l->d_birth_sum);
+			o->death_sum += u64_at(d + l->d_death_sum);
+			for (uint64_t j = 0; j < l->nhist; j++)
+				o->hist[j] += u32_at(d + l->d_hist + 4 * j);
+		}
+	}
+	/* Sites with events, by bytes descending, ties by index (as the library). */
+	struct site_order *ord = mt_xcalloc(mapped * l->chunk_sites + 1, sizeof *ord);
+	size_t k = 0;
+	for (uint64_t c = 0; c < nchunk; c++)
+		for (uint64_t i = 0; tot[c] && i < l->chunk_sites; i++)
+			if (tot[c][i].blocks || tot[c][i].frees)
+				ord[k++] = (struct site_order){ &tot[c][i], c * l->chunk_sites + i };
+	qsort(ord, k, sizeof *ord, by_bytes);
+	void *sl = NULL;
+#ifdef MT_HAVE_SRCLOC
+	sl = mt_srcloc_new();
+#endif
+	out->has_sites = true;
+	out->sites = mt_xcalloc(k ? k : 1, sizeof *out->sites);
+	out->nsites = k;
+	for (size_t i = 0; i < k; i++) {
+		const struct site_sum *o = ord[i].t;
+		struct mt_site *s = &out->sites[i];
+		s->blocks = o->blocks;
+		s->bytes = o->bytes;
+		s->frees = o->frees;
+		s->live_bytes = clamp0(o->live_bytes);
+		s->live_blocks = clamp0(o->live_blocks);
+		s->at_peak_bytes = clamp0(o->at_peak_bytes);
+		s->at_peak_blocks = clamp0(o->at_peak_blocks);
+		s->max_bytes = o->max_bytes;
+		s->max_blocks = o->max_blocks;
+		if (s->at_peak_bytes > s->max_bytes) {
+			s->max_bytes = s->at_peak_bytes;
+			s->max_blocks = s->at_peak_blocks;
+		}
+		if (s->live_bytes > s->max_bytes) {
+			s->max_bytes = s->live_bytes;
+			s->max_blocks = s->live_blocks;
+		}
+		uint64_t ends = o->death_sum + s->live_blocks * te;
+		s->lifetime_total = ends > o->birth_sum ? ends - o->birth_sum : 0;
+		s->lifetime_unit = mt_xstrdup("bytes_allocated");
+		size_t last = 0;
+		for (size_t j = 0; j < l->nhist; j++)
+			if (o->hist[j])
+				last = j + 1;
+		s->nhist = last;
+		s->hist = mt_xcalloc(last ? last : 1, sizeof *s->hist);
+		memcpy(s->hist, o->hist, last * sizeof *s->hist);
+		s->truncated = o->truncated;
+		if (o->frames_ok && o->nframes) {
+			s->frames = mt_xcalloc(o->nframes, sizeof *s->frames);
+			s->nframes = o->nframes;
+			for (uint32_t j = 0; j < o->nframes; j++)
+				name_frame(h, file, u64_at(file + o->frames_off + 8 * j), &s->frames[j], sl);
+		}
+		s->key = mt_site_key(s, false);
+		s->fkey = mt_site_key(s, true);
+	}
+#ifdef MT_HAVE_SRCLOC
+	mt_srcloc_free(sl);
+#endif
+	mt_stacks_add(out, "sites", k);
+	out->has_stacks = true;
+	free(ord);
+	ret = 0;
+out:
+	for (uint64_t c = 0; c < nchunk; c++)
+		free(tot[c]);
+	free(tot);
+	return ret;
+}
+
 int mt_state_load_info(const char *path, bool live, struct mt_report **out,
 		struct mt_state_info *info, char *err, size_t cap)
 {
@@ -349,6 +683,10 @@ int mt_state_load_info(const char *path, bool live, struct mt_report **out,
 	rep->path = mt_xstrdup(path);
 	rep->nfiles = 1;
 	fill(h, r.p, live, st.st_mtime, rep);
+	if (fill_sites(&r, h, r.p, rep->totals.bytes, rep) != 0) {
+		mt_report_free(rep);
+		goto done;
+	}
 	*out = rep;
 	if (info) {
 		info->pid = (pid_t)h->pid;

@@ -16,6 +16,9 @@ import time
 from tooltest import TOOL, ToolTest, clean_env, main, no_core, reports_in, tool
 
 LIVE = os.environ.get('TOOL_LIVE', '')
+KILLED = os.environ.get('TOOL_KILLED', '')
+HAS_NAMES = os.environ.get('TOOL_HAS_LINES') == '1'  # the command names frames from ELF symbols
+SITE_NUMS = ('blocks', 'bytes', 'frees', 'live_blocks', 'live_bytes', 'at_peak_blocks', 'at_peak_bytes')
 LIB = os.path.realpath(os.path.join(os.path.dirname(TOOL), '..', 'src', 'libmodalloc.so'))
 
 
@@ -56,6 +59,16 @@ class LiveBase(ToolTest):
                              preexec_fn=no_core)
         self.procs.append(p)
         wait_for(self.path('ready'), '1')
+        return p
+
+    def start_sites(self):
+        """progs/killed.c `sites wait`, call sites on: alloc_f holds 700 blocks of 100 B,
+        alloc_g 200 of 200 B (300 allocated, 100 freed)."""
+        env = dict(self.env, LD_PRELOAD=LIB, MOD_ALLOC_QUIET='1', MOD_ALLOC_BACKTRACES='1')
+        p = subprocess.Popen([KILLED, 'sites', 'wait'], env=env, cwd=self.tmp, stdout=subprocess.PIPE,
+                             text=True, preexec_fn=no_core)
+        self.procs.append(p)
+        self.assertEqual(p.stdout.readline(), 'ready\n')
         return p
 
     def check_first(self, r, pid):
@@ -112,6 +125,28 @@ class Live(LiveBase):
         self.assertNotIn('live', r)
         res = tool('report', '--format', 'json', self.tmp, env=self.env)
         self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_snapshot_sites_exact(self):
+        """A waiting Tier 2 process: its call sites, exactly, frames named."""
+        p = self.start_sites()
+        res = tool('snapshot', '-o', '-', p.pid, env=self.env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        r = json.loads(res.stdout)
+        self.assertIs(r['live'], True)
+        sites = [{k: s[k] for k in SITE_NUMS} for s in r['sites']]
+        print('snapshot sites', sites)
+        self.assertEqual(sites, [
+            {'blocks': 700, 'bytes': 70000, 'frees': 0, 'live_blocks': 700, 'live_bytes': 70000,
+             'at_peak_blocks': 700, 'at_peak_bytes': 70000},
+            {'blocks': 300, 'bytes': 60000, 'frees': 100, 'live_blocks': 200, 'live_bytes': 40000,
+             'at_peak_blocks': 300, 'at_peak_bytes': 60000}])
+        self.assertEqual(r['stacks']['sites'], 2)
+        if HAS_NAMES:
+            self.assertEqual([[f['function'] for f in s['frames'][:2]] for s in r['sites']],
+                             [['alloc_f', 'two_sites'], ['alloc_g', 'two_sites']])
+        for s in r['sites']:
+            self.assertEqual(s['frames'][0]['module'], os.path.realpath(KILLED))
+        self.assertEqual(p.poll(), None, 'the process goes on')
 
     def test_snapshot_in_a_run_directory(self):
         """Under `modalloc run`, beside the reports, and not counted by the summary."""
@@ -229,6 +264,22 @@ class Top(LiveBase):
         s = self.wait_screen('TOP-EXITED rc=0')
         self.assertNotIn('live heap', s)
         self.assertEqual(p.poll(), None, 'the process goes on')
+
+    def test_top_sites_by_name(self):
+        """The call site holding the most live memory first, named."""
+        p = self.start_sites()
+        self.start_top(p.pid)
+        s = self.wait_screen('CALL SITE')
+        rows = [l for l in s.splitlines() if re.match(r'^\s+\d+\s+[+-]\d+\s+\d+  ', l)]
+        self.assertEqual(len(rows), 2, s)
+        # LIVE BYTES, CHANGE (none on the first screen), BLOCKS.
+        self.assertRegex(rows[0], r'^\s+70000\s+\+0\s+700  ')
+        self.assertRegex(rows[1], r'^\s+40000\s+\+0\s+200  ')
+        if HAS_NAMES:
+            self.assertIn('  alloc_f < two_sites < main', rows[0])
+            self.assertIn('  alloc_g < two_sites < main', rows[1])
+        self.keys('q')
+        self.wait_screen('TOP-EXITED rc=0')
 
     def test_top_ctrl_c_and_process_end(self):
         p = self.start_live()

@@ -131,6 +131,85 @@ class Recover(unittest.TestCase):
         self.assertEqual((r['totals']['frees'], r['totals']['freed_bytes']), (300, 30000))
         self.assertGreaterEqual(r['totals']['blocks'], 1000)
 
+    def test_sites_killed(self):
+        """Tier 2: the call sites come back with the totals, frames named."""
+        self.run_prog('sites', MOD_ALLOC_BACKTRACES='1')
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {'blocks': 1000, 'bytes': 130000, 'frees': 100, 'freed_bytes': 20000,
+                'peak_bytes': 130000, 'peak_blocks': 1000, 'live_bytes': 110000,
+                'live_blocks': 900, 'failed': 0}
+        self.assertEqual(got, want)
+        self.assertIs(r['recovered'], True)
+        self.assertEqual(r['stacks']['sites'], 2)
+        nums = ('blocks', 'bytes', 'frees', 'live_blocks', 'live_bytes', 'at_peak_blocks',
+                'at_peak_bytes', 'max_blocks', 'max_bytes')
+        sites = [{k: s[k] for k in nums} for s in r['sites']]
+        print('sites: recovered', sites)
+        # By bytes allocated: alloc_f's 70000, then alloc_g's 60000.
+        self.assertEqual(sites, [
+            {'blocks': 700, 'bytes': 70000, 'frees': 0, 'live_blocks': 700, 'live_bytes': 70000,
+             'at_peak_blocks': 700, 'at_peak_bytes': 70000, 'max_blocks': 700, 'max_bytes': 70000},
+            {'blocks': 300, 'bytes': 60000, 'frees': 100, 'live_blocks': 200, 'live_bytes': 40000,
+             'at_peak_blocks': 300, 'at_peak_bytes': 60000, 'max_blocks': 300, 'max_bytes': 60000}])
+        self.assertEqual([s['size_hist_log2'] for s in r['sites']],
+                         [[0] * 7 + [700], [0] * 8 + [300]])
+        # Lifetimes in bytes allocated: f's blocks live from their birth to the end (130000).
+        self.assertEqual(r['sites'][0]['lifetime_total'], 700 * 130000 - 100 * sum(range(700)))
+        for s, fn in zip(r['sites'], ('alloc_f', 'alloc_g')):
+            f0 = s['frames'][0]
+            self.assertEqual(f0['module'], os.path.realpath(KILLED))
+            self.assertEqual(int(f0['ip'], 16) - int(f0['offset'], 16) & 0xfff, 0)
+            want_fn = fn if os.environ.get('TOOL_HAS_LINES') == '1' else '??'
+            self.assertEqual(f0['function'], want_fn)
+            self.assertEqual(s['frames'][1]['function'],
+                             'two_sites' if want_fn != '??' else '??')
+        # The same sites as the process's own report at exit would have (a run that exits).
+        p = subprocess.run([TOOL, 'report', next(iter(reports_in(self.out)))],
+                           capture_output=True, text=True, env=clean_env(), timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_sites_threads_equal_exit_report(self):
+        """4 threads (their counts pending in per-thread caches): every site as at exit."""
+        self.run_prog('threads', 'exit', rc=0, MOD_ALLOC_BACKTRACES='1')
+        [oracle] = reports_in(self.out).values()
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        self.run_prog('threads', MOD_ALLOC_BACKTRACES='1')
+        self.recover()
+        [r] = reports_in(self.out).values()
+
+        def keyed(rep):
+            out = {}
+            for s in rep['sites']:
+                k = tuple((os.path.basename(f['module']), f['offset']) for f in s['frames'])
+                out[k] = (s['blocks'], s['bytes'], s['frees'], s['live_blocks'], s['live_bytes'])
+            return out
+        got, want = keyed(r), keyed(oracle)
+        print('threads sites: recovered', sorted(got.values()), '; exit report', sorted(want.values()))
+        self.assertEqual(got, want)
+        # The workers' site: 4 x 250 blocks of 100 B, 4 x 75 freed.
+        self.assertIn((1000, 100000, 300, 700, 70000), got.values())
+
+    def test_many_threads_tier2_totals_exact(self):
+        """300 threads starting at once with call sites on: every thread record stays in the
+        file (the call sites' pieces leave room), so the totals equal the exit report's."""
+        self.run_prog('many', 'exit', rc=0, MOD_ALLOC_BACKTRACES='1')
+        [oracle] = reports_in(self.out).values()
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        self.run_prog('many', MOD_ALLOC_BACKTRACES='1')
+        self.recover()
+        [r] = reports_in(self.out).values()
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {k: oracle['totals'][k] for k in TOTALS}
+        print('many threads: recovered', got, '; exit report', want, '; threads', r['threads'])
+        self.assertEqual(got, want)
+        self.assertEqual(r['threads'], 301)
+        self.assertEqual(r['calls'], oracle['calls'])
+        self.assertGreaterEqual(got['blocks'], 3000)
+
     def test_fork_child_killed(self):
         p = self.run_prog('fork', rc=0)
         child = int(p.stdout.strip())

@@ -16,6 +16,12 @@
  *   killed wait       as single, then waits (the test kills it)
  *   killed exec       as single, then execs /bin/true (exits 0)
  *   killed execfail   as single, then an exec that fails, then SIGKILL
+ *   killed sites      two call sites: 700 blocks of 100 B in alloc_f, 300 of
+ *                     200 B in alloc_g, the first 100 of alloc_g's freed; SIGKILL
+ *   killed sites wait as sites, then writes "ready" and waits (snapshot, top)
+ *   killed many       300 threads started at once, each 10 blocks of 64 B, then
+ *                     SIGKILL (`many exit`: exits instead): the state file's
+ *                     pieces must hold every thread record with call sites on
  */
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +46,31 @@ __attribute__((noinline)) static void *site_b(size_t n)
 	void *p = malloc(n);
 	ESCAPE(p);
 	return p;
+}
+
+/* Distinct code (sizes), so that no pass folds the two into one function. */
+__attribute__((noinline)) static void *alloc_f(void)
+{
+	void *p = malloc(100);
+	ESCAPE(p);
+	return p;
+}
+
+__attribute__((noinline)) static void *alloc_g(void)
+{
+	void *p = malloc(200);
+	ESCAPE(p);
+	return p;
+}
+
+__attribute__((noinline)) static void two_sites(void)
+{
+	for (int i = 0; i < 700; i++)
+		held[i] = alloc_f();
+	for (int i = 700; i < 1000; i++)
+		held[i] = alloc_g();
+	for (int i = 700; i < 800; i++)
+		free(held[i]);
 }
 
 static void single(void)
@@ -67,6 +98,19 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static pthread_barrier_t many_ready;
+
+static void *many_worker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10; i++)
+		ESCAPE(malloc(64));
+	pthread_barrier_wait(&many_ready);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "single";
@@ -80,6 +124,24 @@ int main(int argc, char **argv)
 				pause();
 		}
 		raise(SIGKILL);
+	} else if (strcmp(mode, "sites") == 0) {
+		two_sites();
+		if (argc > 2 && strcmp(argv[2], "wait") == 0) {
+			write(1, "ready\n", 6);
+			for (;;)
+				pause();
+		}
+		raise(SIGKILL);
+	} else if (strcmp(mode, "many") == 0) {
+		pthread_t t;
+		pthread_barrier_init(&many_ready, NULL, 301);
+		for (int i = 0; i < 300; i++)
+			if (pthread_create(&t, NULL, many_worker, NULL) != 0)
+				return 3;
+		pthread_barrier_wait(&many_ready);
+		if (argc > 2 && strcmp(argv[2], "exit") == 0)
+			exit(0);
+		kill(getpid(), SIGKILL);
 	} else if (strcmp(mode, "exec") == 0 || strcmp(mode, "execfail") == 0) {
 		single();
 		char *args[] = { "true", NULL };
