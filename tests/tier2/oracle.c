@@ -174,7 +174,7 @@ static void handler_alt(int sig)
 static void step(const struct path *p, int i)
 {
 	if (i == p->n) {
-#ifndef ORACLE_NO_SIGNALS /* (tests/aarch64: the aarch64 walk ends at a signal frame) */
+#ifndef ORACLE_NO_SIGNALS
 		if (p->size % 5 == 0) { /* through a signal frame */
 			sig_pending_size = (int)p->size + 1;
 			raise(SIGUSR1);
