@@ -223,7 +223,8 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	uintptr_t spc = 0;
 	for (uintptr_t f = (uintptr_t)__builtin_frame_address(0), i = 0; i < MA_STACK_SKIP_MAX; i++) {
 		uintptr_t t_[2];
-		if (f < r.lo || f > top || (f & (sizeof(uintptr_t) - 1)) || f >= fp)
+		/* (a foreign walk's r starts at fp: our frames below it are read checked) */
+		if ((!checked && f < r.lo) || f > top || (f & (sizeof(uintptr_t) - 1)) || f >= fp)
 			break;
 		if (checked) {
 			if (ma_os_read_checked(f, t_, sizeof t_) != 0)
