@@ -104,7 +104,7 @@ static uintptr_t self_cfa(struct ma_stack_code *code, const struct ma_modules *m
 		e->fp = row ? row->fp : 0;
 		e->ra = row ? row->ra : 0;
 	}
-	if (e->kind != MA_CFI_FP || e->off < 16)
+	if (e->kind != MA_CFI_FP || e->off < 16 || !e->ra)
 		return 0;
 	return fp + (uintptr_t)(intptr_t)e->off;
 }
@@ -257,8 +257,8 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	if (!sp_known)
 		sp = fp + 2 * sizeof(uintptr_t);
 	int rule_ra = 0;
-	uintptr_t lr = 0; /* x30 from a signal frame's context (for the interrupted frame) */
-	(void)lr;
+	uintptr_t lr = 0; /* x30 from a signal frame's context, for the frame it interrupted (lr_ok) */
+	bool lr_ok = false;
 #else
 	MA_STACK_SKIP_SELF(fp, next, ret, pc, top, READ2(fp, next, ret));
 	uintptr_t sp = fp + 2 * sizeof(uintptr_t), bp = next;
@@ -347,6 +347,21 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 #if defined(__aarch64__)
 		if (kind == MA_CFI_SP && !sp_known)
 			kind = MA_CFI_NONE; /* one frame-pointer step instead */
+		if (MA_UNLIKELY(!rule_ra) && kind <= MA_CFI_FP) {
+			/* The return address still in x30 (a leaf, a prologue): known
+			 * only in the frame a signal interrupted, from its context. */
+			uintptr_t cfa = (kind == MA_CFI_FP ? bp : sp) + (uintptr_t)rule_off;
+			if (lr_ok && cfa >= sp && cfa <= r.hi && !(cfa & (sizeof(uintptr_t) - 1))) {
+				lr_ok = false;
+				sp = cfa;
+				if (!lr)
+					break;
+				pc = ma_arch_pc(lr);
+				continue;
+			}
+			kind = MA_CFI_NONE;
+		}
+		lr_ok = false;
 #endif
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
 			/* A branch, not a select: predicted, it keeps the rule's kind off
@@ -460,6 +475,7 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 			exact = true;
 #if defined(__aarch64__)
 			sp_known = true;
+			lr_ok = true;
 #endif
 		} else {
 			/* One frame-pointer step, or the end. */
