@@ -113,8 +113,9 @@ static uintptr_t self_cfa(struct ma_stack_code *code, const struct ma_modules *m
  * The kernel's sigreturn trampoline (the vDSO's __kernel_rt_sigreturn;
  * under qemu-user, qemu's own page, in no module), known by its two
  * instructions, mov x8, #139 (rt_sigreturn); svc #0, as libgcc knows it:
- * read with plain loads where the module table says the code may be read,
- * else with the fault-proof read.  The interrupted registers are in the
+ * read with plain loads where the module table says the code may be read;
+ * in no module, with the fault-proof read (in a module whose code may not
+ * be read, never: no trampoline is there).  The interrupted registers are in the
  * struct rt_sigframe { siginfo_t info; ucontext_t uc; } at the trampoline
  * frame's SP: uc.uc_mcontext.regs[0..30], sp, pc (SIG_REGS from it).
  */
@@ -124,12 +125,13 @@ static bool sigreturn_at(const struct ma_modules *mods, uintptr_t pc)
 	if (pc & 3)
 		return false;
 	const struct ma_module_range *f = ma_modules_find(mods, pc + 1);
-	if (f && (f->flags & MA_MOD_SELF))
-		return false;
-	if (f && (f->flags & MA_MOD_READABLE) && f->hi - pc >= sizeof w)
+	if (f) { /* (the vDSO is loaded at start-up: readable) */
+		if ((f->flags & (MA_MOD_SELF | MA_MOD_READABLE)) != MA_MOD_READABLE || f->hi - pc < sizeof w)
+			return false;
 		memcpy(w, (const void *)pc, sizeof w);
-	else if (ma_os_read_checked(pc, w, sizeof w) != 0)
+	} else if (ma_os_read_checked(pc, w, sizeof w) != 0) {
 		return false;
+	}
 	return w[0] == 0xd2801168u && w[1] == 0xd4000001u;
 }
 
