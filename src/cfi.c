@@ -179,8 +179,14 @@ static struct ma_cfi_row make_row(const struct cfa_state *s, bool signal)
 		return w;
 #if defined(__aarch64__)
 	/* x30 saved at CFA + 8 * ra (below the CFA: the frame record or a lone
-	 * store); in x30 itself (a leaf, a prologue, an epilogue) only the
-	 * innermost frame could use, and the walk has none. */
+	 * store); in x30 itself (a leaf, a prologue, an epilogue: ra 0) only
+	 * the frame a signal interrupted can use, with x30 from its context,
+	 * and only with FP unchanged. */
+	if (s->ra.how == R_SAME && s->fp.how == R_SAME) {
+		w.kind = s->cfa_reg == CFI_SP ? MA_CFI_SP : MA_CFI_FP;
+		w.off8 = (int16_t)(s->cfa_off / 8);
+		return w;
+	}
 	if (s->ra.how != R_OFFSET || (s->ra.off & 7) || s->ra.off >= 0 || s->ra.off / 8 < INT16_MIN)
 		return w;
 	w.ra = (int16_t)(s->ra.off / 8);

@@ -10,9 +10,10 @@
  *   CFA = SP + off | FP + off     (the caller's stack pointer after return; off in words)
  *   RA  at CFA - 8                (x86_64; anything else: MA_CFI_NONE)
  *   RA  at CFA + 8 * ra           (aarch64: x30 saved in the frame; x30 not
- *                                  saved (a leaf, a prologue) or saved
- *                                  elsewhere: MA_CFI_NONE, as the walk never
- *                                  knows x30 itself)
+ *                                  saved (a leaf, a prologue): ra 0, which
+ *                                  the walk uses only in the frame a signal
+ *                                  interrupted (x30 from its context), else
+ *                                  as MA_CFI_NONE; saved elsewhere: MA_CFI_NONE)
  *   FP  unchanged | saved at CFA + 8 * fp
  *
  * or MA_CFI_END (the return address is undefined: _start, clone, a
@@ -61,7 +62,8 @@ struct ma_cfi_row {
 	int8_t fp;     /* the caller's FP saved at CFA + 8 * fp (aarch64: at the RA's
 	                * place + 8 * fp); 0: FP unchanged */
 #if defined(__aarch64__)
-	int16_t ra;    /* aarch64: the return address (x30) saved at CFA + 8 * ra (< 0) */
+	int16_t ra;    /* aarch64: the return address (x30) saved at CFA + 8 * ra (< 0);
+	                * 0: still in x30 (usable only where a signal frame gave x30) */
 #endif
 };
 

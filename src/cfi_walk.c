@@ -32,6 +32,12 @@
 
 #include <string.h>
 
+#if defined(__aarch64__)
+#include <signal.h>
+#include <stddef.h>
+#include <sys/ucontext.h>
+#endif
+
 #if defined(__x86_64__) || defined(__aarch64__)
 #define CFI_WALKS 1
 #else
@@ -98,10 +104,42 @@ static uintptr_t self_cfa(struct ma_stack_code *code, const struct ma_modules *m
 		e->fp = row ? row->fp : 0;
 		e->ra = row ? row->ra : 0;
 	}
-	if (e->kind != MA_CFI_FP || e->off < 16)
+	if (e->kind != MA_CFI_FP || e->off < 16 || !e->ra)
 		return 0;
 	return fp + (uintptr_t)(intptr_t)e->off;
 }
+
+/*
+ * The kernel's sigreturn trampoline (the vDSO's __kernel_rt_sigreturn;
+ * under qemu-user, qemu's own page, in no module), known by its two
+ * instructions, mov x8, #139 (rt_sigreturn); svc #0, as libgcc knows it:
+ * read with plain loads where the module table says the code may be read;
+ * in no module, with the fault-proof read (in a module whose code may not
+ * be read, never: no trampoline is there).  The interrupted registers are in the
+ * struct rt_sigframe { siginfo_t info; ucontext_t uc; } at the trampoline
+ * frame's SP: uc.uc_mcontext.regs[0..30], sp, pc (SIG_REGS from it).
+ */
+static bool sigreturn_at(const struct ma_modules *mods, uintptr_t pc)
+{
+	uint32_t w[2];
+	if (pc & 3)
+		return false;
+	const struct ma_module_range *f = ma_modules_find(mods, pc + 1);
+	if (f) { /* (the vDSO is loaded at start-up: readable) */
+		if ((f->flags & (MA_MOD_SELF | MA_MOD_READABLE)) != MA_MOD_READABLE || f->hi - pc < sizeof w)
+			return false;
+		memcpy(w, (const void *)pc, sizeof w);
+	} else if (ma_os_read_checked(pc, w, sizeof w) != 0) {
+		return false;
+	}
+	return w[0] == 0xd2801168u && w[1] == 0xd4000001u;
+}
+
+#define SIG_REGS (128 + 176 + 8) /* regs[0] in the rt_sigframe: siginfo, uc_mcontext, fault_address */
+_Static_assert(sizeof(siginfo_t) == 128 && offsetof(ucontext_t, uc_mcontext) == 176 &&
+                       offsetof(mcontext_t, regs) == 8 && offsetof(mcontext_t, sp) == 8 + 31 * 8 &&
+                       offsetof(mcontext_t, pc) == 8 + 32 * 8,
+               "aarch64 rt_sigframe layout");
 #endif
 
 /* x86_64 ucontext_t: uc_mcontext.gregs at 40; REG_RBP 10, REG_RSP 15, REG_RIP 16. */
@@ -187,7 +225,8 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	uintptr_t spc = 0;
 	for (uintptr_t f = (uintptr_t)__builtin_frame_address(0), i = 0; i < MA_STACK_SKIP_MAX; i++) {
 		uintptr_t t_[2];
-		if (f < r.lo || f > top || (f & (sizeof(uintptr_t) - 1)) || f >= fp)
+		/* (a foreign walk's r starts at fp: our frames below it are read checked) */
+		if ((!checked && f < r.lo) || f > top || (f & (sizeof(uintptr_t) - 1)) || f >= fp)
 			break;
 		if (checked) {
 			if (ma_os_read_checked(f, t_, sizeof t_) != 0)
@@ -220,6 +259,8 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	if (!sp_known)
 		sp = fp + 2 * sizeof(uintptr_t);
 	int rule_ra = 0;
+	uintptr_t lr = 0; /* x30 from a signal frame's context, for the frame it interrupted (lr_ok) */
+	bool lr_ok = false;
 #else
 	MA_STACK_SKIP_SELF(fp, next, ret, pc, top, READ2(fp, next, ret));
 	uintptr_t sp = fp + 2 * sizeof(uintptr_t), bp = next;
@@ -238,17 +279,21 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 			/* Two return addresses no call pushed: the kernel's, to a
 			 * signal trampoline; and the pc a signal interrupted. */
 			struct ma_module_range *c = &code->r;
+#if defined(__aarch64__)
+			/* The sigreturn trampoline: in the vDSO or in no module (qemu's). */
+			if (exact ? st != MA_STACK_EARLY || pc - 1 - c->lo >= c->hi - c->lo || (c->flags & MA_MOD_SELF)
+			          : !(st & MA_STACK_EARLY) || !sigreturn_at(mods, pc))
+				break;
+#else
 			if (st != MA_STACK_EARLY || pc - 1 - c->lo >= c->hi - c->lo || (c->flags & MA_MOD_SELF))
 				break;
-#if defined(__aarch64__)
-			break; /* (the vDSO's sigreturn: the walk does not read aarch64's ucontext) */
-#endif
 			if (!exact) {
 				const struct ma_cfi_table *t = table_of(code, pc, &busy);
 				const struct ma_cfi_row *row = t ? ma_cfi_lookup(t, pc - 1) : NULL;
 				if (!row || row->kind != MA_CFI_SIGNAL)
 					break;
 			}
+#endif
 			st = 0;
 		}
 		d |= x;
@@ -288,6 +333,8 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 			rule_off = row ? (intptr_t)row->off8 * 8 : 0;
 #if defined(__aarch64__)
 			rule_ra = row ? row->ra : 0;
+			if (kind == MA_CFI_NONE && !exact && sigreturn_at(mods, pc))
+				kind = MA_CFI_SIGNAL; /* (qemu's trampoline: no FDE) */
 #endif
 			if (later) {
 				busy = true;
@@ -302,6 +349,21 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 #if defined(__aarch64__)
 		if (kind == MA_CFI_SP && !sp_known)
 			kind = MA_CFI_NONE; /* one frame-pointer step instead */
+		if (MA_UNLIKELY(!rule_ra) && kind <= MA_CFI_FP) {
+			/* The return address still in x30 (a leaf, a prologue): known
+			 * only in the frame a signal interrupted, from its context. */
+			uintptr_t cfa = (kind == MA_CFI_FP ? bp : sp) + (uintptr_t)rule_off;
+			if (lr_ok && cfa >= sp && cfa <= r.hi && !(cfa & (sizeof(uintptr_t) - 1))) {
+				lr_ok = false;
+				sp = cfa;
+				if (!lr)
+					break;
+				pc = ma_arch_pc(lr);
+				continue;
+			}
+			kind = MA_CFI_NONE;
+		}
+		lr_ok = false;
 #endif
 		if (kind == MA_CFI_SP || kind == MA_CFI_FP) {
 			/* A branch, not a select: predicted, it keeps the rule's kind off
@@ -363,18 +425,26 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 		} else if (kind == MA_CFI_END) {
 			break;
 		} else if (kind == MA_CFI_SIGNAL) {
+			uintptr_t nsp;
 #if defined(__aarch64__)
-			st = MA_STACK_EARLY;
-			break;
-#endif
+			/* The rt_sigframe at the trampoline frame's SP (the handler's CFA):
+			 * x29 and x30, then sp and pc. */
+			uintptr_t g = sp + SIG_REGS;
+			if (!sp_known || g + 33 * sizeof(uintptr_t) > r.hi) {
+				st = MA_STACK_EARLY;
+				break;
+			}
+			READ2(g + 29 * sizeof(uintptr_t), bp, lr);
+			READ2(g + 31 * sizeof(uintptr_t), nsp, ret);
+#else
 			uintptr_t g = sp + UC_GREGS;
 			if (g + (UC_RIP + 1) * sizeof(uintptr_t) > r.hi) {
 				st = MA_STACK_EARLY;
 				break;
 			}
-			uintptr_t nsp;
 			READ2(g + UC_RBP * sizeof(uintptr_t), bp, unused);
 			READ2(g + UC_RSP * sizeof(uintptr_t), nsp, ret);
+#endif
 			if (nsp <= sp || nsp > r.hi) {
 				if (!foreign) {
 					redo = true;
@@ -405,6 +475,10 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 			}
 			sp = nsp;
 			exact = true;
+#if defined(__aarch64__)
+			sp_known = true;
+			lr_ok = true;
+#endif
 		} else {
 			/* One frame-pointer step, or the end. */
 			if (bp < sp || bp > top || (bp & (sizeof(uintptr_t) - 1))) {

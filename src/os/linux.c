@@ -412,12 +412,36 @@ uint64_t ma_os_rss_peak_bytes(void)
 	return kib * 1024;
 }
 
+/* Where process_vm_readv is missing (ENOSYS: qemu-user, some seccomp
+ * filters): the bytes through a pipe of this call's own, whose write(2)
+ * copies from addr and fails with EFAULT where it is not readable. */
+static int no_vm_readv;
+
+static int read_through_pipe(uintptr_t addr, void *buf, size_t len)
+{
+	int fds[2];
+	if (len > 4096 || sys(SYS_pipe2, (long)fds, O_CLOEXEC, 0, 0) != 0)
+		return -EFAULT;
+	long w = sys(SYS_write, fds[1], (long)addr, (long)len, 0);
+	long r = w == (long)len ? sys(SYS_read, fds[0], (long)buf, (long)len, 0) : -EFAULT;
+	sys(SYS_close, fds[0], 0, 0, 0);
+	sys(SYS_close, fds[1], 0, 0, 0);
+	return r == (long)len ? 0 : -EFAULT;
+}
+
 int ma_os_read_checked(uintptr_t addr, void *buf, size_t len)
 {
+	if (__builtin_expect(__atomic_load_n(&no_vm_readv, __ATOMIC_RELAXED), 0))
+		return read_through_pipe(addr, buf, len);
 	struct iovec local = { buf, len }, remote = { (void *)addr, len };
 	int saved = errno;
 	ssize_t r = syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1UL, &remote, 1UL, 0UL);
+	int err = errno;
 	errno = saved;
+	if (__builtin_expect(r < 0 && err == ENOSYS, 0)) {
+		__atomic_store_n(&no_vm_readv, 1, __ATOMIC_RELAXED);
+		return read_through_pipe(addr, buf, len);
+	}
 	return r == (ssize_t)len ? 0 : -EFAULT;
 }
 

@@ -8,10 +8,12 @@ tests/tier2/oracle.c cross-built -O2 -fomit-frame-pointer (with pac-ret, so
 return addresses carry authentication codes), against Debian's arm64 cross
 libraries (no frame pointers either): random call paths through recursion of
 four frame layouts, a qsort comparator that allocates (frames of the C
-library) and a thread.  Every allocation's stack must equal libgcc's at the
-same place, frame for frame, with exact per-site counts; stacks reach _start
-or the thread's start.  (Signal frames are left out: the aarch64 walk ends
-at one.)  With MOD_ALLOC_UNWIND=fp the frame-pointer walk is kept: its
+library), a thread, and signal handlers that allocate, on the thread's stack
+and on an alternate stack, sent by raise() or by a leaf function's own
+system call (through qemu's sigreturn trampoline: the walk goes on from the
+interrupted context, with x30 from it for the leaf).  Every allocation's stack must equal
+libgcc's at the same place, frame for frame, with exact per-site counts;
+stacks reach _start or the thread's start.  With MOD_ALLOC_UNWIND=fp the frame-pointer walk is kept: its
 stacks differ from libgcc's.  With tests/aarch64/cxx_prog.cc (when the arm64
 C++ cross compiler is installed): >= 95% of allocations, most of them made
 inside libstdc++, have complete stacks by call-frame information.
@@ -110,7 +112,7 @@ def main():
     subprocess.run(["ninja", "-C", build, "src/libmodalloc.so"], check=True, stdout=subprocess.DEVNULL)
     lib = os.path.join(build, "src", "libmodalloc.so")
     prog = os.path.join(build, "oracle")
-    subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-fomit-frame-pointer", "-fno-builtin", "-DORACLE_NO_SIGNALS",
+    subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-fomit-frame-pointer", "-fno-builtin",
                     "-mbranch-protection=pac-ret", "-rdynamic", "-o", prog,
                     os.path.join(src, "tests", "tier2", "oracle.c"), "-lpthread", "-ldl"], check=True)
     paths = frames = 0
@@ -131,8 +133,15 @@ def main():
             sizes[int(line.split()[0])] += 1
         ends = Counter(x["frames"][-1]["function"] for x in d["sites"]
                        if x["frames"] and x["frames"][0]["function"] == "alloc_here")
-        expect(f"seed {seed}: (qsort comparator's blocks, > 100 stacks, ends: _start, libc's thread start)",
-               (sizes[3001] > 0, len(want) > 100, sorted(ends)), (True, True, ["??", "_start"]))
+        # Signal handlers' blocks: size+1 (SIGUSR1, this stack), size+2 (SIGUSR2, the alternate stack).
+        sig = sum(n for s, n in sizes.items() if s > 5000 and s % 8 == 1)
+        alt = sum(n for s, n in sizes.items() if s > 5000 and s % 8 == 2)
+        # SIGUSR1 sent from a leaf (size % 15 == 0): the interrupted frame's return address still in x30.
+        leaf = sum(n for s, n in sizes.items() if s > 5000 and s % 8 == 1 and (s - 1) % 15 == 0)
+        expect(f"seed {seed}: (qsort comparator's blocks, > 100 stacks, handlers' blocks on both stacks, "
+               "ends: _start, libc's thread start)",
+               (sizes[3001] > 0, len(want) > 100, sig > leaf > 0, alt > 0, sorted(ends)),
+               (True, True, True, True, ["??", "_start"]))
         ok, allb = complete(d, "thread_main")
         expect(f"seed {seed}: every block's stack complete", ok, allb)
         paths += sum(b for b, _ in want.values())

@@ -12,7 +12,8 @@
  * different frame layouts (plain, a variable-length array: CFA from rbp,
  * many callee-saved registers), a qsort comparator that allocates (frames
  * of the C library), a thread, and a signal handler that allocates (through
- * the kernel's signal frame), and each MOD in turn (oracle_mod.c): dlopened,
+ * the kernel's signal frame, from raise() or from a leaf function that
+ * makes the tgkill system call itself), and each MOD in turn (oracle_mod.c): dlopened,
  * called through on random paths, dlclosed.  run.py (case oracle) compares the report's
  * sites with these lines: frame for frame, with exact per-site counts.
  */
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <unwind.h>
 
@@ -171,13 +173,36 @@ static void handler_alt(int sig)
 	alloc_here((size_t)sig_pending_size + 1 + ((uintptr_t)&here & 0)); /* size+2 */
 }
 
+/* tgkill from a leaf with no frame: the signal interrupts it with the
+ * return address still in a register (aarch64: x30, from the context). */
+static __attribute__((noinline)) long leaf_kill(long pid, long tid, long sig)
+{
+#if defined(__aarch64__)
+	register long x0 __asm__("x0") = pid;
+	register long x1 __asm__("x1") = tid;
+	register long x2 __asm__("x2") = sig;
+	register long x8 __asm__("x8") = SYS_tgkill;
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x8) : "memory");
+	return x0;
+#elif defined(__x86_64__)
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_tgkill), "D"(pid), "S"(tid), "d"(sig) : "rcx", "r11", "memory");
+	return r;
+#else
+	return syscall(SYS_tgkill, pid, tid, sig);
+#endif
+}
+
 static void step(const struct path *p, int i)
 {
 	if (i == p->n) {
-#ifndef ORACLE_NO_SIGNALS /* (tests/aarch64: the aarch64 walk ends at a signal frame) */
+#ifndef ORACLE_NO_SIGNALS
 		if (p->size % 5 == 0) { /* through a signal frame */
 			sig_pending_size = (int)p->size + 1;
-			raise(SIGUSR1);
+			if (p->size % 3 == 0) /* interrupting a leaf */
+				leaf_kill(getpid(), gettid(), SIGUSR1);
+			else
+				raise(SIGUSR1);
 		}
 		if (p->size % 7 == 0) { /* the same from an alternate stack */
 			sig_pending_size = (int)p->size + 1;
