@@ -26,6 +26,9 @@ import subprocess
 import sys
 from collections import Counter
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from harness import oracle_stacks  # noqa: E402
+
 SKIP = 77
 QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
 failures = []
@@ -50,18 +53,6 @@ def run(lib, prog, args, out, env=()):
     with open(out) as fh:
         return json.load(fh)
 
-
-def oracle_sites(txt):
-    """libgcc's stacks (from alloc_here's caller on) -> (blocks, bytes)."""
-    want = {}
-    for line in open(txt):
-        v = line.split()
-        ips = [int(x, 16) for x in v[1:]]
-        while ips and ips[-1] == 0:
-            ips.pop()
-        b, n = want.get(tuple(ips), (0, 0))
-        want[tuple(ips)] = (b + 1, n + int(v[0]))
-    return want
 
 
 def report_sites(d):
@@ -120,7 +111,7 @@ def main():
         txt = os.path.join(build, f"oracle.{seed}.txt")
         d = run(lib, prog, [txt, seed, "150"], os.path.join(build, f"oracle.{seed}.json"))
         expect("config.unwind", d["config"]["unwind"], "cfi")
-        want, got = oracle_sites(txt), report_sites(d)
+        want, got = oracle_stacks(txt)[0], report_sites(d)
         if got != want:
             extra = sorted(k for k in got if got[k] != want.get(k))[:2]
             missing = sorted(k for k in want if want[k] != got.get(k))[:2]
@@ -153,7 +144,7 @@ def main():
     txt = os.path.join(build, "oracle.fp.txt")
     d = run(lib, prog, [txt, "7", "150"], os.path.join(build, "oracle.fp.json"), ["MOD_ALLOC_UNWIND=fp"])
     expect("fp: config.unwind", d["config"]["unwind"], "fp")
-    want, got = oracle_sites(txt), report_sites(d)
+    want, got = oracle_stacks(txt)[0], report_sites(d)
     expect("fp: stacks equal to libgcc's", sum(1 for k in want if got.get(k) == want[k]), 0)
     cxx = os.path.join(build, "cxx_prog")
     if shutil.which("aarch64-linux-gnu-g++"):

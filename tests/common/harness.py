@@ -8,7 +8,12 @@ A harness in tests/NAME/ imports it with
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
     from harness import Fail, check, load_report  # noqa: E402
 """
+import glob
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 
 SKIP = 77  # exit status meson counts as a skipped test
 
@@ -24,6 +29,48 @@ class Skip(Exception):
 def check(cond, msg):
     if not cond:
         raise Fail(msg)
+
+
+def expect(what, got, want):
+    if got != want:
+        raise Fail(f"{what}: got {got!r}, want {want!r}")
+
+
+def run_one_report(lib, prog, env_extra, prefix="modalloc-test-"):
+    """Runs prog preloaded with lib, with no MOD_ALLOC_* setting of the caller's but
+    env_extra's: its one report (parsed) and the finished process."""
+    out = tempfile.mkdtemp(prefix=prefix)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOD_ALLOC_") and k != "MALLOC_PERTURB_"}
+        env.update({"LD_PRELOAD": lib, "MOD_ALLOC_QUIET": "1", "MOD_ALLOC_OUT": os.path.join(out, "r.%p.json")})
+        env.update(env_extra)
+        r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise Fail(f"{prog}: exit {r.returncode}\n{r.stderr}")
+        files = glob.glob(os.path.join(out, "r.*.json"))
+        if len(files) != 1:
+            raise Fail(f"expected one report, got {files}")
+        with open(files[0]) as f:
+            return json.load(f), r
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def oracle_stacks(path):
+    """The oracle programs' own record (tests/tier2/oracle.c): one line per block, its size
+    and libgcc's return addresses from alloc_here's caller on -> {stack: (blocks, bytes)},
+    and the set of sizes seen."""
+    want, sizes = {}, set()
+    with open(path) as f:
+        for line in f:
+            v = line.split()
+            ips = [int(x, 16) for x in v[1:]]
+            while ips and ips[-1] == 0:
+                ips.pop()
+            b, n = want.get(tuple(ips), (0, 0))
+            want[tuple(ips)] = (b + 1, n + int(v[0]))
+            sizes.add(int(v[0]))
+    return want, sizes
 
 
 def _no_duplicate_keys(pairs):

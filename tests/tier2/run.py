@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from harness import SKIP, Fail  # noqa: E402
+from harness import SKIP, Fail, oracle_stacks  # noqa: E402
 
 
 def expect(what, got, want):
@@ -546,15 +546,7 @@ def case_oracle(lib, prog):
             invariants(d)
             check_frames(d)
             # A site is a stack: paths of one shape share one (their sizes add up).
-            want, sizes = {}, set()
-            for line in open(txt):
-                v = line.split()
-                ips = [int(x, 16) for x in v[1:]]
-                while ips and ips[-1] == 0:
-                    ips.pop()
-                b, n = want.get(tuple(ips), (0, 0))
-                want[tuple(ips)] = (b + 1, n + int(v[0]))
-                sizes.add(int(v[0]))
+            want, sizes = oracle_stacks(txt)
             got = {}
             for x in d["sites"]:
                 if not x["frames"] or x["frames"][0]["function"] != "alloc_here":

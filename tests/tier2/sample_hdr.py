@@ -15,39 +15,18 @@ the slow path.  The program reports each block's header offset; here:
   - exact call sites: every block has 32 bytes, header_bytes 32, each
     site's samples = its blocks.
 """
-import glob
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from harness import Fail  # noqa: E402
+from harness import Fail, expect, run_one_report  # noqa: E402
 
 SMALL = 10000
 BIG = 4
 
 
-def expect(what, got, want):
-    if got != want:
-        raise Fail(f"{what}: got {got!r}, want {want!r}")
-
-
 def run(lib, prog, env_extra):
-    out = tempfile.mkdtemp(prefix="modalloc-samplehdr-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOD_ALLOC_") and k != "MALLOC_PERTURB_"}
-    env.update({"LD_PRELOAD": lib, "MOD_ALLOC_QUIET": "1", "MOD_ALLOC_OUT": os.path.join(out, "r.%p.json")})
-    env.update(env_extra)
-    r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise Fail(f"{prog}: exit {r.returncode}\n{r.stderr}")
-    files = glob.glob(os.path.join(out, "r.*.json"))
-    if len(files) != 1:
-        raise Fail(f"expected one report, got {files}")
-    d = json.load(open(files[0]))
-    shutil.rmtree(out)
+    d, r = run_one_report(lib, prog, env_extra, "modalloc-samplehdr-")
     counts = dict(kv.split("=") for kv in r.stdout.split())
     return d, {k: int(v) for k, v in counts.items()}
 
