@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "atomic.h"
-#include "counters.h"
 #include "fmt.h"
 #include "global.h"
 #include "modules.h"
@@ -235,7 +234,7 @@ void ma_state_describe_sites(const struct ma_state_sites *s)
 		st.hdr->sites = *s;
 }
 
-void ma_state_describe_config(void)
+void ma_state_describe_config(uint64_t peak_slack_bytes)
 {
 	struct ma_state_hdr *h = st.hdr;
 	if (!h)
@@ -247,7 +246,7 @@ void ma_state_describe_config(void)
 	h->cfg_depth = ma_g.opt.depth;
 	h->cfg_buckets = ma_g.opt.buckets;
 	h->cfg_header_bytes = ma_g.hdr_bytes;
-	h->cfg_peak_slack_bytes = MA_LIVE_SLACK_BYTES;
+	h->cfg_peak_slack_bytes = peak_slack_bytes;
 	h->cfg_known = 1;
 }
 
