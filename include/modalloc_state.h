@@ -62,16 +62,27 @@ struct ma_state_sites {
 	uint64_t t2_cache, t2_ncache, delta_bytes;
 	uint64_t d_site, d_events, d_blocks, d_bytes, d_frees, d_freed_bytes, d_birth_sum, d_death_sum, d_hist;
 	uint64_t r_peak_serial; /* in the root: ma_live.peak.serial */
+	/* The sampled blocks behind a site's estimates (MOD_ALLOC_SAMPLE): the
+	 * part's and the delta's counters; 0 in a file of an older library. */
+	uint64_t p_samples, d_samples;
 };
 
 /* The module log: appended (a new piece, every module) each time the
  * library's module table is built, so a frame's module is the latest
- * record whose [lo, hi) holds it; offset = ip - bias. */
-#define MA_STATE_MODULE_PATH 488u
+ * record whose [lo, hi) holds it; offset = ip - bias.  build_id: the
+ * module's GNU build id as loaded (its PT_NOTE), build_id_len bytes of it
+ * (0: none found, or a file of an older library, whose longer paths left
+ * zeros here); a reader names frames from the file on disk only when that
+ * file has the same build id. */
+#define MA_STATE_MODULE_PATH 448u
+#define MA_STATE_BUILD_ID 32u
 struct ma_state_module {
 	uint64_t lo, hi, bias;
 	char path[MA_STATE_MODULE_PATH]; /* NUL-terminated (cut if longer) */
+	uint32_t build_id_len, pad;
+	unsigned char build_id[MA_STATE_BUILD_ID];
 };
+_Static_assert(sizeof(struct ma_state_module) == 512, "module records keep their size");
 
 struct ma_state_chunk {
 	uint64_t kind, off, bytes;
@@ -108,6 +119,11 @@ struct ma_state_hdr {
 	char dhat[MA_STATE_STR];    /* MOD_ALLOC_DHAT ("" = none) */
 	struct ma_state_chunk chunks[MA_STATE_MAX_CHUNKS];
 	struct ma_state_sites sites;
+	/* The report's config (cfg_known = 1; all 0 in a file of an older
+	 * library): sample_bytes 0 = exact call sites. */
+	uint32_t cfg_known, cfg_backtraces;
+	uint64_t sample_bytes, sample_seed;
+	uint64_t cfg_depth, cfg_buckets, cfg_header_bytes, cfg_peak_slack_bytes;
 };
 
 _Static_assert(sizeof(struct ma_state_hdr) <= MA_STATE_HDR_BYTES, "the header fits its pages");

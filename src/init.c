@@ -222,6 +222,7 @@ static void boot(void)
 	 * sampled block's (32 bytes) and an over-aligned one's. */
 	ma_g.hdr_log2 = ma_g.backtraces && !ma_g.sampling ? MA_HDR_MAX_LOG2 : MA_HDR_MIN_LOG2;
 	ma_g.hdr_bytes = 1u << ma_g.hdr_log2;
+	ma_state_describe_config(MA_LIVE_SLACK_BYTES); /* the config is fixed now: a recovered report says it */
 	ma_live_timeline_start();
 	pthread_key_create(&thread_key, thread_exit);
 	pthread_atfork(ma_state_fork_prepare, ma_state_fork_parent, after_fork_child);

@@ -234,6 +234,22 @@ void ma_state_describe_sites(const struct ma_state_sites *s)
 		st.hdr->sites = *s;
 }
 
+void ma_state_describe_config(uint64_t peak_slack_bytes)
+{
+	struct ma_state_hdr *h = st.hdr;
+	if (!h)
+		return;
+	/* As the report's "config" (report_json.c). */
+	h->cfg_backtraces = ma_g.backtraces;
+	h->sample_bytes = ma_g.backtraces ? ma_g.opt.sample : 0;
+	h->sample_seed = h->sample_bytes ? ma_g.opt.sample_seed : 0;
+	h->cfg_depth = ma_g.opt.depth;
+	h->cfg_buckets = ma_g.opt.buckets;
+	h->cfg_header_bytes = ma_g.hdr_bytes;
+	h->cfg_peak_slack_bytes = peak_slack_bytes;
+	h->cfg_known = 1;
+}
+
 bool ma_state_owns(const void *p)
 {
 	return st.base && (const char *)p >= st.base && (const char *)p < st.base + RESERVE_BYTES;
@@ -445,6 +461,53 @@ static int count_modules(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* A PT_LOAD segment that is readable holds [a, a + n) (module addresses, before the bias). */
+static bool loaded_readable(const struct dl_phdr_info *info, uintptr_t a, uintptr_t n)
+{
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type == PT_LOAD && (p->p_flags & PF_R) && a >= p->p_vaddr && n <= p->p_filesz &&
+		    a - p->p_vaddr <= p->p_filesz - n)
+			return true;
+	}
+	return false;
+}
+
+/* The module's GNU build id from its PT_NOTE segments in memory: its length
+ * (0: none).  Every note is bounds-checked against its segment, and only
+ * segments inside a readable loaded one are read, so nothing faults. */
+static uint32_t build_id(const struct dl_phdr_info *info, unsigned char *out)
+{
+	if (!info->dlpi_phdr)
+		return 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type != PT_NOTE || p->p_filesz < sizeof(ElfW(Nhdr)) ||
+		    !loaded_readable(info, p->p_vaddr, p->p_filesz))
+			continue;
+		const unsigned char *n = (const unsigned char *)(info->dlpi_addr + p->p_vaddr);
+		uintptr_t left = p->p_filesz;
+		uintptr_t align = p->p_align == 8 ? 8 : 4;
+		while (left >= sizeof(ElfW(Nhdr))) {
+			ElfW(Nhdr) nh;
+			memcpy(&nh, n, sizeof nh);
+			uintptr_t name = (nh.n_namesz + align - 1) & ~(align - 1);
+			uintptr_t desc = (nh.n_descsz + align - 1) & ~(align - 1);
+			if (nh.n_namesz > left || nh.n_descsz > left || name > left - sizeof nh ||
+			    desc > left - sizeof nh - name)
+				break; /* a note running past its segment: no more notes here */
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(n + sizeof nh, "GNU", 4) == 0 &&
+			    nh.n_descsz > 0 && nh.n_descsz <= MA_STATE_BUILD_ID) {
+				memcpy(out, n + sizeof nh + name, nh.n_descsz);
+				return nh.n_descsz;
+			}
+			n += sizeof nh + name + desc;
+			left -= sizeof nh + name + desc;
+		}
+	}
+	return 0;
+}
+
 static int log_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
@@ -465,6 +528,7 @@ static int log_module(struct dl_phdr_info *info, size_t size, void *arg)
 		memcpy(m->path, name, len);
 		m->path[len] = '\0';
 	}
+	m->build_id_len = build_id(info, m->build_id);
 	m->lo = lo;
 	m->bias = info->dlpi_addr;
 	m->hi = hi; /* last: hi == 0 ends the log */

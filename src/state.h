@@ -30,6 +30,9 @@ void ma_state_open(char *const *envp);
 void ma_state_describe(const struct ma_state_layout *l);
 /* Records the layout of the call sites (tier2.c), once the table is kept in the file. */
 void ma_state_describe_sites(const struct ma_state_sites *s);
+/* Records the report's config (sampling rate and seed...) once it is fixed;
+ * peak_slack_bytes: MA_LIVE_SLACK_BYTES (counters.h, a floor above). */
+void ma_state_describe_config(uint64_t peak_slack_bytes);
 /* True when [p, p + bytes) is a piece of the file (never unmapped). */
 bool ma_state_owns(const void *p);
 /* Undoes ma_state_map for memory nobody uses (a lost race): anonymous

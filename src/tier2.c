@@ -120,6 +120,7 @@ static void describe_state(void)
 		.d_site = D(site), .d_events = D(events), .d_blocks = D(blocks), .d_bytes = D(bytes),
 		.d_frees = D(frees), .d_freed_bytes = D(freed_bytes), .d_birth_sum = D(birth_sum),
 		.d_death_sum = D(death_sum), .d_hist = D(hist),
+		.p_samples = P(samples), .d_samples = D(samples),
 		.r_peak_serial = offsetof(struct ma_live, peak.serial),
 	};
 #undef P

@@ -9,6 +9,8 @@
 #include "state.h"
 
 #include <dirent.h>
+#include <elf.h>
+#include <link.h> /* ElfW */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -311,6 +313,17 @@ static void fill(const struct ma_state_hdr *h, const unsigned char *file, bool l
 	out->at_exit = !live;
 	out->live = live;
 	out->recovered = !live;
+	if (h->cfg_known) { /* the report's config, as the library recorded it */
+		out->has_config = true;
+		out->cfg_backtraces = h->cfg_backtraces != 0;
+		out->cfg_buckets = h->cfg_buckets;
+		out->cfg_depth = h->cfg_depth;
+		out->cfg_header_bytes = h->cfg_header_bytes;
+		out->cfg_peak_slack_bytes = h->cfg_peak_slack_bytes;
+		out->cfg_sample_bytes = h->sample_bytes;
+		out->cfg_sample_seed = h->sample_bytes ? h->sample_seed : 0;
+		mt_report_add_rate(out, out->cfg_sample_bytes);
+	}
 }
 
 /* ---- call sites (Tier 2): rebuilt as the library's report sums them ---- */
@@ -319,6 +332,7 @@ static void fill(const struct ma_state_hdr *h, const unsigned char *file, bool l
 struct site_sum {
 	uint64_t blocks, bytes, frees, max_bytes, max_blocks, birth_sum, death_sum;
 	uint64_t live_bytes, live_blocks, at_peak_bytes, at_peak_blocks; /* signed values, summed modulo 2^64 */
+	uint64_t samples; /* sampled blocks behind the estimates (MOD_ALLOC_SAMPLE) */
 	uint64_t hist[64];
 	uint64_t frames_off; /* file offset of the frames, when frames_ok */
 	uint32_t nframes;
@@ -375,6 +389,9 @@ static bool sites_layout_ok(const struct ma_state_sites *s)
 	if (s->d_site % 4 || s->d_site > db - 4 || s->d_events % 4 || s->d_events > db - 4 || s->d_hist % 4 ||
 	    s->d_hist > db || 4 * s->nhist > db - s->d_hist)
 		return false;
+	/* Samples: 0 = not recorded (an older library), else inside the part and the delta. */
+	if ((s->p_samples && !field_ok(s->p_samples, 8, part)) || (s->d_samples && !field_ok(s->d_samples, 8, db)))
+		return false;
 	return field_ok(s->r_peak_serial, 8, MA_STATE_ALIGN);
 }
 
@@ -405,6 +422,8 @@ static void add_part(struct site_sum *o, const struct ma_state_sites *l, const u
 	}
 	o->birth_sum += u64_at(p + l->p_birth_sum);
 	o->death_sum += u64_at(p + l->p_death_sum);
+	if (l->p_samples)
+		o->samples += u64_at(p + l->p_samples);
 	for (uint64_t k = 0; k < l->nhist; k++)
 		o->hist[k] += u32_at(p + l->p_hist + 4 * k);
 }
@@ -451,19 +470,120 @@ static char *hex(uint64_t v)
 	return mt_xasprintf("0x%llx", (unsigned long long)v);
 }
 
+/* The GNU build id of the ELF file at path (its PT_NOTE segments): its
+ * length, 0 when it has none, -1 when the file cannot be read as ELF.
+ * Every size is checked against what was read. */
+static int disk_build_id(const char *path, unsigned char *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never waits on a FIFO */
+	if (fd < 0)
+		return -1;
+	int ret = -1;
+	ElfW(Ehdr) e;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || pread(fd, &e, sizeof e, 0) != (ssize_t)sizeof e || memcmp(e.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    e.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+	    e.e_phentsize != sizeof(ElfW(Phdr)) || e.e_phnum == 0 || e.e_phnum > 4096)
+		goto done;
+	ret = 0;
+	for (unsigned i = 0; i < e.e_phnum && ret == 0; i++) {
+		ElfW(Phdr) p;
+		if (pread(fd, &p, sizeof p, (off_t)(e.e_phoff + (uint64_t)i * sizeof p)) != (ssize_t)sizeof p) {
+			ret = -1;
+			break;
+		}
+		if (p.p_type != PT_NOTE || p.p_filesz < sizeof(ElfW(Nhdr)) || p.p_filesz > 65536)
+			continue;
+		unsigned char *buf = mt_xmalloc(p.p_filesz);
+		size_t left = pread(fd, buf, p.p_filesz, (off_t)p.p_offset) == (ssize_t)p.p_filesz ? p.p_filesz : 0;
+		size_t align = p.p_align == 8 ? 8 : 4, at = 0;
+		while (left >= sizeof(ElfW(Nhdr))) {
+			ElfW(Nhdr) nh;
+			memcpy(&nh, buf + at, sizeof nh);
+			size_t name = ((size_t)nh.n_namesz + align - 1) & ~(align - 1);
+			size_t desc = ((size_t)nh.n_descsz + align - 1) & ~(align - 1);
+			if (nh.n_namesz > left || nh.n_descsz > left || name > left - sizeof nh ||
+			    desc > left - sizeof nh - name)
+				break;
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    memcmp(buf + at + sizeof nh, "GNU", 4) == 0 && nh.n_descsz > 0 &&
+			    nh.n_descsz <= MA_STATE_BUILD_ID) {
+				memcpy(out, buf + at + sizeof nh + name, nh.n_descsz);
+				ret = (int)nh.n_descsz;
+				break;
+			}
+			at += sizeof nh + name + desc;
+			left -= sizeof nh + name + desc;
+		}
+		free(buf);
+	}
+done:
+	close(fd);
+	return ret;
+}
+
+/* The modules whose file was checked against the recorded build id. */
+struct namer {
+	void *sl;
+	struct checked {
+		const struct ma_state_module *m;
+		bool differs;
+	} *c;
+	size_t n;
+};
+
+static void id_hex(char *dst, const unsigned char *id, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		sprintf(dst + 2 * i, "%02x", id[i]);
+	dst[2 * len] = '\0';
+}
+
+/* true when the module's file on disk is not the one the process loaded
+ * (its build id differs): one line on stderr the first time. */
+static bool module_changed(struct namer *nm, const struct ma_state_module *m)
+{
+	if (m->build_id_len == 0 || m->build_id_len > MA_STATE_BUILD_ID)
+		return false; /* nothing recorded: as before build ids were */
+	for (size_t i = 0; i < nm->n; i++)
+		if (nm->c[i].m == m ||
+		    (strcmp(nm->c[i].m->path, m->path) == 0 && nm->c[i].m->build_id_len == m->build_id_len &&
+		     memcmp(nm->c[i].m->build_id, m->build_id, m->build_id_len) == 0))
+			return nm->c[i].differs;
+	unsigned char id[MA_STATE_BUILD_ID];
+	int len = disk_build_id(m->path, id);
+	/* An unreadable file names nothing anyway; a readable one must match. */
+	bool differs = len >= 0 && ((uint32_t)len != m->build_id_len || memcmp(id, m->build_id, (size_t)len) != 0);
+	if (differs) {
+		char want[2 * MA_STATE_BUILD_ID + 1], got[2 * MA_STATE_BUILD_ID + 1];
+		id_hex(want, m->build_id, m->build_id_len);
+		id_hex(got, id, (size_t)len);
+		fprintf(stderr,
+		        "modalloc: %s is not the file the process loaded (build id %s, the process had %s): "
+		        "its frames are not named\n",
+		        m->path, len ? got : "none", want);
+	}
+	nm->c = mt_xrealloc(nm->c, (nm->n + 1) * sizeof *nm->c);
+	nm->c[nm->n++] = (struct checked){ m, differs };
+	return differs;
+}
+
 /* Frames named: module and offset from the module log, the function from its symbols (or "??"). */
 static void name_frame(const struct ma_state_hdr *h, const unsigned char *file, uint64_t ip, struct mt_frame *f,
-                       void *sl)
+                       struct namer *nm)
 {
-	(void)sl;
 	f->ip = hex(ip);
 	const struct ma_state_module *m = module_of(h, file, ip);
 	const char *fn = NULL;
 	if (m) {
 		f->module = mt_xstrdup(m->path);
 		f->offset = hex(ip - m->bias);
+		bool changed = module_changed(nm, m); /* then its symbols would name other code */
 #ifdef MT_HAVE_SRCLOC
-		fn = mt_srcloc_function(sl, m->path, ip - m->bias);
+		if (!changed)
+			fn = mt_srcloc_function(nm->sl, m->path, ip - m->bias);
+#else
+		(void)changed;
 #endif
 	} else {
 		f->module = mt_xstrdup("??");
@@ -571,6 +691,8 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			o->live_blocks += b - f;
 			o->birth_sum += u64_at(d + l->d_birth_sum);
 			o->death_sum += u64_at(d + l->d_death_sum);
+			if (l->d_samples)
+				o->samples += u64_at(d + l->d_samples);
 			for (uint64_t j = 0; j < l->nhist; j++)
 				o->hist[j] += u32_at(d + l->d_hist + 4 * j);
 		}
@@ -583,9 +705,9 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			if (tot[c][i].blocks || tot[c][i].frees)
 				ord[k++] = (struct site_order){ &tot[c][i], c * l->chunk_sites + i };
 	qsort(ord, k, sizeof *ord, by_bytes);
-	void *sl = NULL;
+	struct namer nm = { NULL, NULL, 0 };
 #ifdef MT_HAVE_SRCLOC
-	sl = mt_srcloc_new();
+	nm.sl = mt_srcloc_new();
 #endif
 	out->has_sites = true;
 	out->sites = mt_xcalloc(k ? k : 1, sizeof *out->sites);
@@ -625,15 +747,24 @@ static int fill_sites(struct rd *r, const struct ma_state_hdr *h, const unsigned
 			s->frames = mt_xcalloc(o->nframes, sizeof *s->frames);
 			s->nframes = o->nframes;
 			for (uint32_t j = 0; j < o->nframes; j++)
-				name_frame(h, file, u64_at(file + o->frames_off + 8 * j), &s->frames[j], sl);
+				name_frame(h, file, u64_at(file + o->frames_off + 8 * j), &s->frames[j], &nm);
 		}
+		s->samples = o->samples;
+		s->estimated = out->cfg_sample_bytes && s->samples;
 		s->key = mt_site_key(s, false);
 		s->fkey = mt_site_key(s, true);
 	}
 #ifdef MT_HAVE_SRCLOC
-	mt_srcloc_free(sl);
+	mt_srcloc_free(nm.sl);
 #endif
+	free(nm.c);
 	mt_stacks_add(out, "sites", k);
+	if (mt_report_sampled(out)) { /* as the library's report: the samples behind the estimates */
+		uint64_t samples = 0;
+		for (size_t i = 0; i < k; i++)
+			samples += out->sites[i].samples;
+		mt_stacks_add(out, "samples", samples);
+	}
 	out->has_stacks = true;
 	free(ord);
 	ret = 0;

@@ -210,6 +210,118 @@ class Recover(unittest.TestCase):
         self.assertEqual(r['calls'], oracle['calls'])
         self.assertGreaterEqual(got['blocks'], 3000)
 
+    def test_sampled_killed(self):
+        """MOD_ALLOC_SAMPLE: a recovered report says it is sampled (rate, seed, samples), its
+        sites equal the exit report's of the same run (same seed), its totals stay exact."""
+        samp = dict(MOD_ALLOC_SAMPLE='64K', MOD_ALLOC_SAMPLE_SEED='3')
+        self.run_prog('sampled', 'exit', rc=0, **samp)
+        [oracle] = reports_in(self.out).values()
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+        self.run_prog('sampled', **samp)
+        self.recover()
+        [r] = reports_in(self.out).values()
+        self.assertIs(r['recovered'], True)
+        self.assertEqual(r['config']['sample_bytes'], 65536)
+        self.assertEqual(r['config']['sample_seed'], 3)
+        self.assertEqual(r['config']['backtraces'], True)
+        got = {k: r['totals'][k] for k in TOTALS}
+        want = {'blocks': 6000, 'bytes': 10000000, 'frees': 1000, 'freed_bytes': 1000000,
+                'peak_bytes': 10000000, 'peak_blocks': 6000, 'live_bytes': 9000000,
+                'live_blocks': 5000, 'failed': 0}
+        self.assertEqual(got, want)
+
+        def keyed(rep):
+            return {tuple((os.path.basename(f['module']), f['offset']) for f in s['frames']):
+                    (s['blocks'], s['bytes'], s['frees'], s['live_bytes'], s['samples'])
+                    for s in rep['sites']}
+        print('sampled sites: recovered', sorted(keyed(r).values()), '; exit report',
+              sorted(keyed(oracle).values()), '; samples', r['stacks'].get('samples'),
+              oracle['stacks']['samples'])
+        self.assertEqual(keyed(r), keyed(oracle))
+        self.assertEqual(len(r['sites']), 2)
+        self.assertEqual(r['stacks']['samples'], oracle['stacks']['samples'])
+        self.assertEqual(r['stacks']['samples'], sum(s['samples'] for s in r['sites']))
+        self.assertGreater(r['stacks']['samples'], 0)
+
+    def test_build_id_changed(self):
+        """A binary replaced after the kill (another build id) names none of its frames: "??"
+        and one line on stderr; the same binary unchanged names them as before."""
+        prog = os.path.join(self.tmp.name, 'killed-copy')
+        with open(KILLED, 'rb') as src, open(prog, 'wb') as dst:
+            dst.write(src.read())
+        os.chmod(prog, 0o755)
+        has_lines = os.environ.get('TOOL_HAS_LINES') == '1'
+
+        def killed_run():
+            p = subprocess.run([prog, 'sites'], env=self.env(MOD_ALLOC_BACKTRACES='1'),
+                               capture_output=True, text=True, preexec_fn=no_core, timeout=30)
+            self.assertEqual(p.returncode, -signal.SIGKILL, p.stderr)
+
+        def own_frames(rep):
+            return [f for s in rep['sites'] for f in s['frames'] if f['module'] == prog]
+
+        killed_run()
+        p = self.recover()
+        self.assertNotIn('build id', p.stderr)
+        [r] = reports_in(self.out).values()
+        fns = [f['function'] for f in own_frames(r)]
+        self.assertEqual(len(fns), 8, r['sites'])  # alloc_f or alloc_g, two_sites, main, _start
+        if has_lines:
+            self.assertEqual(fns, ['alloc_f', 'two_sites', 'main', '_start',
+                                   'alloc_g', 'two_sites', 'main', '_start'])
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+
+        killed_run()
+        # Rebuilt: the same code under another build id, put in its place.
+        with open(prog, 'rb') as f:
+            elf = bytearray(f.read())
+        self.assertEqual(elf[:4], b'\x7fELF')
+        phoff, = struct.unpack_from('<Q', elf, 0x20)
+        phentsize, phnum = struct.unpack_from('<HH', elf, 0x36)
+        patched = 0
+        for i in range(phnum):
+            ptype, = struct.unpack_from('<I', elf, phoff + i * phentsize)
+            off, = struct.unpack_from('<Q', elf, phoff + i * phentsize + 8)
+            size, = struct.unpack_from('<Q', elf, phoff + i * phentsize + 32)
+            align, = struct.unpack_from('<Q', elf, phoff + i * phentsize + 48)
+            if ptype != 4:  # PT_NOTE
+                continue
+            a = 8 if align == 8 else 4
+            at = off
+            while at + 12 <= off + size:
+                namesz, descsz, ntype = struct.unpack_from('<III', elf, at)
+                name = (namesz + a - 1) // a * a
+                desc = (descsz + a - 1) // a * a
+                if ntype == 3 and elf[at + 12:at + 16] == b'GNU\0':  # NT_GNU_BUILD_ID
+                    d = at + 12 + name
+                    elf[d:d + descsz] = bytes(b ^ 0xff for b in elf[d:d + descsz])
+                    patched += 1
+                at += 12 + name + desc
+        self.assertGreaterEqual(patched, 1, 'the test program has no GNU build id')
+        with open(prog + '.new', 'wb') as f:
+            f.write(elf)
+        os.chmod(prog + '.new', 0o755)
+        os.rename(prog + '.new', prog)
+        p = self.recover()
+        print('build id changed: recover said', p.stderr)
+        lines = [ln for ln in p.stderr.splitlines() if 'build id' in ln]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith(f'modalloc: {prog} is not the file the process loaded'),
+                        lines[0])
+        self.assertIn('its frames are not named', lines[0])
+        [r] = reports_in(self.out).values()
+        self.assertEqual([f['function'] for f in own_frames(r)], ['??'] * 8)
+        # Only that module: libc, unchanged, is named as before.
+        libc = [f['function'] for s in r['sites'] for f in s['frames'] if 'libc.so' in f['module']]
+        self.assertEqual(len(libc), 4)
+        if has_lines:
+            self.assertNotIn('??', libc)
+        # Still the numbers and the module/offset of each frame.
+        self.assertEqual(r['stacks']['sites'], 2)
+        self.assertEqual(r['totals']['bytes'], 130000)
+
     def test_fork_child_killed(self):
         p = self.run_prog('fork', rc=0)
         child = int(p.stdout.strip())

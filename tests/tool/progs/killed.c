@@ -22,6 +22,9 @@
  *   killed many       300 threads started at once, each 10 blocks of 64 B, then
  *                     SIGKILL (`many exit`: exits instead): the state file's
  *                     pieces must hold every thread record with call sites on
+ *   killed sampled    for MOD_ALLOC_SAMPLE: 4000 blocks of 1000 B from site_a,
+ *                     2000 of 3000 B from site_b, the first 1000 of site_a's
+ *                     freed; SIGKILL (`sampled exit`: exits instead)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +36,7 @@
 #define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 static void *held[1000];
+static void *many_held[6000];
 
 __attribute__((noinline)) static void *site_a(size_t n)
 {
@@ -131,6 +135,16 @@ int main(int argc, char **argv)
 			for (;;)
 				pause();
 		}
+		raise(SIGKILL);
+	} else if (strcmp(mode, "sampled") == 0) {
+		for (int i = 0; i < 4000; i++)
+			many_held[i] = site_a(1000);
+		for (int i = 4000; i < 6000; i++)
+			many_held[i] = site_b(3000);
+		for (int i = 0; i < 1000; i++)
+			free(many_held[i]);
+		if (argc > 2 && strcmp(argv[2], "exit") == 0)
+			return 0;
 		raise(SIGKILL);
 	} else if (strcmp(mode, "many") == 0) {
 		pthread_t t;
