@@ -45,14 +45,17 @@ typedef _Atomic uint32_t ma_au32;
 #endif
 #define ma_own_add_portable(p, v) ma_store_relaxed((p), ma_load_relaxed(p) + (v))
 #if defined(__x86_64__) && !defined(MA_TSAN)
-/* 8-byte counters only (the asm names its width); others take the portable
- * form.  An add of a constant 0 is dropped, as the compiler would. */
+/* 8- and 4-byte counters (the asm names its width: one add into memory,
+ * where the portable form is a load, an add and a store); others take the
+ * portable form.  An add of a constant 0 is dropped, as the compiler would. */
 #define ma_own_add(p, v)                                                                   \
 	do {                                                                               \
 		if (__builtin_constant_p(v) && (v) == 0)                                   \
 			break;                                                             \
 		if (sizeof(*(p)) == 8)                                                     \
 			__asm__("addq %1, %0" : "+m"(*(p)) : "er"((uint64_t)(v)));         \
+		else if (sizeof(*(p)) == 4)                                                \
+			__asm__("addl %1, %0" : "+m"(*(p)) : "ir"((uint32_t)(v)));         \
 		else                                                                       \
 			ma_own_add_portable(p, v);                                         \
 	} while (0)

@@ -186,7 +186,10 @@ void ma_site_table_reset_counts(void);
 /* Inline: `atomic` is a constant at every call, so each caller gets its own copy. */
 MA_INLINE unsigned ma_site_hist_class(uint64_t size)
 {
-	unsigned k = size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+	/* 64 - clz(size), 0 for 0, without a branch: the top bit of 2 * size + 1
+	 * (a block's size stays below PTRDIFF_MAX, core.h, so the shift loses
+	 * nothing; a larger value still gets a class in range). */
+	unsigned k = 63 - (unsigned)__builtin_clzll(size << 1 | 1);
 	return k < MA_SITE_HIST ? k : MA_SITE_HIST - 1;
 }
 

@@ -395,6 +395,13 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 }
 
 /*
+ * What the out-of-line site lookups return: the site index, the walk's
+ * truncated flag and its stop bits in one register (no locals of the
+ * caller's taken by address, so none kept in its frame).
+ */
+#define T2_FOUND(idx, truncated, stop) ((uint64_t)(idx) | (uint64_t)(truncated) << 32 | (uint64_t)(stop) << 40)
+
+/*
  * An allocation nested in another update of its own thread (a signal
  * handler that allocates while the thread is inside the library: busy > 1,
  * thread.h): the interrupted update may be walking into last_frames or
@@ -402,15 +409,16 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
  * stores new frames in a second arena.  One level deep; deeper nesting goes
  * to the overflow site (still counted).
  */
-static MA_NOINLINE uint32_t site_nested(struct ma_thread *t, struct t2_thread *s, uintptr_t fp, bool *truncated,
-                                         unsigned *stop)
+static MA_NOINLINE uint64_t site_nested(struct ma_thread *t, struct t2_thread *s, uintptr_t fp)
 {
 	if (ma_load_relaxed(&t->busy) > 2)
 		return 0;
 	uintptr_t frames[T2_FRAMES] = { 0 }, diff; /* 0: nothing checked before (stack.h) */
 	struct ma_stack_code code = { 0 }; /* the interrupted walk may be writing s->stack.code */
-	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, truncated, &diff, NULL, stop, &code);
-	return ma_site_intern(frames, n, *truncated, &s->nested_arena);
+	bool truncated = false;
+	unsigned stop = 0;
+	unsigned n = ma_stack_capture_from(&s->stack, fp, frames, t2.depth, &truncated, &diff, NULL, &stop, &code);
+	return T2_FOUND(ma_site_intern(frames, n, truncated, &s->nested_arena), truncated, stop);
 }
 
 /*
@@ -444,30 +452,31 @@ static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
  * A stack not in its memo: walk it (into the last stack, in place, which
  * tells whether it changed) and remember what the walk read in m.
  */
-static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struct ma_stack_memo *m, uint32_t gen,
-                            bool *truncated, unsigned *stop)
+static MA_NOINLINE uint64_t site_walked(struct t2_thread *s, uintptr_t fp, struct ma_stack_memo *m, uint32_t gen)
 {
 	uintptr_t diff;
 	unsigned n;
+	bool truncated = false;
+	unsigned stop = 0;
 	for (int again = 0;; again++) {
 		if (MA_UNLIKELY(s->frames_generation != gen)) {
 			/* last_frames were checked against other modules (stack.h) */
 			memset(s->last_frames, 0, sizeof s->last_frames);
 			s->frames_generation = gen;
 		}
-		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, truncated, &diff, m, stop,
+		n = ma_stack_capture_from(&s->stack, fp, s->last_frames, t2.depth, &truncated, &diff, m, &stop,
 		                          &s->stack.code);
 		/* The first frame is the caller of malloc, never garbage: its module is new. */
-		if (MA_LIKELY(!(*stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s, n == 0))
+		if (MA_LIKELY(!(stop & MA_STACK_UNKNOWN)) || again || !modules_changed(s, n == 0))
 			break;
 		gen = ma_load_relaxed(&t2.generation);
 	}
-	uint32_t key = n | (uint32_t)*truncated << 31;
+	uint32_t key = n | (uint32_t)truncated << 31;
 	uint32_t idx;
 	if (!diff && key == s->last_key && s->last_generation == gen) {
 		idx = s->last_site;
 	} else {
-		idx = ma_site_intern(s->last_frames, n, *truncated, &s->arena);
+		idx = ma_site_intern(s->last_frames, n, truncated, &s->arena);
 		/* The overflow site is not remembered: the table may have room later. */
 		s->last_key = idx ? key : T2_NO_STACK;
 		s->last_site = idx;
@@ -476,7 +485,7 @@ static MA_NOINLINE uint32_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	if (!idx)
 		m->reads = 0;
 	m->value = idx | (uint64_t)gen << 32;
-	return idx;
+	return T2_FOUND(idx, truncated, stop);
 }
 
 /*
@@ -495,7 +504,10 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 	if (MA_UNLIKELY(s == NULL)) {
 		/* no thread state: the overflow site */
 	} else if (MA_UNLIKELY(nested)) {
-		idx = site_nested(t, s, fp, &truncated, &stop);
+		uint64_t r = site_nested(t, s, fp);
+		idx = (uint32_t)r;
+		truncated = (r >> 32) & 1;
+		stop = (unsigned)(r >> 40);
 	} else {
 		/* The last stack's memo first: a loop allocating from one place
 		 * skips choosing; then the memo this stack's set offers. */
@@ -513,8 +525,11 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			truncated = m->truncated;
 			stop = m->stop;
 		} else {
-		walk:
-			idx = site_walked(s, fp, m, gen, &truncated, &stop);
+		walk:;
+			uint64_t r = site_walked(s, fp, m, gen);
+			idx = (uint32_t)r;
+			truncated = (r >> 32) & 1;
+			stop = (unsigned)(r >> 40);
 		}
 	}
 	if (MA_UNLIKELY(truncated | stop)) {

@@ -122,6 +122,11 @@ static void test_hist_class(void **state)
 	assert_int_equal(ma_site_hist_class(8), 4);
 	assert_int_equal(ma_site_hist_class(1000), 10);
 	assert_int_equal(ma_site_hist_class(UINT64_MAX), MA_SITE_HIST - 1);
+	/* The branch-free form's edges: the last classes and the largest request. */
+	assert_int_equal(ma_site_hist_class((1ull << 37) - 1), 37);
+	assert_int_equal(ma_site_hist_class(1ull << 37), 38);
+	assert_int_equal(ma_site_hist_class(1ull << 38), MA_SITE_HIST - 1);
+	assert_int_equal(ma_site_hist_class((uint64_t)PTRDIFF_MAX), MA_SITE_HIST - 1);
 }
 
 static struct ma_site_event birth(uint64_t size, uint64_t clock)
