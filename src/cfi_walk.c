@@ -32,6 +32,9 @@
 
 #include <string.h>
 
+/* Pads short memos (stack_walk.h): 16 bytes that stay 0. */
+const uintptr_t ma_stack_memo_pad[2] __attribute__((aligned(2 * sizeof(uintptr_t)))) = { 0, 0 };
+
 #if defined(__aarch64__)
 #include <signal.h>
 #include <stddef.h>
@@ -523,7 +526,13 @@ MA_INLINE unsigned walk(uintptr_t fp, struct ma_range r, const bool foreign, str
 	}
 	*stop = st;
 	if (m) {
-		m->reads = keep && !busy ? (unsigned)(w - m->rec) : 0;
+		unsigned reads = keep && !busy ? (unsigned)(w - m->rec) : 0;
+		/* Padded for the repeat check (stack_walk.h, MA_STACK_MEMO_SHORT). */
+		for (; reads && reads < 2 * MA_STACK_MEMO_SHORT; reads += 2) {
+			m->rec[reads] = (struct ma_stack_record){ (uintptr_t)ma_stack_memo_pad, 0 };
+			m->rec[reads + 1] = (struct ma_stack_record){ 0, 0 };
+		}
+		m->reads = reads;
 		m->cfi = true;
 		m->start = start;
 		m->stop = (uint8_t)st;

@@ -164,6 +164,15 @@ MA_INLINE unsigned ma_stack_memo_records(unsigned max)
 	return 2 * (MA_STACK_SKIP_MAX + 2 * max);
 }
 
+/* A call-frame walk's memo of fewer than MA_STACK_MEMO_SHORT pieces is
+ * padded to that many with pieces that read ma_stack_memo_pad (16 zero
+ * bytes that never change) and remember {0, 0}: they always compare equal,
+ * so the check reads a short memo (a loop allocating from main: 5 pieces)
+ * with straight-line code and one length test, no loop.  The memo always
+ * holds them: ma_stack_memo_records(0) is 32. */
+#define MA_STACK_MEMO_SHORT 6
+extern const uintptr_t ma_stack_memo_pad[2];
+
 MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
 {
 	return sizeof(struct ma_stack_memo) + ma_stack_memo_records(max) * sizeof(struct ma_stack_record);
@@ -200,11 +209,21 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		 * more). */
 		const uintptr_t *s0 = (const uintptr_t *)rec[0].next; /* = fp: the shim's record */
 		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
-		pair d = { 0, 0 };
-		for (rec += 2; rec != end && rec < m->rec + 4; rec += 2)
-			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];
+		/* (padded: at least MA_STACK_MEMO_SHORT pieces, see there) */
+		pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+		if (n == 2 * MA_STACK_MEMO_SHORT) {
+			/* A short memo: every piece, straight, one branch (each
+			 * piece is safe to read whatever the others hold). */
+			pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
+			d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
+			d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
+			d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
+			d |= d2;
+			return !(d0 | d[0] | d[1]);
+		}
 		if (d0 | d[0] | d[1])
 			return false;
+		rec += 4;
 		pair d2 = d;
 		for (; end - rec >= 4; rec += 4) {
 			d |= *(const pair *)rec[0].next ^ *(const kept *)&rec[1];

@@ -159,6 +159,60 @@ static void test_module_table(void **state)
 	assert_int_equal(ma_modules_now->n, t->n);
 }
 
+/*
+ * The repeat check of a call-frame walk's memo (stack_walk.h): pieces of
+ * 16 bytes, each remembered as {address, 0} then its two words.  Short
+ * memos are padded to MA_STACK_MEMO_SHORT pieces that read
+ * ma_stack_memo_pad and are checked with straight-line code; longer ones in
+ * a loop.  Equal words repeat; any one word changed, in any piece, does not.
+ */
+static _Alignas(16) unsigned char memo_buf[sizeof(struct ma_stack_memo) + 64 * sizeof(struct ma_stack_record)];
+
+/* A memo of `pieces` pieces of stk (piece i at stk[2 * i]), padded as a walk pads it. */
+static struct ma_stack_memo *cfi_memo(unsigned pieces)
+{
+	struct ma_stack_memo *m = (struct ma_stack_memo *)memo_buf;
+	memset(memo_buf, 0, sizeof memo_buf);
+	for (unsigned i = 0; i < 2 * pieces + 2; i++)
+		stk[i] = 0x1000 * (i + 1) + i;
+	unsigned reads = 0;
+	for (unsigned i = 0; i < pieces; i++, reads += 2) {
+		m->rec[reads] = (struct ma_stack_record){ (uintptr_t)&stk[2 * i], 0 };
+		m->rec[reads + 1] = (struct ma_stack_record){ stk[2 * i], stk[2 * i + 1] };
+	}
+	for (; reads < 2 * MA_STACK_MEMO_SHORT; reads += 2) {
+		m->rec[reads] = (struct ma_stack_record){ (uintptr_t)ma_stack_memo_pad, 0 };
+		m->rec[reads + 1] = (struct ma_stack_record){ 0, 0 };
+	}
+	m->reads = reads;
+	m->cfi = true;
+	m->start = (uintptr_t)stk;
+	return m;
+}
+
+static void test_memo_cfi_repeats(void **state)
+{
+	(void)state;
+	/* 1..6 pieces: the short path (padded to 6); 7..20: the loop, its remainder too. */
+	for (unsigned pieces = 1; pieces <= 20; pieces++) {
+		struct ma_stack_memo *m = cfi_memo(pieces);
+		assert_int_equal(m->reads, pieces <= MA_STACK_MEMO_SHORT ? 2 * MA_STACK_MEMO_SHORT : 2 * pieces);
+		assert_true(ma_stack_memo_repeats(m, (uintptr_t)stk));
+		assert_false(ma_stack_memo_repeats(m, (uintptr_t)&stk[2]));
+		for (unsigned i = 0; i < 2 * pieces; i++) {
+			stk[i] ^= 0x40;
+			assert_false(ma_stack_memo_repeats(m, (uintptr_t)stk));
+			stk[i] ^= 0x40;
+			assert_true(ma_stack_memo_repeats(m, (uintptr_t)stk));
+		}
+		/* The words past the memo's pieces are not its business. */
+		stk[2 * pieces] ^= 0x40;
+		assert_true(ma_stack_memo_repeats(m, (uintptr_t)stk));
+		m->reads = 0;
+		assert_false(ma_stack_memo_repeats(m, (uintptr_t)stk));
+	}
+}
+
 #if defined(__x86_64__)
 /* Does the decoder see a call ending at the end of these bytes? */
 static bool call_ends(const uint8_t *code, size_t len)
@@ -209,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_junk_ends_the_walk),
 		cmocka_unit_test(test_first_frame_junk),
 		cmocka_unit_test(test_module_table),
+		cmocka_unit_test(test_memo_cfi_repeats),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_x86_calls),
 #endif
