@@ -192,9 +192,26 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	                                      may_alias));
 	typedef uintptr_t kept __attribute__((vector_size(2 * sizeof(uintptr_t)), may_alias));
 	unsigned n = m->reads;
-	if (fp != m->start || !n)
+	if (fp != m->start)
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
+	/* (a short call-frame memo is tested before n is: n is not 0 there) */
+	if (m->cfi && n == 2 * MA_STACK_MEMO_SHORT) {
+		/* A short memo (padded, see MA_STACK_MEMO_SHORT): every piece,
+		 * straight, one branch (each piece is safe to read whatever the
+		 * others hold); the shim's record as below. */
+		const uintptr_t *s0 = (const uintptr_t *)rec[0].next;
+		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
+		pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+		pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
+		d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
+		d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
+		d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
+		d |= d2;
+		return !(d0 | d[0] | d[1]);
+	}
+	if (!n)
+		return false;
 	if (m->cfi) {
 		/* A call-frame walk's: the 16-byte pieces of stack it read, each
 		 * as {address, 0} then the two words; the walk's result is a
@@ -211,16 +228,6 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
 		/* (padded: at least MA_STACK_MEMO_SHORT pieces, see there) */
 		pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
-		if (n == 2 * MA_STACK_MEMO_SHORT) {
-			/* A short memo: every piece, straight, one branch (each
-			 * piece is safe to read whatever the others hold). */
-			pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
-			d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
-			d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
-			d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
-			d |= d2;
-			return !(d0 | d[0] | d[1]);
-		}
 		if (d0 | d[0] | d[1])
 			return false;
 		rec += 4;
