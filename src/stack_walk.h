@@ -195,24 +195,24 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	if (fp != m->start)
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
-	/* (a short call-frame memo is tested before n is: n is not 0 there) */
-	if (m->cfi && n == 2 * MA_STACK_MEMO_SHORT) {
-		/* A short memo (padded, see MA_STACK_MEMO_SHORT): every piece,
-		 * straight, one branch (each piece is safe to read whatever the
-		 * others hold); the shim's record as below. */
-		const uintptr_t *s0 = (const uintptr_t *)rec[0].next;
-		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
-		pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
-		pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
-		d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
-		d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
-		d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
-		d |= d2;
-		return !(d0 | d[0] | d[1]);
-	}
-	if (!n)
-		return false;
 	if (m->cfi) {
+		/* (a short memo is tested before n is: n is not 0 there) */
+		if (n == 2 * MA_STACK_MEMO_SHORT) {
+			/* A short memo (padded, see MA_STACK_MEMO_SHORT): every piece,
+			 * straight, one branch (each piece is safe to read whatever the
+			 * others hold); the shim's record as below. */
+			const uintptr_t *s0 = (const uintptr_t *)fp; /* = rec[0].next */
+			uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
+			pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+			pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
+			d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
+			d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
+			d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
+			d |= d2;
+			return !(d0 | d[0] | d[1]);
+		}
+		if (!n)
+			return false;
 		/* A call-frame walk's: the 16-byte pieces of stack it read, each
 		 * as {address, 0} then the two words; the walk's result is a
 		 * function of those words alone (the start, and each address
@@ -224,7 +224,7 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		 * buffer, where one 16-byte load waits for both to reach the
 		 * cache (bench tight: ~1.5% less time a call, 2 instructions
 		 * more). */
-		const uintptr_t *s0 = (const uintptr_t *)rec[0].next; /* = fp: the shim's record */
+		const uintptr_t *s0 = (const uintptr_t *)fp; /* = rec[0].next: the shim's record */
 		uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
 		/* (padded: at least MA_STACK_MEMO_SHORT pieces, see there) */
 		pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
@@ -241,6 +241,8 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		d |= d2;
 		return !(d[0] | d[1]);
 	}
+	if (!n)
+		return false;
 	/* The innermost records first, checked after 2, 6 and 10 of them: stacks
 	 * that differ mostly differ near the allocation, and a miss then costs
 	 * little (a caller tries two memos before it walks); the rest in rounds
