@@ -196,7 +196,7 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
 	if (m->cfi) {
-		/* (a short memo is tested before n is: n is not 0 there) */
+		/* (a short memo first: n is not 0 there) */
 		if (n == 2 * MA_STACK_MEMO_SHORT) {
 			/* A short memo (padded, see MA_STACK_MEMO_SHORT): every piece,
 			 * straight, one branch (each piece is safe to read whatever the
@@ -211,7 +211,7 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 			d |= d2;
 			return !(d0 | d[0] | d[1]);
 		}
-		if (!n)
+		if (n < 2 * MA_STACK_MEMO_SHORT) /* 0 (none); shorter ones are padded */
 			return false;
 		/* A call-frame walk's: the 16-byte pieces of stack it read, each
 		 * as {address, 0} then the two words; the walk's result is a

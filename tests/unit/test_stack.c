@@ -211,6 +211,10 @@ static void test_memo_cfi_repeats(void **state)
 		m->reads = 0;
 		assert_false(ma_stack_memo_repeats(m, (uintptr_t)stk));
 	}
+	/* An unpadded short memo (no walk leaves one) is never taken for a repeat. */
+	struct ma_stack_memo *m = cfi_memo(3);
+	m->reads = 6;
+	assert_false(ma_stack_memo_repeats(m, (uintptr_t)stk));
 }
 
 #if defined(__x86_64__)
