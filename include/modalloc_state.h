@@ -128,4 +128,27 @@ struct ma_state_hdr {
 
 _Static_assert(sizeof(struct ma_state_hdr) <= MA_STATE_HDR_BYTES, "the header fits its pages");
 
+/*
+ * The header's start_ticks is field 22 (starttime) of /proc/PID/stat: the
+ * writer reads its own, a reader a live pid's, to tell pid reuse apart.
+ * buf: the file's text, NUL-terminated.  0 when it cannot be parsed.
+ */
+static inline uint64_t ma_state_parse_start_ticks(const char *buf)
+{
+	const char *p = 0;
+	for (const char *q = buf; *q; q++) /* after the last ')': comm may hold anything */
+		if (*q == ')')
+			p = q;
+	if (!p)
+		return 0;
+	unsigned field = 2;
+	for (; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	uint64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
 #endif

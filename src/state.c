@@ -130,18 +130,7 @@ static uint64_t start_ticks(void)
 	ssize_t n = ma_os_read_file("/proc/self/stat", buf, sizeof buf);
 	if (n <= 0)
 		return 0;
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* After ")": field 3 onwards; starttime is field 22. */
-	unsigned field = 2;
-	for (; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	uint64_t v = 0;
-	for (; *p >= '0' && *p <= '9'; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
-	return v;
+	return ma_state_parse_start_ticks(buf);
 }
 
 /* Creates the file named for this process: fd or -errno. */

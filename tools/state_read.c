@@ -88,14 +88,7 @@ static uint64_t proc_start_ticks(pid_t pid)
 	size_t n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	unsigned field = 2;
-	for (; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	return strtoull(p, NULL, 10);
+	return ma_state_parse_start_ticks(buf);
 }
 
 bool mt_state_running(pid_t pid, uint64_t start_ticks)
