@@ -242,6 +242,10 @@ MA_INLINE uint32_t ma_update_enter(struct ma_thread *t)
 		ma_store_release(&t->busy, outer);
 		return MA_UPDATE_STOPPED;
 	}
+	/* busy counts nested updates (signal handlers), never 2^32 - 1 deep: the
+	 * caller's test for MA_UPDATE_STOPPED is then the frozen branch's alone. */
+	if (outer == MA_UPDATE_STOPPED)
+		__builtin_unreachable();
 	return outer;
 }
 
