@@ -207,15 +207,18 @@ MA_INLINE unsigned ma_site_hist_class(uint64_t size)
  * counts toward the site's high-water mark, or NULL when it is known empty
  * (no thread but the owner has touched any shared part yet).
  */
-MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
+/* The first change to part p since global peak `serial` (its u is older): its live value then was this. */
+MA_INLINE void ma_site_part_keep_peak(struct ma_site_part *p, uint64_t serial)
+{
+	ma_store_relaxed(&p->g_bytes, ma_site_part_live_bytes(p));
+	ma_store_relaxed(&p->g_blocks, ma_site_part_live_blocks(p));
+	ma_store_relaxed(&p->u, serial);
+}
+
+/* Applies e to part p, whose u is current (ma_site_part_apply). */
+MA_INLINE void ma_site_part_count(struct ma_site_part *p, const struct ma_site_event *e,
                                   const struct ma_site_part *other, bool atomic)
 {
-	if (MA_UNLIKELY(ma_load_relaxed(&p->u) != serial)) {
-		/* A global peak happened since this part last changed: its live value then was this. */
-		ma_store_relaxed(&p->g_bytes, ma_site_part_live_bytes(p));
-		ma_store_relaxed(&p->g_blocks, ma_site_part_live_blocks(p));
-		ma_store_relaxed(&p->u, serial);
-	}
 	if (e->frees) {
 		MA_SITE_PART_ADD(p, atomic, frees, (uint64_t)e->frees);
 		MA_SITE_PART_ADD(p, atomic, freed_bytes, (uint64_t)e->freed_bytes);
@@ -245,6 +248,14 @@ MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_e
 		}
 		ma_store_relaxed(&p->max_blocks, (uint64_t)(site_k > 0 ? site_k : 0));
 	}
+}
+
+MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
+                                  const struct ma_site_part *other, bool atomic)
+{
+	if (MA_UNLIKELY(ma_load_relaxed(&p->u) != serial))
+		ma_site_part_keep_peak(p, serial);
+	ma_site_part_count(p, e, other, atomic);
 }
 
 

@@ -355,15 +355,21 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 {
 	struct ma_site *site = ma_site_at(idx);
 	if (MA_LIKELY(owner)) {
-		uint32_t first = ma_load_relaxed(&ma_ties.first_site);
-		if (MA_UNLIKELY(first != idx)) { /* see counters.h: which sites moved since the peak */
+		uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
+		if (MA_UNLIKELY(ma_load_relaxed(&site->own.u) != serial)) {
+			/* The owner's first change to this site since the latest peak
+			 * (every peak moves the serial and resets first_site): the tie
+			 * rule's record of which sites moved (counters.h) needs no test
+			 * on the other changes. */
+			uint32_t first = ma_load_relaxed(&ma_ties.first_site);
 			if (first == UINT32_MAX)
 				ma_store_relaxed(&ma_ties.first_site, idx);
-			else
+			else if (first != idx)
 				ma_store_relaxed(&ma_ties.dirty, 1);
+			ma_site_part_keep_peak(&site->own, serial);
 		}
-		ma_site_part_apply(&site->own, e, ma_load_relaxed(&ma_live.peak.serial),
-		                   ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
+		ma_site_part_count(&site->own, e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL,
+		                   false);
 		return;
 	}
 	if (!ma_load_relaxed(&ma_ties.dirty)) /* another thread's change: no shortcut for ties */
