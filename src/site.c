@@ -31,22 +31,37 @@ static struct ma_site_buckets *map_buckets(uint64_t n, struct ma_site_buckets *p
 	return b;
 }
 
-/* Maps the chunk holding site idx if nobody has yet; false if that fails. */
+/*
+ * Maps the chunk holding site idx if nobody has yet, and writes its sites'
+ * entries in ma_sites.at; false if that fails.  Every thread about to
+ * publish a site of the chunk comes here first and writes the entries itself
+ * when idx's is not there yet (the same values whoever writes them): the
+ * thread that mapped the chunk may still be on its way to writing them.
+ */
 static bool map_chunk(uint64_t idx)
 {
+	if (ma_load_acquire(&ma_sites.at[idx]))
+		return true;
+	uint64_t first = idx & ~(uint64_t)(MA_SITE_CHUNK - 1);
 	struct ma_site *_Atomic *d = &ma_sites.chunks[idx >> MA_SITE_CHUNK_LOG2];
-	if (ma_load_acquire(d))
-		return true;
-	size_t bytes = MA_SITE_CHUNK * sizeof(struct ma_site);
-	/* In the state file (state.h): a recovered report has its sites. */
-	struct ma_site *c = ma_state_map(bytes, MA_STATE_KIND_SITE_CHUNK), *none = NULL;
-	if (!c)
-		return false;
-	if (!ma_cas_acq_rel(d, &none, c)) {
-		ma_state_unmap(c, bytes); /* another thread mapped it first */
-		return true;
+	struct ma_site *c = ma_load_acquire(d);
+	if (!c) {
+		size_t bytes = MA_SITE_CHUNK * sizeof(struct ma_site);
+		/* In the state file (state.h): a recovered report has its sites. */
+		struct ma_site *mine = ma_state_map(bytes, MA_STATE_KIND_SITE_CHUNK);
+		if (!mine)
+			return false;
+		c = NULL;
+		if (ma_cas_acq_rel(d, &c, mine)) {
+			c = mine;
+			/* The chunk's entries in `at`: counted once, by its mapper. */
+			ma_add_relaxed(&ma_sites.mapped_bytes, bytes + MA_SITE_CHUNK * sizeof(struct ma_site *));
+		} else {
+			ma_state_unmap(mine, bytes); /* another thread mapped it first: c is its chunk */
+		}
 	}
-	ma_add_relaxed(&ma_sites.mapped_bytes, bytes);
+	for (uint64_t i = 0; i < MA_SITE_CHUNK; i++)
+		ma_store_release(&ma_sites.at[first + i], c + i);
 	return true;
 }
 
@@ -60,8 +75,11 @@ bool ma_site_table_init(uint64_t buckets, uint64_t max_buckets)
 	struct ma_site_buckets *first = map_buckets(buckets, NULL);
 	/* Untouched pages of these mappings cost no memory. */
 	ma_sites.chunks = ma_state_map(db, MA_STATE_KIND_SITE_DIR);
+	/* One entry per site the directory covers; pages are touched (and
+	 * counted in mapped_bytes) chunk by chunk, in map_chunk. */
+	ma_sites.at = ma_os_map(db / sizeof(struct ma_site *) * MA_SITE_CHUNK * sizeof(struct ma_site *));
 	ma_sites.overflow_set = ma_os_map(ob);
-	if (!first || !ma_sites.chunks || !ma_sites.overflow_set)
+	if (!first || !ma_sites.chunks || !ma_sites.at || !ma_sites.overflow_set)
 		return false;
 	ma_store_relaxed(&ma_sites.cur, first);
 	ma_sites.capacity = cap;

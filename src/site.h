@@ -127,6 +127,10 @@ struct ma_site_buckets {
 struct ma_site_table {
 	struct ma_site_buckets *_Atomic cur; /* the newest bucket array */
 	struct ma_site *_Atomic *chunks;     /* the sites' directory: capacity / MA_SITE_CHUNK entries, rounded up */
+	/* Every site's address by index (as many entries as the directory
+	 * covers), written before the site is published: the events' lookup is
+	 * one load.  Process memory, not the state file (its readers use chunks). */
+	struct ma_site *_Atomic *at;
 	uint64_t capacity;           /* sites: 3/4 of the largest array's buckets, + overflow */
 	uint64_t max_buckets;        /* MOD_ALLOC_BUCKETS_MAX (at least the first array's size) */
 	MA_ALIGNED_LINE ma_au64 used; /* sites claimed, including site 0 */
@@ -137,17 +141,17 @@ struct ma_site_table {
 	ma_au64 overflow_stacks;     /* distinct stacks seen while full */
 	ma_au64 *overflow_set;       /* hashes of those stacks */
 	uint64_t overflow_set_mask;
-	ma_au64 mapped_bytes;        /* directory, chunks, every bucket array, the overflow set */
+	ma_au64 mapped_bytes;        /* directory, chunks, `at` entries written, every bucket array, the overflow set */
 	ma_au64 arena_bytes;         /* frame arenas mapped so far (struct ma_site_arena) */
 	uint64_t arena_limit;        /* their bound: 64 MiB, or 256 bytes a site if more */
 };
 
 extern struct ma_site_table ma_sites;
 
-/* Site idx (claimed, so its chunk is mapped).  One load more than a flat array. */
+/* Site idx (published, so its entry is written): one load. */
 MA_INLINE struct ma_site *ma_site_at(uint32_t idx)
 {
-	return ma_load_relaxed(&ma_sites.chunks[idx >> MA_SITE_CHUNK_LOG2]) + (idx & (MA_SITE_CHUNK - 1));
+	return ma_load_relaxed(&ma_sites.at[idx]);
 }
 
 /* Site idx, or NULL where its chunk is not mapped yet (a site claimed an instant ago): for reports. */
