@@ -25,16 +25,6 @@
 #include "thread.h"
 #include "tier2.h"
 
-/* The shim's frame: Tier 2 starts its walk there, skipping the library's own frames. */
-#define MA_FRAME() ((uintptr_t)__builtin_frame_address(0))
-/*
- * A call that received MA_FRAME() must not be a tail call: the shim's frame
- * record would be gone (reused by the callee's frame on aarch64) before the
- * walk reads it.  An empty asm that uses the result keeps the call out of
- * tail position.
- */
-#define MA_KEEP_FRAME(v) __asm__ volatile("" : "+r"(v))
-
 /* glibc refuses requests above PTRDIFF_MAX; so do we, header included. */
 #define MA_MAX_REQUEST ((size_t)PTRDIFF_MAX - (size_t)(2u << 20))
 
@@ -89,10 +79,20 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 		MA_KEEP_FRAME(r);
 		return r;
 	}
-	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode))) {
-		void *r = ma_tier2_alloc(t, call, size, reserve, zero, MA_FRAME());
-		MA_KEEP_FRAME(r);
-		return r;
+	uint8_t mode = ma_load_relaxed(&ma_g.mode);
+	if (MA_UNLIKELY(mode)) {
+		if (MA_UNLIKELY(mode != MA_MODE_TRACED)) { /* counting stopped */
+			void *r = ma_tier2_alloc(t, call, size, reserve, zero, MA_FRAME());
+			MA_KEEP_FRAME(r);
+			return r;
+		}
+		/* Call sites on: the call counted and made here, the rest a tail
+		 * call (ma_tier2_born), whose frame record, where the walk starts,
+		 * is then this one's. */
+		ma_own_add(&t->calls[call], 1);
+		char *base = zero ? ma_real.next_calloc(1, reserve + MA_HDR_BYTES_TIER2)
+		                  : ma_real.next_malloc(reserve + MA_HDR_BYTES_TIER2);
+		return ma_tier2_born(t, call, size, reserve, zero, base);
 	}
 	/* Sampled call sites (mode 0): one subtract and branch; only a block that
 	 * reaches the sample point leaves, for the 32-byte header and its site. */

@@ -34,6 +34,16 @@
 #define MA_NOINLINE    __attribute__((noinline))
 #define MA_COLD        __attribute__((cold, noinline))
 #define MA_INLINE      static inline __attribute__((always_inline))
+
+/* The shim's frame: Tier 2 starts its walk there, skipping the library's own frames. */
+#define MA_FRAME() ((uintptr_t)__builtin_frame_address(0))
+/*
+ * A call that received MA_FRAME() must not be a tail call: the caller's frame
+ * record would be gone (reused by the callee's frame on aarch64) before the
+ * walk reads it.  An empty asm that uses the result keeps the call out of
+ * tail position.
+ */
+#define MA_KEEP_FRAME(v) __asm__ volatile("" : "+r"(v))
 #define MA_TLS         __thread __attribute__((tls_model("initial-exec")))
 #define MA_CACHELINE   64
 #define MA_ALIGNED_LINE __attribute__((aligned(MA_CACHELINE)))

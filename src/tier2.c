@@ -494,6 +494,27 @@ static MA_NOINLINE uint64_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	return T2_FOUND(idx, truncated, stop);
 }
 
+/* A birth at site idx: the block's site extension written, the event for its site returned. */
+MA_INLINE struct ma_site_event stamp_birth(struct ma_thread *t, void *user, uint64_t size, uint32_t idx, bool owner,
+                                           uint32_t weight, bool sampled)
+{
+	/* The owner's clock already counts this block (its record's bytes); the
+	 * others' pending share gets it just after this.  Birth is before it. */
+	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
+	struct ma_hdr_site *ext = ma_hdr_site_of(user);
+	ext->site = idx;
+	if (sampled)
+		ext->spare = weight; /* the sample's weight: its death is scaled by the same */
+	ext->birth = birth;
+	return (struct ma_site_event){
+		.blocks = weight,
+		.bytes = (int64_t)(size * weight),
+		.birth_sum = birth * weight,
+		.hist_class = ma_site_hist_class(size),
+		.samples = sampled ? 1 : 0,
+	};
+}
+
 /*
  * weight: a sampled block's weight (>= 1), 1 for exact call sites.  sampled:
  * false (a constant) on exact call sites' fast path, which then neither
@@ -554,22 +575,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 				ma_store_relaxed(&ma_site_at(idx)->ended_early, 1);
 		}
 	}
-	/* The owner's clock already counts this block (its record's bytes); the
-	 * others' pending share gets it just after this.  Birth is before it. */
 	bool owner = t->is_owner;
-	uint64_t birth = owner ? ma_live_clock_owner(t) - size : ma_live_clock(t);
-	struct ma_hdr_site *ext = ma_hdr_site_of(user);
-	ext->site = idx;
-	if (sampled)
-		ext->spare = weight; /* the sample's weight: its death is scaled by the same */
-	ext->birth = birth;
-	struct ma_site_event e = {
-		.blocks = weight,
-		.bytes = (int64_t)(size * weight),
-		.birth_sum = birth * weight,
-		.hist_class = ma_site_hist_class(size),
-		.samples = sampled ? 1 : 0,
-	};
+	struct ma_site_event e = stamp_birth(t, user, size, idx, owner, weight, sampled);
 	count_at_site(s, idx, &e, owner);
 }
 
@@ -635,25 +642,110 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
 
+/* Counting stopped after the shim saw it on (ma_tier2_born): the block
+ * obtained for a header goes back, an uncounted one comes, and the call the
+ * shim counted is taken back. */
+static MA_NOINLINE void *born_stopped(struct ma_thread *t, enum ma_call call, size_t reserve, bool zero, char *base)
+{
+	ma_own_add(&t->calls[call], (uint64_t)-1);
+	if (base)
+		ma_real.next_free(base);
+	return ma_real_alloc_uncounted(reserve, 0, zero);
+}
+
+static MA_NOINLINE void *born_failed(struct ma_thread *t, uint32_t outer)
+{
+	ma_own_add(&t->failed, 1);
+	ma_update_leave(t, outer);
+	return NULL;
+}
+
+/* Every birth but the usual one (born_at): the site, then the live counter, then the update's end. */
+static MA_NOINLINE void *born_general(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t outer)
+{
+	on_alloc(t, user, size, fp, outer != 0, 1, false);
+	ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
+	ma_update_leave(t, outer);
+	return user;
+}
+
+/* The end of the usual birth's update (outermost) with the live counter's slow half (grow) or a recheck due. */
+static MA_NOINLINE void *born_leave(struct ma_thread *t, void *user, bool grow)
+{
+	if (grow)
+		ma_live_grow_slow(t);
+	ma_update_leave(t, 0);
+	return user;
+}
+
 /*
- * The traced allocation: the Tier 1 event (event.h) with the larger header,
- * then the site, then the live counter (after the site counted the block, so
- * that a peak noted now includes it); all inside one update.
+ * The traced birth of the real block at `base` (NULL: the real call failed):
+ * the Tier 1 event with the larger header, then the site, then the live
+ * counter (after the site counted the block, so that a peak noted now
+ * includes it); all inside one update.  The usual case, the owner thread
+ * allocating again from the stack its last allocation came from, outside
+ * any other update and with no peak since that site last changed, runs here
+ * and calls nothing, so it keeps its values in scratch registers; any other
+ * leaves for born_general (a tail call) before it has touched a site.
  */
-void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
-                     uintptr_t fp)
+MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, size_t reserve, bool zero,
+                        char *base, uintptr_t fp)
 {
 	uint32_t outer = ma_update_enter(t);
 	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED))
-		return ma_real_alloc_uncounted(reserve, 0, zero);
-	/* Counting with a non-zero mode: call sites are on. */
-	void *user = ma_event_born(t, call, size, reserve, zero, MA_HDR_BYTES_TIER2);
-	if (MA_LIKELY(user != NULL)) {
-		on_alloc(t, user, size, fp, outer != 0, 1, false);
-		ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
-	}
-	ma_update_leave(t, outer);
+		return born_stopped(t, call, reserve, zero, base);
+	/* Counting with a non-zero mode: call sites are on, exact (sampling runs in mode 0). */
+	if (MA_UNLIKELY(!base))
+		return born_failed(t, outer);
+	void *user = base + MA_HDR_BYTES_TIER2;
+	ma_hdr_set_own(user, size, t);
+	ma_own_add(&t->blocks, 1);
+	ma_own_add(&t->bytes, size);
+	struct t2_thread *s = t->tier2;
+	void *r;
+	const struct ma_stack_memo *m;
+	struct ma_site *site;
+	/* Not tail calls: the walk reads this frame's record (MA_KEEP_FRAME). */
+	if (MA_UNLIKELY(outer != 0 || !t->is_owner || !s || !s->ready))
+		goto general;
+	m = s->last_memo;
+	if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp) || (uint32_t)(m->value >> 32) != ma_load_relaxed(&t2.generation) ||
+	                (m->truncated | m->stop)))
+		goto general;
+	uint32_t idx = (uint32_t)m->value;
+	site = ma_site_at(idx);
+	if (MA_UNLIKELY(ma_load_relaxed(&site->own.u) != ma_load_relaxed(&ma_live.peak.serial)))
+		goto general; /* a peak since: count_at_site keeps the part's share first */
+	struct ma_site_event e = stamp_birth(t, user, size, idx, true, 1, false);
+	ma_site_part_count(&site->own, &e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
+	if (MA_UNLIKELY(ma_live_grow_quick(t, (int64_t)size, 1, true)))
+		return born_leave(t, user, true);
+	if (MA_UNLIKELY(t->peak_recheck))
+		return born_leave(t, user, false);
+	ma_store_release(&t->busy, 0);
 	return user;
+general:
+	r = born_general(t, user, size, fp, outer);
+	MA_KEEP_FRAME(r);
+	return r;
+}
+
+void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero, char *base)
+{
+	/* Reached by the shim's tail call, this frame's record is the shim's would
+	 * be (without one, the shim's own frame is ours, so the walk skips it). */
+	return born_at(t, call, size, reserve, zero, base, (uintptr_t)__builtin_frame_address(0));
+}
+
+void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
+                     uintptr_t fp)
+{
+	if (MA_UNLIKELY(ma_load_relaxed(&ma_g.mode) & MA_MODE_FROZEN))
+		return ma_real_alloc_uncounted(reserve, 0, zero); /* counting stopped: the real allocator's own */
+	ma_own_add(&t->calls[call], 1);
+	char *base = zero ? ma_real.next_calloc(1, reserve + MA_HDR_BYTES_TIER2)
+	                  : ma_real.next_malloc(reserve + MA_HDR_BYTES_TIER2);
+	return born_at(t, call, size, reserve, zero, base, fp);
 }
 
 /*
