@@ -23,7 +23,7 @@ void ma_live_note_peak(int64_t bytes, int64_t blocks)
 		ma_store_relaxed(&ma_live.peak.blocks, (uint64_t)(blocks < 0 ? 0 : blocks));
 		ma_store_relaxed(&ma_live.peak.clock, ma_live_clock(NULL));
 		ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
-		ma_store_relaxed(&ma_ties.dirty, 0);
+		ma_store_relaxed(&ma_ties.blocks, (uint64_t)(blocks < 0 ? 0 : blocks)); /* no site moved since */
 		ma_add_relaxed(&ma_live.peak.serial, 1);
 	}
 }
@@ -151,6 +151,6 @@ void ma_live_reset(void)
 	ma_store_relaxed(&ma_live.clock.shared, 0);
 	ma_store_relaxed(&ma_live.peak.clock, 0);
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
-	ma_store_relaxed(&ma_ties.dirty, 1);
+	ma_ties_dirty();
 	ma_add_relaxed(&ma_live.peak.serial, 1);
 }

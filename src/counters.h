@@ -82,16 +82,26 @@ extern struct ma_live ma_live;
  * Tier 2's rule for ties with the peak: a tie is a new peak instant even
  * with equal blocks, unless the per-site composition provably equals the
  * last peak's: since that instant only one site (first_site) changed, and
- * the total is equal again, so that site is too.  Tier 2 sets dirty when
- * another site moves.  `bump` is set once, when call sites are on.
+ * the total is equal again, so that site is too.  `blocks` is the peak's
+ * blocks while that holds, and MA_TIES_DIRTY (no count of blocks) once
+ * another site moved: a tie is then one compare.  `bump` is set once, when
+ * call sites are on.
  */
+#define MA_TIES_DIRTY UINT64_MAX
 struct ma_peak_ties {
 	MA_ALIGNED_LINE bool bump;
 	ma_au32 first_site;
-	ma_au32 dirty;
+	ma_au64 blocks;
 };
 
+
 extern struct ma_peak_ties ma_ties;
+
+/* Another site than first_site moved since the peak. */
+MA_INLINE void ma_ties_dirty(void)
+{
+	ma_store_relaxed(&ma_ties.blocks, MA_TIES_DIRTY);
+}
 
 void ma_live_note_peak(int64_t bytes, int64_t blocks);
 void ma_live_flush(struct ma_thread *t);
@@ -139,12 +149,12 @@ void ma_live_timeline_start(void);
 /*
  * Live (bytes, blocks) at or above the peak pb: is this a new peak instant?
  * More bytes, or a tie with other blocks; or with call sites (ties, the
- * caller's ma_ties.bump) a tie after another site moved (`dirty`).
+ * caller's ma_ties.bump) a tie after another site moved (ma_ties.blocks).
  */
 MA_INLINE bool ma_live_new_peak_instant(int64_t bytes, int64_t blocks, uint64_t pb, bool ties)
 {
-	return (uint64_t)bytes != pb || (uint64_t)blocks != ma_load_relaxed(&ma_live.peak.blocks) ||
-	       (ties && ma_load_relaxed(&ma_ties.dirty));
+	return (uint64_t)bytes != pb ||
+	       (uint64_t)blocks != (ties ? ma_load_relaxed(&ma_ties.blocks) : ma_load_relaxed(&ma_live.peak.blocks));
 }
 
 MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
@@ -165,20 +175,24 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
  * Budget (owner): 4 loads of lines in L1, 2 compares; a tie (the usual case
  * in a steady alloc/free loop) adds 4 loads and 1 compare.
  */
+/* ma_live_grow_quick for the owner (known to be t). */
+MA_INLINE bool ma_live_grow_quick_owner(struct ma_thread *t, bool ties)
+{
+	uint64_t own = ma_load_relaxed(&t->bytes);
+	int64_t live = (int64_t)(own - ma_load_relaxed(&t->freed_bytes)) + ma_load_relaxed(&ma_live.shared_bytes);
+	uint64_t pb = ma_load_relaxed(&ma_live.peak.bytes);
+	if (MA_UNLIKELY((uint64_t)live >= pb)) {
+		int64_t n = ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks);
+		if (ma_live_new_peak_instant(live, n, pb, ties))
+			return true;
+	}
+	return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.clock.owner_sample_at));
+}
+
 MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
 {
-	if (MA_LIKELY(t->is_owner)) {
-		uint64_t own = ma_load_relaxed(&t->bytes);
-		int64_t live = (int64_t)(own - ma_load_relaxed(&t->freed_bytes)) +
-		               ma_load_relaxed(&ma_live.shared_bytes);
-		uint64_t pb = ma_load_relaxed(&ma_live.peak.bytes);
-		if (MA_UNLIKELY((uint64_t)live >= pb)) {
-			int64_t n = ma_live_owner_blocks(t) + ma_load_relaxed(&ma_live.shared_blocks);
-			if (ma_live_new_peak_instant(live, n, pb, ties))
-				return true;
-		}
-		return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.clock.owner_sample_at));
-	}
+	if (MA_LIKELY(t->is_owner))
+		return ma_live_grow_quick_owner(t, ties);
 	t->pend_bytes += bytes;
 	t->pend_blocks += blocks;
 	t->pend_clock += bytes;

@@ -237,8 +237,9 @@ MA_INLINE void ma_site_part_count(struct ma_site_part *p, const struct ma_site_e
 		MA_SITE_PART_ADD(p, atomic, samples, e->samples);
 	if (e->hist_class < MA_SITE_HIST) /* single births (weighted); flushes add their histogram themselves */
 		MA_SITE_PART_ADD(p, atomic, hist[e->hist_class], (uint32_t)e->blocks);
-	if (e->bytes <= e->freed_bytes)
-		return; /* the site's live bytes did not grow: no new high-water mark */
+	if (e->frees && e->bytes <= e->freed_bytes)
+		return; /* the site's live bytes did not grow: no new high-water mark (a birth of 0 bytes
+		         * goes on: the compare below fails, or records the site's live value) */
 	/* The site's own high-water mark, over both parts. */
 	int64_t site_b = ma_site_part_live_bytes(p) + (other ? ma_site_part_live_bytes(other) : 0);
 	if (site_b > (int64_t)ma_load_relaxed(&p->max_bytes)) {

@@ -148,7 +148,7 @@ bool ma_tier2_init(const struct ma_options *opt)
 	ma_state_log_modules();
 	ma_stack_unwind_cfi = opt->unwind != MA_UNWIND_FP;
 	ma_store_relaxed(&ma_ties.first_site, UINT32_MAX);
-	ma_store_relaxed(&ma_ties.dirty, 1);
+	ma_ties_dirty();
 	ma_ties.bump = true;
 	return true;
 }
@@ -365,15 +365,15 @@ MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_
 			if (first == UINT32_MAX)
 				ma_store_relaxed(&ma_ties.first_site, idx);
 			else if (first != idx)
-				ma_store_relaxed(&ma_ties.dirty, 1);
+				ma_ties_dirty();
 			ma_site_part_keep_peak(&site->own, serial);
 		}
 		ma_site_part_count(&site->own, e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL,
 		                   false);
 		return;
 	}
-	if (!ma_load_relaxed(&ma_ties.dirty)) /* another thread's change: no shortcut for ties */
-		ma_store_relaxed(&ma_ties.dirty, 1);
+	if (ma_load_relaxed(&ma_ties.blocks) != MA_TIES_DIRTY) /* another thread's change: no shortcut for ties */
+		ma_ties_dirty();
 	if (MA_UNLIKELY(!s)) { /* no thread state: straight to the shared part */
 		mark_shared_any();
 		ma_site_part_apply(&site->shared, e, ma_load_relaxed(&ma_live.peak.serial), &site->own, true);
@@ -718,7 +718,7 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 		goto general; /* a peak since: count_at_site keeps the part's share first */
 	struct ma_site_event e = stamp_birth(t, user, size, idx, true, 1, false);
 	ma_site_part_count(&site->own, &e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
-	if (MA_UNLIKELY(ma_live_grow_quick(t, (int64_t)size, 1, true)))
+	if (MA_UNLIKELY(ma_live_grow_quick_owner(t, true)))
 		return born_leave(t, user, true);
 	if (MA_UNLIKELY(t->peak_recheck))
 		return born_leave(t, user, false);

@@ -179,6 +179,19 @@ def case_merge(report, dhat):
            f"merged point: {merged}")
 
 
+def case_ties(report, dhat):
+    """The latest instant of a tie with the peak holds (progs/ties.c)."""
+    got = {}
+    for pp in dhat["pps"]:
+        inner = dhat["ftbl"][pp["fs"][0]]
+        for f in ("from_a", "from_b"):
+            if f in inner:
+                got[f] = (pp["tb"], pp["tbk"], pp["gb"], pp["gbk"])
+    expect(got == {"from_a": (100, 1, 0, 0), "from_b": (200, 2, 200, 2)},
+           f"program points (tb, tbk, gb, gbk): {got}, expected from_a (100, 1, 0, 0), from_b (200, 2, 200, 2)")
+    expect(dhat["tg"] == 300, f"t-gmax {dhat['tg']}, expected 300 (the clock after the second from_b block)")
+
+
 def odd_cmd(prog):
     """Arguments as bytes, and the cmd the reports must show for prog + them."""
     args = [s.encode() for s in ODD_ARGV] + [ODD_BAD]
@@ -275,7 +288,7 @@ def run_valgrind(a, work, exp, vexp, misc, report, dhat):
           f"{vs['totals.peak_bytes']}/{vs['totals.peak_blocks']}, at t-end "
           f"{vs['totals.live_bytes']}/{vs['totals.live_blocks']} ({zero} zero-byte requests, "
           f"{zero_live} live)")
-    if a.case == "many":
+    if a.case in ("many", "ties"):
         errs += compare_points(dhat, v)
     if errs:
         raise Fail("\n".join(errs))
@@ -350,6 +363,8 @@ def main():
             case_empty(report, dhat)
         elif kind == "longnames":
             case_longnames(report, dhat)
+        elif kind == "ties":
+            case_ties(report, dhat)
         elif kind not in ("plain", "longpath"):
             raise Fail(f"unknown case {a.case}")
         if a.valgrind:
