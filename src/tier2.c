@@ -351,25 +351,30 @@ static void flush_all(struct t2_thread *s)
 
 /* Counts one event at its site: at once for the owner (t->is_owner, read
  * once by the caller), through the cache for others. */
+/* Counts one event of the owner's at site idx (its `own` part). */
+MA_INLINE void count_own(struct ma_site *site, uint32_t idx, const struct ma_site_event *e)
+{
+	uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
+	if (MA_UNLIKELY(ma_load_relaxed(&site->own.u) != serial)) {
+		/* The owner's first change to this site since the latest peak
+		 * (every peak moves the serial and resets first_site): the tie
+		 * rule's record of which sites moved (counters.h) needs no test
+		 * on the other changes. */
+		uint32_t first = ma_load_relaxed(&ma_ties.first_site);
+		if (first == UINT32_MAX)
+			ma_store_relaxed(&ma_ties.first_site, idx);
+		else if (first != idx)
+			ma_ties_dirty();
+		ma_site_part_keep_peak(&site->own, serial);
+	}
+	ma_site_part_count(&site->own, e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
+}
+
 MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
 {
 	struct ma_site *site = ma_site_at(idx);
 	if (MA_LIKELY(owner)) {
-		uint64_t serial = ma_load_relaxed(&ma_live.peak.serial);
-		if (MA_UNLIKELY(ma_load_relaxed(&site->own.u) != serial)) {
-			/* The owner's first change to this site since the latest peak
-			 * (every peak moves the serial and resets first_site): the tie
-			 * rule's record of which sites moved (counters.h) needs no test
-			 * on the other changes. */
-			uint32_t first = ma_load_relaxed(&ma_ties.first_site);
-			if (first == UINT32_MAX)
-				ma_store_relaxed(&ma_ties.first_site, idx);
-			else if (first != idx)
-				ma_ties_dirty();
-			ma_site_part_keep_peak(&site->own, serial);
-		}
-		ma_site_part_count(&site->own, e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL,
-		                   false);
+		count_own(site, idx, e);
 		return;
 	}
 	if (ma_load_relaxed(&ma_ties.blocks) != MA_TIES_DIRTY) /* another thread's change: no shortcut for ties */
@@ -521,8 +526,35 @@ MA_INLINE struct ma_site_event stamp_birth(struct ma_thread *t, void *user, uint
  * keeps the weight in the header nor counts samples (reported only when
  * sampling); the slow paths' births pass true in either mode.
  */
+/* A birth whose stack hit MOD_ALLOC_DEPTH (truncated) or ended early (stop): counted so. */
+MA_INLINE void count_stack_flags(struct t2_thread *s, uint32_t idx, bool truncated, unsigned stop)
+{
+	if (truncated) { /* per thread: a program deeper than the limit would share one line */
+		if (MA_LIKELY(s != NULL))
+			ma_own_add(&s->truncated_events, 1);
+		else
+			ma_add_relaxed(&t2.truncated_events, 1);
+	}
+	if (stop & MA_STACK_EARLY) {
+		if (MA_LIKELY(s != NULL))
+			ma_own_add(&s->early_events, 1);
+		else
+			ma_add_relaxed(&t2.early_events, 1);
+		if (idx && !ma_load_relaxed(&ma_site_at(idx)->ended_early))
+			ma_store_relaxed(&ma_site_at(idx)->ended_early, 1);
+	}
+}
+
+/* What the caller of on_alloc already knows of the last stack's memo. */
+enum t2_memo_seen {
+	T2_MEMO_UNSEEN,   /* nothing */
+	T2_MEMO_DIFFERS,  /* the stack is not the last one */
+	T2_MEMO_STALE,    /* it is, but the memo's site is from another generation */
+	T2_MEMO_SAME,     /* it is, and the memo's site is current */
+};
+
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested,
-                        uint32_t weight, bool sampled)
+                        uint32_t weight, bool sampled, enum t2_memo_seen seen)
 {
 	bool truncated = false;
 	unsigned stop = 0;
@@ -540,13 +572,18 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 		 * skips choosing; then the memo this stack's set offers. */
 		uint32_t gen = ma_load_relaxed(&t2.generation);
 		struct ma_stack_memo *m = s->last_memo;
-		if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp))) {
+		if (seen == T2_MEMO_STALE)
+			goto walk;
+		if (seen == T2_MEMO_SAME)
+			goto same;
+		if (seen == T2_MEMO_DIFFERS || MA_UNLIKELY(!ma_stack_memo_repeats(m, fp))) {
 			struct ma_stack_memo *tried = m;
 			m = s->last_memo = memo_for(s, fp);
 			if (m == tried || !ma_stack_memo_repeats(m, fp))
 				goto walk;
 		}
 		if (MA_LIKELY((uint32_t)(m->value >> 32) == gen)) {
+		same:
 			/* The same records as last time: the same stack, so the same site. */
 			idx = (uint32_t)m->value;
 			truncated = m->truncated;
@@ -559,22 +596,8 @@ MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_
 			stop = (unsigned)(r >> 40);
 		}
 	}
-	if (MA_UNLIKELY(truncated | stop)) {
-		if (truncated) { /* per thread: a program deeper than the limit would share one line */
-			if (MA_LIKELY(s != NULL))
-				ma_own_add(&s->truncated_events, 1);
-			else
-				ma_add_relaxed(&t2.truncated_events, 1);
-		}
-		if (stop & MA_STACK_EARLY) {
-			if (MA_LIKELY(s != NULL))
-				ma_own_add(&s->early_events, 1);
-			else
-				ma_add_relaxed(&t2.early_events, 1);
-			if (idx && !ma_load_relaxed(&ma_site_at(idx)->ended_early))
-				ma_store_relaxed(&ma_site_at(idx)->ended_early, 1);
-		}
-	}
+	if (MA_UNLIKELY(truncated | stop))
+		count_stack_flags(s, idx, truncated, stop);
 	bool owner = t->is_owner;
 	struct ma_site_event e = stamp_birth(t, user, size, idx, owner, weight, sampled);
 	count_at_site(s, idx, &e, owner);
@@ -629,7 +652,7 @@ void ma_tier2_on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t
 		ma_hdr_site_of(user)->site = T2_UNSAMPLED;
 		return;
 	}
-	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight, true);
+	on_alloc(t, user, size, fp, ma_load_relaxed(&t->busy) > 1, weight, true, T2_MEMO_UNSEEN);
 }
 
 void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64_t size)
@@ -661,9 +684,10 @@ static MA_NOINLINE void *born_failed(struct ma_thread *t, uint32_t outer)
 }
 
 /* Every birth but the usual one (born_at): the site, then the live counter, then the update's end. */
-static MA_NOINLINE void *born_general(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t outer)
+static MA_NOINLINE void *born_general(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, uint32_t outer,
+                                      enum t2_memo_seen seen)
 {
-	on_alloc(t, user, size, fp, outer != 0, 1, false);
+	on_alloc(t, user, size, fp, outer != 0, 1, false, seen);
 	ma_live_grow(t, (int64_t)size, 1, true, outer != 0);
 	ma_update_leave(t, outer);
 	return user;
@@ -684,9 +708,9 @@ static MA_NOINLINE void *born_leave(struct ma_thread *t, void *user, bool grow)
  * counter (after the site counted the block, so that a peak noted now
  * includes it); all inside one update.  The usual case, the owner thread
  * allocating again from the stack its last allocation came from, outside
- * any other update and with no peak since that site last changed, runs here
- * and calls nothing, so it keeps its values in scratch registers; any other
- * leaves for born_general (a tail call) before it has touched a site.
+ * any other update, runs here and calls nothing, so it needs few registers;
+ * any other leaves for born_general before it has touched a site, telling
+ * it what it saw of the last stack's memo.
  */
 MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, size_t reserve, bool zero,
                         char *base, uintptr_t fp)
@@ -704,18 +728,26 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 	struct t2_thread *s = t->tier2;
 	void *r;
 	const struct ma_stack_memo *m;
-	struct ma_site *site;
+	enum t2_memo_seen seen = T2_MEMO_UNSEEN;
 	/* Not tail calls: the walk reads this frame's record (MA_KEEP_FRAME). */
 	if (MA_UNLIKELY(outer != 0 || !t->is_owner || !s || !s->ready))
 		goto general;
 	m = s->last_memo;
-	if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp) || (uint32_t)(m->value >> 32) != ma_load_relaxed(&t2.generation) ||
-	                (m->truncated | m->stop)))
+	seen = T2_MEMO_DIFFERS;
+	if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp)))
 		goto general;
+	seen = T2_MEMO_STALE;
+	if (MA_UNLIKELY((uint32_t)(m->value >> 32) != ma_load_relaxed(&t2.generation)))
+		goto general;
+	/* The same records as last time: the same stack, so the same site. */
+	seen = T2_MEMO_SAME;
 	uint32_t idx = (uint32_t)m->value;
-	site = ma_site_at(idx);
-	if (MA_UNLIKELY(ma_load_relaxed(&site->own.u) != ma_load_relaxed(&ma_live.peak.serial)))
-		goto general; /* a peak since: count_at_site keeps the part's share first */
+	struct ma_site *site = ma_site_at(idx);
+	/* A stack cut short, or a peak since the site's last change (count_own's
+	 * branch, kept out of here to spare registers): the general path. */
+	if (MA_UNLIKELY((m->truncated | m->stop) ||
+	                ma_load_relaxed(&site->own.u) != ma_load_relaxed(&ma_live.peak.serial)))
+		goto general;
 	struct ma_site_event e = stamp_birth(t, user, size, idx, true, 1, false);
 	ma_site_part_count(&site->own, &e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
 	if (MA_UNLIKELY(ma_live_grow_quick_owner(t, true)))
@@ -725,7 +757,7 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 	ma_store_release(&t->busy, 0);
 	return user;
 general:
-	r = born_general(t, user, size, fp, outer);
+	r = born_general(t, user, size, fp, outer, seen);
 	MA_KEEP_FRAME(r);
 	return r;
 }
