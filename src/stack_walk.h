@@ -185,32 +185,62 @@ MA_INLINE size_t ma_stack_memo_bytes(unsigned max)
  * stays mapped while the thread lives.  A record that changed only sends
  * the caller to walk again.
  */
-MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp)
+/* A record on the stack (word-aligned) and one in the memo (aligned). */
+typedef uintptr_t ma_stack_pair __attribute__((vector_size(2 * sizeof(uintptr_t)), aligned(sizeof(uintptr_t)),
+                                               may_alias));
+typedef uintptr_t ma_stack_kept __attribute__((vector_size(2 * sizeof(uintptr_t)), may_alias));
+
+/*
+ * A memo's first word, `reads` to `stop` as laid out above (little-endian,
+ * as both arches run), for a short call-frame memo of a walk that was not
+ * cut short: one compare tells ma_stack_memo_short_repeats applies and the
+ * flags are clear.
+ */
+#define MA_STACK_MEMO_SHORT_CLEAN ((uint64_t)(2 * MA_STACK_MEMO_SHORT) | (uint64_t)1 << 40)
+_Static_assert(offsetof(struct ma_stack_memo, truncated) == 4 && offsetof(struct ma_stack_memo, cfi) == 5 &&
+               offsetof(struct ma_stack_memo, stop) == 6 && offsetof(struct ma_stack_memo, key) == 8,
+               "MA_STACK_MEMO_SHORT_CLEAN assumes this layout");
+
+MA_INLINE uint64_t ma_stack_memo_head(const struct ma_stack_memo *m)
 {
-	/* A record on the stack (word-aligned) and one in the memo (aligned). */
-	typedef uintptr_t pair __attribute__((vector_size(2 * sizeof(uintptr_t)), aligned(sizeof(uintptr_t)),
-	                                      may_alias));
-	typedef uintptr_t kept __attribute__((vector_size(2 * sizeof(uintptr_t)), may_alias));
+	uint64_t w;
+	__builtin_memcpy(&w, m, sizeof w);
+	return w;
+}
+
+/*
+ * ma_stack_memo_repeats for a short call-frame memo (padded, see
+ * MA_STACK_MEMO_SHORT) that starts at fp: every piece, straight, one
+ * branch (each piece is safe to read whatever the others hold); the shim's
+ * record as in the long check below.
+ */
+MA_INLINE bool ma_stack_memo_short_repeats(const struct ma_stack_memo *m, uintptr_t fp)
+{
+	typedef ma_stack_pair pair;
+	typedef ma_stack_kept kept;
+	const struct ma_stack_record *rec = m->rec;
+	const uintptr_t *s0 = (const uintptr_t *)fp; /* = rec[0].next */
+	uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
+	pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
+	pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
+	d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
+	d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
+	d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
+	d |= d2;
+	return !(d0 | d[0] | d[1]);
+}
+
+/* ma_stack_memo_repeats once fp is known to be the memo's start. */
+MA_INLINE bool ma_stack_memo_repeats_from(const struct ma_stack_memo *m, uintptr_t fp)
+{
+	typedef ma_stack_pair pair;
+	typedef ma_stack_kept kept;
 	unsigned n = m->reads;
-	if (fp != m->start)
-		return false;
 	const struct ma_stack_record *rec = m->rec, *end = rec + n;
 	if (m->cfi) {
 		/* (a short memo first: n is not 0 there) */
-		if (n == 2 * MA_STACK_MEMO_SHORT) {
-			/* A short memo (padded, see MA_STACK_MEMO_SHORT): every piece,
-			 * straight, one branch (each piece is safe to read whatever the
-			 * others hold); the shim's record as below. */
-			const uintptr_t *s0 = (const uintptr_t *)fp; /* = rec[0].next */
-			uintptr_t d0 = (s0[0] ^ rec[1].next) | (s0[1] ^ rec[1].ret);
-			pair d = *(const pair *)rec[2].next ^ *(const kept *)&rec[3];
-			pair d2 = *(const pair *)rec[4].next ^ *(const kept *)&rec[5];
-			d |= *(const pair *)rec[6].next ^ *(const kept *)&rec[7];
-			d2 |= *(const pair *)rec[8].next ^ *(const kept *)&rec[9];
-			d |= *(const pair *)rec[10].next ^ *(const kept *)&rec[11];
-			d |= d2;
-			return !(d0 | d[0] | d[1]);
-		}
+		if (n == 2 * MA_STACK_MEMO_SHORT)
+			return ma_stack_memo_short_repeats(m, fp);
 		if (n < 2 * MA_STACK_MEMO_SHORT) /* 0 (none); shorter ones are padded */
 			return false;
 		/* A call-frame walk's: the 16-byte pieces of stack it read, each
@@ -286,6 +316,11 @@ MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp
 	}
 	d |= d2;
 	return !(d[0] | d[1]);
+}
+
+MA_INLINE bool ma_stack_memo_repeats(const struct ma_stack_memo *m, uintptr_t fp)
+{
+	return fp == m->start && ma_stack_memo_repeats_from(m, fp);
 }
 
 /*

@@ -734,7 +734,12 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 		goto general;
 	m = s->last_memo;
 	seen = T2_MEMO_DIFFERS;
-	if (MA_UNLIKELY(!ma_stack_memo_repeats(m, fp)))
+	/* The short memo of a walk not cut short (a loop allocating from near
+	 * main) in one compare; any other the long way. */
+	if (MA_UNLIKELY(fp != m->start))
+		goto general;
+	bool clean = ma_stack_memo_head(m) == MA_STACK_MEMO_SHORT_CLEAN;
+	if (MA_UNLIKELY(!(clean ? ma_stack_memo_short_repeats(m, fp) : ma_stack_memo_repeats_from(m, fp))))
 		goto general;
 	seen = T2_MEMO_STALE;
 	if (MA_UNLIKELY((uint32_t)(m->value >> 32) != ma_load_relaxed(&t2.generation)))
@@ -745,7 +750,7 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 	struct ma_site *site = ma_site_at(idx);
 	/* A stack cut short, or a peak since the site's last change (count_own's
 	 * branch, kept out of here to spare registers): the general path. */
-	if (MA_UNLIKELY((m->truncated | m->stop) ||
+	if (MA_UNLIKELY((!clean && (m->truncated | m->stop)) ||
 	                ma_load_relaxed(&site->own.u) != ma_load_relaxed(&ma_live.peak.serial)))
 		goto general;
 	struct ma_site_event e = stamp_birth(t, user, size, idx, true, 1, false);
