@@ -149,6 +149,7 @@ struct ma_stack_memo {
 	uint8_t stop;             /* the walk's MA_STACK_EARLY bit */
 	uint64_t key;             /* the caller's: which stacks this memo is for */
 	uint64_t value;           /* the caller's: what this stack maps to */
+	uintptr_t aux;            /* the caller's: more of it */
 	uintptr_t start;
 	struct ma_stack_record rec[]; /* ma_stack_memo_bytes(max) holds them */
 };

@@ -496,6 +496,7 @@ static MA_NOINLINE uint64_t site_walked(struct t2_thread *s, uintptr_t fp, struc
 	if (!idx)
 		m->reads = 0;
 	m->value = idx | (uint64_t)gen << 32;
+	m->aux = (uintptr_t)ma_site_at(idx); /* its site: born_at's lookup is the memo's load */
 	return T2_FOUND(idx, truncated, stop);
 }
 
@@ -747,7 +748,7 @@ MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, s
 	/* The same records as last time: the same stack, so the same site. */
 	seen = T2_MEMO_SAME;
 	uint32_t idx = (uint32_t)m->value;
-	struct ma_site *site = ma_site_at(idx);
+	struct ma_site *site = (struct ma_site *)m->aux;
 	/* A stack cut short, or a peak since the site's last change (count_own's
 	 * branch, kept out of here to spare registers): the general path. */
 	if (MA_UNLIKELY((!clean && (m->truncated | m->stop)) ||
