@@ -92,7 +92,7 @@ MA_INLINE void *ma_core_alloc(enum ma_call call, size_t size, size_t reserve, si
 		ma_own_add(&t->calls[call], 1);
 		char *base = zero ? ma_real.next_calloc(1, reserve + MA_HDR_BYTES_TIER2)
 		                  : ma_real.next_malloc(reserve + MA_HDR_BYTES_TIER2);
-		return ma_tier2_born(t, call, size, reserve, zero, base);
+		return ma_tier2_born(t, call, size, base);
 	}
 	/* Sampled call sites (mode 0): one subtract and branch; only a block that
 	 * reaches the sample point leaves, for the 32-byte header and its site. */

@@ -666,15 +666,13 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 
 static MA_NOINLINE void free_leave(struct ma_thread *t, void *p);
 
-/* Counting stopped after the shim saw it on (ma_tier2_born): the block
- * obtained for a header goes back, an uncounted one comes, and the call the
- * shim counted is taken back. */
-static MA_NOINLINE void *born_stopped(struct ma_thread *t, enum ma_call call, size_t reserve, bool zero, char *base)
+/* Counting stopped after the caller saw it on: the real block goes to the
+ * program as it is (no header, uncounted: a free passes it to the real free
+ * untouched), and the call the caller counted is taken back. */
+static MA_NOINLINE void *born_stopped(struct ma_thread *t, enum ma_call call, char *base)
 {
 	ma_own_add(&t->calls[call], (uint64_t)-1);
-	if (base)
-		ma_real.next_free(base);
-	return ma_real_alloc_uncounted(reserve, 0, zero);
+	return base;
 }
 
 static MA_NOINLINE void *born_failed(struct ma_thread *t, uint32_t outer)
@@ -713,12 +711,11 @@ static MA_NOINLINE void *born_leave(struct ma_thread *t, void *user, bool grow)
  * any other leaves for born_general before it has touched a site, telling
  * it what it saw of the last stack's memo.
  */
-MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, size_t reserve, bool zero,
-                        char *base, uintptr_t fp)
+MA_INLINE void *born_at(struct ma_thread *t, enum ma_call call, uint64_t size, char *base, uintptr_t fp)
 {
 	uint32_t outer = ma_update_enter(t);
 	if (MA_UNLIKELY(outer == MA_UPDATE_STOPPED))
-		return born_stopped(t, call, reserve, zero, base);
+		return born_stopped(t, call, base);
 	/* Counting with a non-zero mode: call sites are on, exact (sampling runs in mode 0). */
 	if (MA_UNLIKELY(!base))
 		return born_failed(t, outer);
@@ -768,11 +765,11 @@ general:
 	return r;
 }
 
-void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero, char *base)
+void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, char *base)
 {
 	/* Reached by the shim's tail call, this frame's record is the shim's would
 	 * be (without one, the shim's own frame is ours, so the walk skips it). */
-	return born_at(t, call, size, reserve, zero, base, (uintptr_t)__builtin_frame_address(0));
+	return born_at(t, call, size, base, (uintptr_t)__builtin_frame_address(0));
 }
 
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
@@ -783,7 +780,7 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	ma_own_add(&t->calls[call], 1);
 	char *base = zero ? ma_real.next_calloc(1, reserve + MA_HDR_BYTES_TIER2)
 	                  : ma_real.next_malloc(reserve + MA_HDR_BYTES_TIER2);
-	return born_at(t, call, size, reserve, zero, base, fp);
+	return born_at(t, call, size, base, fp);
 }
 
 /*

@@ -42,11 +42,13 @@ void ma_tier2_on_free(struct ma_thread *t, const struct ma_hdr_site *ext, uint64
 void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero,
                      uintptr_t fp);
 /*
- * The same, after the caller made the real call for reserve + MA_HDR_BYTES_TIER2
- * bytes (base: its result, NULL if it failed).  The shim's tail call: the
- * walk starts at this function's own frame record, the shim's caller's.
+ * The same, after the caller counted the call and made the real one for the
+ * request + MA_HDR_BYTES_TIER2 bytes (base: its result, NULL if it failed).
+ * The shim's tail call: the walk starts at this function's own frame record,
+ * the shim's caller's.  If counting has stopped since the caller looked,
+ * base itself, uncounted.
  */
-void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero, char *base);
+void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, char *base);
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p);
 void ma_tier2_thread_exit(struct ma_thread *t);
 void ma_tier2_after_fork(struct ma_thread *self);

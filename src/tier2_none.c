@@ -22,13 +22,11 @@ void *ma_tier2_alloc(struct ma_thread *t, enum ma_call call, size_t size, size_t
 	return ma_real_alloc_uncounted(reserve, 0, zero);
 }
 /* Not reached (the shim comes here in MA_MODE_TRACED alone): what the real one does when counting stopped. */
-void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve, bool zero, char *base)
+void *ma_tier2_born(struct ma_thread *t, enum ma_call call, size_t size, char *base)
 {
 	(void)size;
 	ma_own_add(&t->calls[call], (uint64_t)-1);
-	if (base)
-		ma_real.next_free(base);
-	return ma_real_alloc_uncounted(reserve, 0, zero);
+	return base;
 }
 void ma_tier2_free(struct ma_thread *t, enum ma_call call, void *p)
 {

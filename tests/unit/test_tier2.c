@@ -247,6 +247,19 @@ static void test_counting_stopped(void **state)
 	assert_int_equal(s1.calls[MA_CALL_free], s0.calls[MA_CALL_free]);
 	assert_int_equal(ma_load_relaxed(&t->busy), 0);
 	ma_real.next_free(p);
+	/* The shim's path when counting stops after it looked (it counted the
+	 * call and made the real call with room for a header): the real block as
+	 * it is, the call taken back, nothing counted. */
+	ma_snapshot_thread(t, &s0);
+	ma_own_add(&t->calls[MA_CALL_malloc], 1);
+	char *base = ma_real.next_malloc(50 + MA_HDR_BYTES_TIER2);
+	assert_ptr_equal(ma_tier2_born(t, MA_CALL_malloc, 50, base), base);
+	ma_snapshot_thread(t, &s1);
+	assert_int_equal(s1.calls[MA_CALL_malloc], s0.calls[MA_CALL_malloc]);
+	assert_int_equal(s1.blocks, s0.blocks);
+	assert_int_equal(s1.bytes, s0.bytes);
+	assert_int_equal(ma_load_relaxed(&t->busy), 0);
+	ma_real.next_free(base);
 }
 
 int main(void)
