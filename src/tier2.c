@@ -465,6 +465,8 @@ static MA_NOINLINE bool modules_changed(struct t2_thread *s, bool surely)
  */
 static MA_NOINLINE uint64_t site_walked(struct t2_thread *s, uintptr_t fp, struct ma_stack_memo *m, uint32_t gen)
 {
+	if (!m)
+		__builtin_unreachable(); /* the walks below write a memo: no test of it per frame */
 	uintptr_t diff;
 	unsigned n;
 	bool truncated = false;
