@@ -349,8 +349,6 @@ static void flush_all(struct t2_thread *s)
 	s->pending_abs = 0;
 }
 
-/* Counts one event at its site: at once for the owner (t->is_owner, read
- * once by the caller), through the cache for others. */
 /* Counts one event of the owner's at site idx (its `own` part). */
 MA_INLINE void count_own(struct ma_site *site, uint32_t idx, const struct ma_site_event *e)
 {
@@ -370,6 +368,8 @@ MA_INLINE void count_own(struct ma_site *site, uint32_t idx, const struct ma_sit
 	ma_site_part_count(&site->own, e, ma_load_relaxed(&ma_sites.shared_any) ? &site->shared : NULL, false);
 }
 
+/* Counts one event at its site: at once for the owner (t->is_owner, read
+ * once by the caller), through the cache for others. */
 MA_INLINE void count_at_site(struct t2_thread *s, uint32_t idx, const struct ma_site_event *e, bool owner)
 {
 	struct ma_site *site = ma_site_at(idx);
@@ -523,12 +523,6 @@ MA_INLINE struct ma_site_event stamp_birth(struct ma_thread *t, void *user, uint
 	};
 }
 
-/*
- * weight: a sampled block's weight (>= 1), 1 for exact call sites.  sampled:
- * false (a constant) on exact call sites' fast path, which then neither
- * keeps the weight in the header nor counts samples (reported only when
- * sampling); the slow paths' births pass true in either mode.
- */
 /* A birth whose stack hit MOD_ALLOC_DEPTH (truncated) or ended early (stop): counted so. */
 MA_INLINE void count_stack_flags(struct t2_thread *s, uint32_t idx, bool truncated, unsigned stop)
 {
@@ -556,6 +550,13 @@ enum t2_memo_seen {
 	T2_MEMO_SAME,     /* it is, and the memo's site is current */
 };
 
+/*
+ * weight: a sampled block's weight (>= 1), 1 for exact call sites.  sampled:
+ * false (a constant) on exact call sites' fast path, which then neither
+ * keeps the weight in the header nor counts samples (reported only when
+ * sampling); the slow paths' births pass true in either mode.  seen: what
+ * the caller already knows of the last stack's memo.
+ */
 MA_INLINE void on_alloc(struct ma_thread *t, void *user, uint64_t size, uintptr_t fp, bool nested,
                         uint32_t weight, bool sampled, enum t2_memo_seen seen)
 {
