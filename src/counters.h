@@ -94,7 +94,6 @@ struct ma_peak_ties {
 	ma_au64 blocks;
 };
 
-
 extern struct ma_peak_ties ma_ties;
 
 /* Another site than first_site moved since the peak. */
@@ -165,16 +164,6 @@ MA_INLINE void ma_live_check_peak(int64_t bytes, int64_t blocks)
 		ma_live_note_peak(bytes, blocks);
 }
 
-/*
- * After a block was born (its bytes already in t's record): the inline half.
- * Returns true when ma_live_grow_slow must run (a new peak, a tie with other
- * blocks, a timeline sample, a non-owner's batch to flush).  It calls
- * nothing itself, so the fast paths keep few registers live across it and
- * can leave through a tail call.  `ties` is ma_ties.bump, known to
- * the caller: false on the Tier 1 fast path, true on Tier 2's.
- * Budget (owner): 4 loads of lines in L1, 2 compares; a tie (the usual case
- * in a steady alloc/free loop) adds 4 loads and 1 compare.
- */
 /* ma_live_grow_quick for the owner (known to be t). */
 MA_INLINE bool ma_live_grow_quick_owner(struct ma_thread *t, bool ties)
 {
@@ -189,6 +178,16 @@ MA_INLINE bool ma_live_grow_quick_owner(struct ma_thread *t, bool ties)
 	return MA_UNLIKELY(own >= ma_load_relaxed(&ma_live.clock.owner_sample_at));
 }
 
+/*
+ * After a block was born (its bytes already in t's record): the inline half.
+ * Returns true when ma_live_grow_slow must run (a new peak, a tie with other
+ * blocks, a timeline sample, a non-owner's batch to flush).  It calls
+ * nothing itself, so the fast paths keep few registers live across it and
+ * can leave through a tail call.  `ties` is ma_ties.bump, known to
+ * the caller: false on the Tier 1 fast path, true on Tier 2's.
+ * Budget (owner): 4 loads of lines in L1, 2 compares; a tie (the usual case
+ * in a steady alloc/free loop) adds 4 loads and 1 compare, with call sites too.
+ */
 MA_INLINE bool ma_live_grow_quick(struct ma_thread *t, int64_t bytes, int64_t blocks, bool ties)
 {
 	if (MA_LIKELY(t->is_owner))

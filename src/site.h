@@ -206,11 +206,6 @@ MA_INLINE unsigned ma_site_hist_class(uint64_t size)
 			ma_own_add(&(p)->field, (v));         \
 	} while (0)
 
-/*
- * Applies e to part p.  `other` is the site's other part, whose live value
- * counts toward the site's high-water mark, or NULL when it is known empty
- * (no thread but the owner has touched any shared part yet).
- */
 /* The first change to part p since global peak `serial` (its u is older): its live value then was this. */
 MA_INLINE void ma_site_part_keep_peak(struct ma_site_part *p, uint64_t serial)
 {
@@ -219,7 +214,12 @@ MA_INLINE void ma_site_part_keep_peak(struct ma_site_part *p, uint64_t serial)
 	ma_store_relaxed(&p->u, serial);
 }
 
-/* Applies e to part p, whose u is current (ma_site_part_apply). */
+/*
+ * Applies e to part p, whose u is current (ma_site_part_apply).  `other` is
+ * the site's other part, whose live value counts toward the site's
+ * high-water mark, or NULL when it is known empty (no thread but the owner
+ * has touched any shared part yet).
+ */
 MA_INLINE void ma_site_part_count(struct ma_site_part *p, const struct ma_site_event *e,
                                   const struct ma_site_part *other, bool atomic)
 {
@@ -255,6 +255,7 @@ MA_INLINE void ma_site_part_count(struct ma_site_part *p, const struct ma_site_e
 	}
 }
 
+/* Applies e to part p, keeping its at-peak share first if a peak came since its last change. */
 MA_INLINE void ma_site_part_apply(struct ma_site_part *p, const struct ma_site_event *e, uint64_t serial,
                                   const struct ma_site_part *other, bool atomic)
 {

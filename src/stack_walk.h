@@ -195,7 +195,8 @@ typedef uintptr_t ma_stack_kept __attribute__((vector_size(2 * sizeof(uintptr_t)
  * A memo's first word, `reads` to `stop` as laid out above (little-endian,
  * as both arches run), for a short call-frame memo of a walk that was not
  * cut short: one compare tells ma_stack_memo_short_repeats applies and the
- * flags are clear.
+ * flags are clear.  (Byte 7, padding, is zero in the mapped memos; were it
+ * not, the compare would only fail: the long check, never a wrong answer.)
  */
 #define MA_STACK_MEMO_SHORT_CLEAN ((uint64_t)(2 * MA_STACK_MEMO_SHORT) | (uint64_t)1 << 40)
 _Static_assert(offsetof(struct ma_stack_memo, truncated) == 4 && offsetof(struct ma_stack_memo, cfi) == 5 &&
