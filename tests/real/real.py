@@ -121,6 +121,19 @@ class Case:
         for d in (self.bare_dir, self.pre_dir):
             write(d)
 
+    def build(self, source, text, cmd, product, what):
+        """Writes `source` into both working directories and runs the compiler
+        command `cmd` bare then preloaded (compare), with one TMPDIR for both
+        runs so that nothing differs but the preload; the `product` built must
+        be byte for byte the same.  Returns compare's (bare, pre)."""
+        self.both(lambda d: open(os.path.join(d, source), "w").write(text))
+        for env in (self.bare_env, self.pre_env):
+            env["TMPDIR"] = self.root
+        bare, pre = self.compare([cmd])
+        check(filecmp.cmp(os.path.join(self.bare_dir, product), os.path.join(self.pre_dir, product), shallow=False),
+              f"{what}: {product} built under the preload differs from the bare build")
+        return bare, pre
+
     def compare(self, stages, stdin=None, stderr_same=True, timeout=90, rc_ok=True):
         """Runs the pipeline bare then preloaded, each in its own working
         directory (relative paths in stages resolve there); the exit statuses,
@@ -248,13 +261,7 @@ int main(int argc, char **argv)
 
 def case_gcc(c):
     need("gcc")
-    c.both(lambda d: open(os.path.join(d, "hello.c"), "w").write(HELLO_C))
-    # Both runs use one temporary directory name so nothing differs but the preload.
-    for env in (c.bare_env, c.pre_env):
-        env["TMPDIR"] = c.root
-    bare, pre = c.compare([["gcc", "-O2", "-Wall", "-o", "hello", "hello.c"]])
-    check(filecmp.cmp(os.path.join(c.bare_dir, "hello"), os.path.join(c.pre_dir, "hello"), shallow=False),
-          "gcc: the executable built under the preload differs from the bare build")
+    _, pre = c.build("hello.c", HELLO_C, ["gcc", "-O2", "-Wall", "-o", "hello", "hello.c"], "hello", "gcc")
     out = subprocess.run([os.path.join(c.pre_dir, "hello"), "3"], stdout=subprocess.PIPE, env=c.bare_env)
     check(out.returncode == 3 and out.stdout == b"apple fig kiwi pear\n", f"gcc: built program: {out}")
     reps = c.reports(max_threads=1)
@@ -327,12 +334,7 @@ int main()
 
 def case_cxx(c):
     need("g++")
-    c.both(lambda d: open(os.path.join(d, "tiny.cpp"), "w").write(TINY_CPP))
-    for env in (c.bare_env, c.pre_env):
-        env["TMPDIR"] = c.root
-    c.compare([["g++", "-O1", "-pthread", "-o", "tiny", "tiny.cpp"]])
-    check(filecmp.cmp(os.path.join(c.bare_dir, "tiny"), os.path.join(c.pre_dir, "tiny"), shallow=False),
-          "g++: the executable built under the preload differs from the bare build")
+    c.build("tiny.cpp", TINY_CPP, ["g++", "-O1", "-pthread", "-o", "tiny", "tiny.cpp"], "tiny", "g++")
     reps = c.reports(max_threads=1)
     progs = sorted(os.path.basename(r["cmd"].split(" ")[0]) for r in reps.values() if not r.get("at_exec"))
     check(progs == sorted(["g++", "cc1plus", "as", "collect2", "ld"]), f"g++: reports of {progs}")
@@ -356,12 +358,8 @@ def case_clang(c):
     c.clear_reports()
     # A compilation (issue 12: with the start-up table alone, 70% of clang++'s
     # allocations went to the overflow site): ~30,000 sites, no overflow.
-    c.both(lambda d: open(os.path.join(d, "tiny.cpp"), "w").write(TINY_CPP))
-    for env in (c.bare_env, c.pre_env):
-        env["TMPDIR"] = c.root
-    bare, pre = c.compare([["clang++", "-O2", "-c", "-o", "tiny.o", "tiny.cpp"]])
-    check(filecmp.cmp(os.path.join(c.bare_dir, "tiny.o"), os.path.join(c.pre_dir, "tiny.o"), shallow=False),
-          "clang++: the object built under the preload differs from the bare build")
+    _, pre = c.build("tiny.cpp", TINY_CPP, ["clang++", "-O2", "-c", "-o", "tiny.o", "tiny.cpp"], "tiny.o",
+                     "clang++")
     for r in c.expect_one_report_each(pre.pids).values():
         check(len(r["sites"]) > 4096, f"clang++ -O2 -c: only {len(r['sites'])} sites")
         check_complete(r, "clang++ -O2 -c")
