@@ -24,12 +24,14 @@ import os
 import shutil
 import subprocess
 import sys
+
+import cross
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from harness import oracle_stacks  # noqa: E402
 
-SKIP = 77
+SKIP = cross.SKIP
 QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
 failures = []
 
@@ -91,17 +93,11 @@ def complete(d, entry):
 
 def main():
     src, work = sys.argv[1], sys.argv[2]
-    for tool in ("aarch64-linux-gnu-gcc", "qemu-aarch64", "meson", "ninja"):
-        if not shutil.which(tool):
-            print(f"skip: {tool} not installed (scripts/deps.sh test)")
-            return SKIP
-    here = os.path.dirname(os.path.abspath(__file__))
-    build = os.path.join(work, "aarch64-cross")
-    if not os.path.exists(os.path.join(build, "build.ninja")):
-        subprocess.run(["meson", "setup", build, src, "--cross-file", os.path.join(here, "cross-aarch64.txt"),
-                        "-Dtests=disabled", "-Dbench=false"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build, "src/libmodalloc.so"], check=True, stdout=subprocess.DEVNULL)
-    lib = os.path.join(build, "src", "libmodalloc.so")
+    got = cross.build_lib(src, work)
+    if got is None:
+        return SKIP
+    build, lib = got
+    here = cross.HERE
     prog = os.path.join(build, "oracle")
     subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-fomit-frame-pointer", "-fno-builtin",
                     "-mbranch-protection=pac-ret", "-rdynamic", "-o", prog,

@@ -7,26 +7,21 @@ Skips (77) when the cross compiler or qemu-aarch64 is missing.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-SKIP = 77
+import cross
+
+SKIP = cross.SKIP
 
 
 def main():
     src, work = sys.argv[1], sys.argv[2]
-    for tool in ("aarch64-linux-gnu-gcc", "qemu-aarch64", "meson", "ninja"):
-        if not shutil.which(tool):
-            print(f"skip: {tool} not installed (apt-get install gcc-aarch64-linux-gnu qemu-user)")
-            return SKIP
-    build = os.path.join(work, "aarch64-cross")
-    here = os.path.dirname(os.path.abspath(__file__))
-    if not os.path.exists(os.path.join(build, "build.ninja")):
-        subprocess.run(["meson", "setup", build, src, "--cross-file", os.path.join(here, "cross-aarch64.txt"),
-                        "-Dtests=disabled", "-Dbench=false"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build, "src/libmodalloc.so"], check=True, stdout=subprocess.DEVNULL)
-    lib = os.path.join(build, "src", "libmodalloc.so")
+    got = cross.build_lib(src, work)
+    if got is None:
+        return SKIP
+    build, lib = got
+    here = cross.HERE
     prog = os.path.join(build, "stack_prog")
     # pac-ret: return addresses carry pointer-authentication codes the walker must strip.
     subprocess.run(["aarch64-linux-gnu-gcc", "-O1", "-fno-omit-frame-pointer", "-fno-builtin",
