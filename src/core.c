@@ -92,17 +92,26 @@ void *ma_core_alloc_grown(struct ma_thread *t, void *user)
 	return user;
 }
 
+/*
+ * The header's log2 for a block of `size` bytes born on t: the process's,
+ * or with sampled call sites the sampler's choice (room for the site when
+ * sampled).  *weight: the sampler's verdict (1 without sampling).
+ */
+MA_INLINE uint8_t birth_header(struct ma_thread *t, size_t size, uint32_t *weight)
+{
+	*weight = 1;
+	if (!ma_g.sampling)
+		return ma_g.hdr_log2;
+	*weight = ma_tier2_sample(t, size);
+	return *weight ? MA_HDR_MAX_LOG2 : ma_g.hdr_log2;
+}
+
 static void *alloc_tracked(struct ma_thread *t, enum ma_call call, size_t size, size_t reserve,
                            size_t align, bool zero, uintptr_t fp)
 {
 	ma_own_add(&t->calls[call], 1);
-	uint32_t weight = 1;
-	uint8_t log2 = ma_g.hdr_log2;
-	if (ma_g.sampling) {
-		weight = ma_tier2_sample(t, size);
-		if (weight)
-			log2 = MA_HDR_MAX_LOG2; /* room for the site */
-	}
+	uint32_t weight;
+	uint8_t log2 = birth_header(t, size, &weight);
 	uint8_t shift;
 	void *user = reserve > MA_MAX_REQUEST ? (errno = ENOMEM, NULL) : obtain(reserve, align, zero, log2, &shift);
 	if (MA_UNLIKELY(!user)) {
@@ -248,15 +257,11 @@ static void *realloc_ours(struct ma_thread *t, enum ma_call call, void *p, struc
 	/* The new block's header: the process's, but the sampler's choice when
 	 * sampling, and for an untracked thread room for the old site if any. */
 	uint32_t weight = 1;
-	uint8_t log2 = ma_g.hdr_log2;
-	if (!t) {
-		if (had_ext)
-			log2 = MA_HDR_MAX_LOG2;
-	} else if (ma_g.sampling) {
-		weight = ma_tier2_sample(t, size);
-		if (weight)
-			log2 = MA_HDR_MAX_LOG2;
-	}
+	uint8_t log2;
+	if (t)
+		log2 = birth_header(t, size, &weight);
+	else
+		log2 = had_ext ? MA_HDR_MAX_LOG2 : ma_g.hdr_log2;
 	void *user = resize_block(p, h, &old, size, log2);
 	if (!user) {
 		if (t)
